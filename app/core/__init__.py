@@ -1,0 +1,1 @@
+"""Qt-free engine: validation, errors, operations, SQLite store, vector search, reports."""

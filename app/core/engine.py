@@ -1,0 +1,180 @@
+"""The engine: one service object whose methods are the Rekognition operations.
+
+`engine.call("AssociateFaces", {...})` and `engine.associate_faces(CollectionId=..., ...)` take
+and return dicts with the AWS member names, like a boto3 client. The GUI, CLI and HTTP server
+are thin adapters over it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from contextlib import contextmanager
+from typing import Callable
+
+from . import association, collection_ops, face_ops, journal, search_ops, user_ops
+from .analysis import FaceAnalyzer
+from .errors import InvalidParameterException
+from .records import CollectionRow
+from .service_model import OPERATIONS
+from .store import Store
+from .validation import validate_request
+from .vector_index import CollectionIndex
+from .workspace import resolve_workspace
+
+# The default face model: dlib ResNet descriptors on YuNet detections (see app.vision).
+DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
+
+_HANDLERS: dict[str, Callable] = {
+    "CreateCollection": collection_ops.create_collection,
+    "DeleteCollection": collection_ops.delete_collection,
+    "DescribeCollection": collection_ops.describe_collection,
+    "ListCollections": collection_ops.list_collections,
+    "IndexFaces": face_ops.index_faces,
+    "ListFaces": face_ops.list_faces,
+    "DeleteFaces": face_ops.delete_faces,
+    "CreateUser": user_ops.create_user,
+    "DeleteUser": user_ops.delete_user,
+    "ListUsers": user_ops.list_users,
+    "AssociateFaces": association.associate_faces,
+    "DisassociateFaces": association.disassociate_faces,
+    "SearchUsers": search_ops.search_users,
+    "SearchUsersByImage": search_ops.search_users_by_image,
+    "SearchFaces": search_ops.search_faces,
+    "SearchFacesByImage": search_ops.search_faces_by_image,
+}
+assert set(_HANDLERS) == set(OPERATIONS)
+
+
+class WriteTransaction:
+    """A write in progress: the connection, and index updates to apply once it commits."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.on_commit: list[Callable[[], None]] = []
+
+
+class Engine:
+    def __init__(
+        self,
+        workspace: str | os.PathLike | None = None,
+        analyzer: FaceAnalyzer | None = None,
+        analyzer_factory: Callable[[], FaceAnalyzer] | None = None,
+        face_model_version: str | None = None,
+    ):
+        self.store = Store(resolve_workspace(workspace))
+        self.workspace = self.store.workspace
+        self._analyzer = analyzer
+        self._analyzer_factory = analyzer_factory
+        self.face_model_version = face_model_version or (analyzer.model_version if analyzer else DEFAULT_FACE_MODEL_VERSION)
+        self.lock = threading.RLock()
+        self._indexes: dict[int, CollectionIndex] = {}
+
+    # -- calling ---------------------------------------------------------------------------
+    def call(self, operation: str, params: dict | None = None) -> dict:
+        params = {} if params is None else params
+        validate_request(operation, params)
+        return _HANDLERS[operation](self, params)
+
+    def close(self) -> None:
+        with self.lock:
+            self._indexes.clear()
+            self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- pieces the operations share -------------------------------------------------------
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        with self.lock:
+            if self._analyzer is None:
+                if self._analyzer_factory is None:
+                    from app.vision.default_analyzer import create_default_analyzer  # heavy: load only when needed
+
+                    self._analyzer_factory = create_default_analyzer
+                self._analyzer = self._analyzer_factory()
+            return self._analyzer
+
+    def analyzer_for(self, collection: CollectionRow) -> FaceAnalyzer:
+        analyzer = self.analyzer
+        if analyzer.model_version != collection.model_version:
+            raise InvalidParameterException(
+                f"Collection {collection.collection_id} uses face model {collection.model_version}, but the loaded "
+                f"analyzer is {analyzer.model_version}; faces from different models are never compared"
+            )
+        return analyzer
+
+    @contextmanager
+    def writing(self):
+        """One write transaction; index updates queued on it run after the commit."""
+        with self.lock:
+            with self.store.write() as conn:
+                tx = WriteTransaction(conn)
+                yield tx
+            for update in tx.on_commit:
+                update()
+
+    def index_for(self, conn, collection: CollectionRow) -> CollectionIndex | None:
+        """The collection's in-memory index, loaded or brought up to date as needed.
+
+        Call with the engine lock held. None while the collection has no face yet.
+        """
+        index = self._indexes.get(collection.pk)
+        if index is not None and index.generation == collection.generation:
+            return index
+        if index is None:
+            row = conn.execute("SELECT length(descriptor) FROM faces WHERE collection_pk = ? LIMIT 1", (collection.pk,)).fetchone()
+            if row is None:
+                return None
+            index = CollectionIndex.load(conn, collection.pk, row[0] // 4, collection.generation)
+            self._indexes[collection.pk] = index
+        else:
+            index.resync(conn, collection.pk, collection.generation)
+        return index
+
+    def after_write(self, tx: WriteTransaction, collection: CollectionRow, update: Callable[[CollectionIndex], None]) -> None:
+        """Apply `update` to the collection's index after commit, if the index is current.
+
+        The transaction bumped the generation by one; an index that already lagged behind is
+        left for index_for to resync.
+        """
+
+        def apply():
+            index = self._indexes.get(collection.pk)
+            if index is None:
+                return
+            if index.generation == collection.generation:
+                update(index)
+                index.generation = collection.generation + 1
+
+        tx.on_commit.append(apply)
+
+    def forget_index(self, collection_pk: int) -> None:
+        with self.lock:
+            self._indexes.pop(collection_pk, None)
+
+    def journal_entries(self, after_seq: int = 0, collection_id: str | None = None, limit: int | None = None) -> list[dict]:
+        with self.store.read() as conn:
+            return journal.entries(conn, after_seq, collection_id, limit)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _operation_method(operation: str):
+    def method(self: Engine, **params) -> dict:
+        return self.call(operation, params)
+
+    method.__name__ = _snake(operation)
+    method.__doc__ = f"The {operation} operation (AWS member names as keyword arguments)."
+    return method
+
+
+for _op in OPERATIONS:
+    setattr(Engine, _snake(_op), _operation_method(_op))

@@ -1,0 +1,183 @@
+"""IndexFaces, ListFaces, DeleteFaces, and the batched storage path behind IndexFaces."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import journal
+from .analysis import ImageAnalysis
+from .errors import InvalidParameterException, InvalidPaginationTokenException, InvalidS3ObjectException
+from .ids import face_id, image_id
+from .pagination import decode_token, encode_token
+from .quality import select_faces
+from .records import FACE_COLUMNS, FACE_FROM, bump_generation, face_from_row, get_collection
+
+DEFAULT_PAGE_SIZE = 1000  # ours: ListFaces MaxResults absent or 0
+
+
+def image_bytes(p: dict) -> bytes:
+    """The request's Image.Bytes; exactly one image source must be given."""
+    image = p["Image"]
+    if "S3Object" in image and "Bytes" in image:
+        raise InvalidParameterException("Image: give either Bytes or S3Object, not both")
+    if "S3Object" in image:
+        raise InvalidS3ObjectException("Image.S3Object: the local engine cannot read S3 objects; send the photo as Image.Bytes")
+    if "Bytes" not in image:
+        raise InvalidParameterException("Image: Bytes is required (the local engine reads image bytes only)")
+    return bytes(image["Bytes"])
+
+
+@dataclass
+class AnalyzedImage:
+    """One image ready to store: its digest, ExternalImageId and what the analyzer found."""
+
+    sha256: str
+    external_image_id: str | None
+    analysis: ImageAnalysis
+    request: dict | None = None  # what the journal records as the request
+
+
+def index_faces(engine, p: dict) -> dict:
+    data = image_bytes(p)
+    with engine.store.read() as conn:
+        coll = get_collection(conn, p["CollectionId"])
+    analysis = engine.analyzer_for(coll).analyze(data)  # outside any transaction: it is slow
+    item = AnalyzedImage(hashlib.sha256(data).hexdigest(), p.get("ExternalImageId"), analysis, p)
+    return store_analyzed(engine, p["CollectionId"], [item], p.get("QualityFilter", "AUTO"), p.get("MaxFaces"))[0]
+
+
+def _descriptor_blob(face, dim: int | None) -> bytes:
+    vector = np.asarray(face.descriptor, dtype=np.float32).ravel()
+    if vector.ndim != 1 or not np.all(np.isfinite(vector)) or (dim is not None and len(vector) != dim):
+        raise InvalidParameterException(f"Analyzer produced an invalid descriptor (length {len(vector)}, expected {dim})")
+    return vector.tobytes()
+
+
+def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quality_filter: str = "AUTO",
+                   max_faces: int | None = None) -> list[dict]:
+    """Store many analysed images in ONE transaction; an IndexFaces response per image."""
+    responses = []
+    with engine.writing() as tx:
+        conn = tx.conn
+        coll = get_collection(conn, collection_id)
+        model = coll.model_version
+        dim_row = conn.execute("SELECT length(descriptor) FROM faces WHERE collection_pk = ? LIMIT 1", (coll.pk,)).fetchone()
+        dim = dim_row[0] // 4 if dim_row else None
+        now = time.time()
+        new_rows = []
+        for item in items:
+            a = item.analysis
+            ext = item.external_image_id
+            img_id = image_id(model, item.sha256, ext)
+            kept, unindexed = select_faces(a.faces, a.width, a.height, quality_filter, max_faces)
+            cur = conn.execute(
+                "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
+                (coll.pk, img_id, ext, item.sha256, a.width, a.height, now),
+            ).fetchone()
+            image_pk = cur[0] if cur else conn.execute(
+                "SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?", (coll.pk, img_id)).fetchone()[0]
+            records = []
+            for place, face in kept:
+                fid = face_id(model, item.sha256, ext, place)
+                blob = _descriptor_blob(face, dim)
+                dim = dim or len(blob) // 4
+                box = face.bounding_box
+                inserted = conn.execute(
+                    "INSERT INTO faces(collection_pk, face_id, image_pk, image_id, external_image_id, bbox_width, bbox_height,"
+                    " bbox_left, bbox_top, confidence, detail, model_version, descriptor, created_at)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(collection_pk, face_id) DO NOTHING RETURNING pk",
+                    (coll.pk, fid, image_pk, img_id, ext, box["Width"], box["Height"], box["Left"], box["Top"],
+                     float(face.confidence), json.dumps(face.face_detail()), model, blob, now),
+                ).fetchone()
+                if inserted:
+                    new_rows.append((inserted[0], blob))
+                    stored = (inserted[0], fid, box["Width"], box["Height"], box["Left"], box["Top"], img_id, ext,
+                              float(face.confidence), None)
+                else:  # indexed before: answer with what is stored (it may be on a user by now)
+                    stored = conn.execute(f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id = ?",
+                                          (coll.pk, fid)).fetchone()
+                records.append({"Face": face_from_row(stored), "FaceDetail": face.face_detail()})
+            response = {
+                "FaceRecords": records,
+                "FaceModelVersion": model,
+                "UnindexedFaces": [{"Reasons": reasons, "FaceDetail": f.face_detail()} for f, reasons in unindexed],
+            }
+            if a.orientation_correction:
+                response["OrientationCorrection"] = a.orientation_correction
+            responses.append(response)
+            journal.record(conn, "IndexFaces", coll.collection_id, item.request or {"CollectionId": collection_id,
+                           "ExternalImageId": ext, "ImageSha256": item.sha256}, response, model)
+        if new_rows:
+            bump_generation(conn, coll)
+            rowids = np.fromiter((r[0] for r in new_rows), dtype=np.int64, count=len(new_rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in new_rows), dtype=np.float32).reshape(len(new_rows), -1)
+            engine.after_write(tx, coll, lambda index: index.append(rowids, vectors))
+    return responses
+
+
+def list_faces(engine, p: dict) -> dict:
+    limit = p.get("MaxResults") or DEFAULT_PAGE_SIZE
+    secret = engine.store.meta("pagination_secret")
+    with engine.store.read() as conn:
+        coll = get_collection(conn, p["CollectionId"])
+        where, args = ["f.collection_pk = ?"], [coll.pk]
+        if p.get("UserId") is not None:
+            where.append("u.user_id = ?")
+            args.append(p["UserId"])
+        if p.get("FaceIds"):
+            where.append(f"f.face_id IN ({','.join('?' * len(p['FaceIds']))})")
+            args.extend(p["FaceIds"])
+        scope = ["ListFaces", coll.pk, p.get("UserId"), sorted(p.get("FaceIds") or [])]
+        after = decode_token(secret, p["NextToken"], scope) if p.get("NextToken") else 0
+        if not isinstance(after, int):
+            raise InvalidPaginationTokenException("Invalid pagination token")
+        where.append("f.pk > ?")
+        args.append(after)
+        rows = conn.execute(
+            f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE {' AND '.join(where)} ORDER BY f.pk LIMIT ?", (*args, limit + 1)
+        ).fetchall()
+    response = {"Faces": [face_from_row(r) for r in rows[:limit]], "FaceModelVersion": coll.model_version}
+    if len(rows) > limit:
+        response["NextToken"] = encode_token(secret, scope, rows[limit - 1][0])
+    return response
+
+
+def delete_faces(engine, p: dict) -> dict:
+    """Faces on a user are not deleted (ASSOCIATED_TO_AN_EXISTING_USER); unknown ids: FACE_NOT_FOUND."""
+    face_ids = list(dict.fromkeys(p["FaceIds"]))
+    with engine.writing() as tx:
+        conn = tx.conn
+        coll = get_collection(conn, p["CollectionId"])
+        found = {}
+        for start in range(0, len(face_ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = face_ids[start : start + 500]
+            found.update({
+                r[0]: r[1:]
+                for r in conn.execute(
+                    f"SELECT f.face_id, f.pk, u.user_id FROM faces f LEFT JOIN users u ON u.pk = f.user_pk "
+                    f"WHERE f.collection_pk = ? AND f.face_id IN ({','.join('?' * len(chunk))})",
+                    (coll.pk, *chunk),
+                )
+            })
+        deleted, unsuccessful, deleted_pks = [], [], []
+        for fid in face_ids:
+            if fid not in found:
+                unsuccessful.append({"FaceId": fid, "Reasons": ["FACE_NOT_FOUND"]})
+            elif found[fid][1] is not None:
+                unsuccessful.append({"FaceId": fid, "UserId": found[fid][1], "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]})
+            else:
+                deleted.append(fid)
+                deleted_pks.append(found[fid][0])
+        if deleted_pks:
+            conn.executemany("DELETE FROM faces WHERE pk = ?", [(pk,) for pk in deleted_pks])
+            bump_generation(conn, coll)
+            engine.after_write(tx, coll, lambda index: index.remove(deleted_pks))
+        response = {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": unsuccessful}
+        journal.record(conn, "DeleteFaces", coll.collection_id, p, response, coll.model_version)
+    return response

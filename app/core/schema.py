@@ -1,0 +1,90 @@
+"""The workspace database schema and its migrations.
+
+`MIGRATIONS[n]` takes a database at schema version n to n + 1; a new database runs them all.
+Each migration runs inside the transaction that also bumps PRAGMA user_version, so a crash
+mid-migration leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+# PRAGMA application_id marks a database as ours ("REKU"); anything else is refused.
+APPLICATION_ID = 0x52454B55
+# Larger pages store the 512-byte descriptor BLOBs with far less waste (see design notes).
+PAGE_SIZE = 16384
+
+_V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE collections (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_id TEXT NOT NULL UNIQUE,
+    face_model_version TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    tags TEXT NOT NULL DEFAULT '{}',
+    -- bumped by every write that changes faces or user membership: in-memory search
+    -- indexes compare it to notice writes made by other processes
+    generation INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE users (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (collection_pk, user_id)
+);
+CREATE TABLE images (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    image_id TEXT NOT NULL,
+    external_image_id TEXT,
+    sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (collection_pk, image_id)
+);
+CREATE TABLE faces (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    face_id TEXT NOT NULL,
+    image_pk INTEGER REFERENCES images(pk) ON DELETE SET NULL,
+    image_id TEXT NOT NULL,
+    external_image_id TEXT,
+    bbox_width REAL NOT NULL,
+    bbox_height REAL NOT NULL,
+    bbox_left REAL NOT NULL,
+    bbox_top REAL NOT NULL,
+    confidence REAL NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
+    model_version TEXT NOT NULL,
+    descriptor BLOB NOT NULL,
+    user_pk INTEGER REFERENCES users(pk),
+    created_at REAL NOT NULL,
+    UNIQUE (collection_pk, face_id)
+);
+CREATE INDEX faces_by_user ON faces (user_pk) WHERE user_pk IS NOT NULL;
+CREATE TABLE client_tokens (
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    operation TEXT NOT NULL,
+    token TEXT NOT NULL,
+    request_digest TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (collection_pk, operation, token)
+);
+CREATE INDEX client_tokens_by_age ON client_tokens (created_at);
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    operation TEXT NOT NULL,
+    collection_id TEXT,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    model_version TEXT
+);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)

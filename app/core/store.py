@@ -1,0 +1,170 @@
+"""The workspace's SQLite database: opening, checking, migrating, and transactions.
+
+Every write is one `BEGIN IMMEDIATE` transaction, so a crash leaves the database as it was
+before the call or as after it. WAL mode lets readers run while one process writes; the busy
+timeout plus a bounded retry means a second process (CLI, GUI, server) waits its turn instead of
+reporting "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import WorkspaceError
+from .schema import APPLICATION_ID, MIGRATIONS, PAGE_SIZE, SCHEMA_VERSION
+from .workspace import database_path
+
+BUSY_TIMEOUT_MS = 30_000
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class Store:
+    """One workspace database, shared by the threads of one process (a connection each)."""
+
+    def __init__(self, workspace: str | os.PathLike):
+        self.workspace = Path(workspace)
+        self.path = database_path(self.workspace)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._check_existing_file()
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- opening ---------------------------------------------------------------------------
+    def _check_existing_file(self) -> None:
+        """Refuse, without writing a byte, a file that is not a Rekurator database we can read."""
+        if not self.path.exists():
+            return
+        if self.path.is_dir():
+            raise WorkspaceError(f"{self.path} is a directory, not a workspace database")
+        with open(self.path, "rb") as fh:
+            header = fh.read(100)
+        if len(header) == 0:
+            return  # an empty file is what a crash during the very first open leaves
+        if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+            raise WorkspaceError(f"{self.path} is not a SQLite database (damaged or foreign file); it was left untouched")
+        app_id = int.from_bytes(header[68:72], "big")
+        user_version = int.from_bytes(header[60:64], "big")
+        if app_id not in (0, APPLICATION_ID):
+            raise WorkspaceError(f"{self.path} is a SQLite database of another application; it was left untouched")
+        if user_version > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"{self.path} was written by a newer Rekurator (schema {user_version}, this one reads up to "
+                f"{SCHEMA_VERSION}); upgrade Rekurator to open it. The file was left untouched"
+            )
+
+    def _open_connection(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise WorkspaceError(f"{self.path} cannot be read as a database: {exc}") from exc
+        return conn
+
+    def _migrate(self) -> None:
+        conn = self.connection()
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                self._check_application_id(conn)
+                return
+            if version == 0:
+                # page_size only takes effect before the first table is created
+                conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{self.path} cannot be read as a database: {exc}") from exc
+        with self.write() as tx:
+            version = tx.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            if version > SCHEMA_VERSION:
+                raise WorkspaceError(f"{self.path} was written by a newer Rekurator (schema {version})")
+            if version > 0:
+                self._check_application_id(tx)
+            for step in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        tx.execute(statement)
+            if version == 0:
+                tx.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                tx.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", (secrets.token_hex(32),))
+                tx.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (repr(time.time()),))
+            tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _check_application_id(self, conn: sqlite3.Connection) -> None:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id != APPLICATION_ID:
+            raise WorkspaceError(f"{self.path} is not a Rekurator workspace database; it was left untouched")
+
+    # -- connections and transactions ------------------------------------------------------
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open_connection()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self):
+        """One write transaction; commits on success, rolls back on any exception."""
+        conn = self.connection()
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        delay = 0.005
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+
+    @contextmanager
+    def read(self):
+        """A read transaction: every query inside sees one consistent snapshot."""
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+    def meta(self, key: str) -> str | None:
+        row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()

@@ -1,0 +1,1 @@
+"""Image decoding, face detection, landmarks, alignment and embedding models (no Qt)."""

@@ -1,0 +1,26 @@
+"""Test-wide isolation: headless Qt, and no test ever touches the real user directories."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def session_cache_dir(tmp_path_factory):
+    """One model cache for the whole run: the dlib ONNX conversion happens once."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path, monkeypatch, session_cache_dir):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("REKURATOR_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.setenv("REKURATOR_CACHE_DIR", str(session_cache_dir))

@@ -1,0 +1,22 @@
+import numpy as np
+import pytest
+
+from app.core.engine import Engine
+
+from .fakes import RegisteredAnalyzer
+
+
+@pytest.fixture
+def analyzer():
+    return RegisteredAnalyzer()
+
+
+@pytest.fixture
+def engine(tmp_path, analyzer):
+    with Engine(tmp_path / "ws", analyzer=analyzer) as eng:
+        yield eng
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
