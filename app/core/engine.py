@@ -94,9 +94,11 @@ class Engine:
         with self.lock:
             if self._analyzer is None:
                 if self._analyzer_factory is None:
-                    from app.vision.default_analyzer import create_default_analyzer  # heavy: load only when needed
-
-                    self._analyzer_factory = create_default_analyzer
+                    raise InvalidParameterException(
+                        "This engine has no face analyzer, so it cannot read images; open it with an analyzer "
+                        "(the applications use app.vision.default_analyzer)"
+                    )
+                # built on first use: loading the models takes a moment and only image operations need them
                 self._analyzer = self._analyzer_factory()
             return self._analyzer
 
