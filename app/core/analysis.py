@@ -27,6 +27,7 @@ class AnalyzedFace:
     landmarks: list = field(default_factory=list)  # [{"Type": "eyeLeft", "X": .., "Y": ..}, ...]
     pose: dict = field(default_factory=dict)  # {"Roll", "Yaw", "Pitch"} in degrees
     quality: dict = field(default_factory=dict)  # {"Brightness", "Sharpness"} 0..100
+    thumbnail: bytes | None = None  # JPEG of the face crop, for the curation window
 
     def face_detail(self) -> dict:
         """The FaceDetail dict for responses (DEFAULT attributes)."""
@@ -48,6 +49,7 @@ class ImageAnalysis:
     height: int
     faces: list  # list[AnalyzedFace], in a deterministic order (the face's "place")
     orientation_correction: str | None = None  # ROTATE_0/90/180/270 when EXIF rotated it
+    preview: bytes | None = None  # downscaled JPEG of the whole (upright) photo
 
 
 @runtime_checkable

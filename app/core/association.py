@@ -49,6 +49,42 @@ def score_against_user(scale, descriptors: np.ndarray, mean: np.ndarray, count: 
     return np.atleast_1d(scale.similarity(d * mean_distance_factor(1, count)))
 
 
+def decide_association(conn, coll, user, face_ids: list[str], threshold: float):
+    """What AssociateFaces would do, without writing: (associated, unsuccessful, pks to move, faces before)."""
+    found = _faces_by_id(conn, coll.pk, face_ids)
+    mean, count = user_mean(conn, user.pk)
+    scores = {}
+    if count:
+        scored = [fid for fid in face_ids if fid in found and found[fid][1] != user.pk]
+        if scored:
+            vectors = np.stack([np.frombuffer(found[fid][3], dtype=np.float32) for fid in scored])
+            scores = dict(zip(scored, score_against_user(scale_for(coll.model_version), vectors, mean, count)))
+    associated, unsuccessful, moved_pks = [], [], []
+    for fid in face_ids:
+        if fid not in found:
+            unsuccessful.append({"FaceId": fid, "UserId": user.user_id, "Reasons": ["FACE_NOT_FOUND"]})
+            continue
+        pk, owner_pk, owner_id, _blob = found[fid]
+        if owner_pk == user.pk:
+            continue  # already this user's: silently ignored
+        reasons, entry = [], {"FaceId": fid, "UserId": user.user_id}
+        if owner_pk is not None:
+            reasons.append("ASSOCIATED_TO_A_DIFFERENT_USER")
+            entry["UserId"] = owner_id
+        if fid in scores:
+            entry["Confidence"] = round(float(scores[fid]), 4)
+            if scores[fid] < threshold:
+                reasons.append("LOW_MATCH_CONFIDENCE")
+        if count + len(moved_pks) >= MAX_FACES_PER_USER:
+            reasons.append(USER_FACE_LIMIT_EXCEEDED)
+        if reasons:
+            unsuccessful.append({**entry, "Reasons": reasons})
+        else:
+            associated.append({"FaceId": fid})
+            moved_pks.append(pk)
+    return associated, unsuccessful, moved_pks, count
+
+
 def associate_faces(engine, p: dict) -> dict:
     token = p.get("ClientRequestToken")
     threshold = float(p.get("UserMatchThreshold", DEFAULT_USER_MATCH_THRESHOLD))
@@ -61,37 +97,7 @@ def associate_faces(engine, p: dict) -> dict:
         if replayed is not None:
             return replayed
         user = get_user(conn, coll, p["UserId"])
-        found = _faces_by_id(conn, coll.pk, face_ids)
-        mean, count = user_mean(conn, user.pk)
-        scores = {}
-        if count:
-            scored = [fid for fid in face_ids if fid in found and found[fid][1] != user.pk]
-            if scored:
-                vectors = np.stack([np.frombuffer(found[fid][3], dtype=np.float32) for fid in scored])
-                scores = dict(zip(scored, score_against_user(scale_for(coll.model_version), vectors, mean, count)))
-        associated, unsuccessful, moved_pks = [], [], []
-        for fid in face_ids:
-            if fid not in found:
-                unsuccessful.append({"FaceId": fid, "UserId": user.user_id, "Reasons": ["FACE_NOT_FOUND"]})
-                continue
-            pk, owner_pk, owner_id, _blob = found[fid]
-            if owner_pk == user.pk:
-                continue  # already this user's: silently ignored
-            reasons, entry = [], {"FaceId": fid, "UserId": user.user_id}
-            if owner_pk is not None:
-                reasons.append("ASSOCIATED_TO_A_DIFFERENT_USER")
-                entry["UserId"] = owner_id
-            if fid in scores:
-                entry["Confidence"] = round(float(scores[fid]), 4)
-                if scores[fid] < threshold:
-                    reasons.append("LOW_MATCH_CONFIDENCE")
-            if count + len(moved_pks) >= MAX_FACES_PER_USER:
-                reasons.append(USER_FACE_LIMIT_EXCEEDED)
-            if reasons:
-                unsuccessful.append({**entry, "Reasons": reasons})
-            else:
-                associated.append({"FaceId": fid})
-                moved_pks.append(pk)
+        associated, unsuccessful, moved_pks, count = decide_association(conn, coll, user, face_ids, threshold)
         if moved_pks:
             conn.executemany("UPDATE faces SET user_pk = ? WHERE pk = ?", [(user.pk, pk) for pk in moved_pks])
             bump_generation(conn, coll)

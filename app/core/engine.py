@@ -13,7 +13,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable
 
-from . import association, collection_ops, face_ops, journal, search_ops, user_ops
+from . import association, collection_ops, curation, face_ops, journal, search_ops, user_ops
 from .analysis import FaceAnalyzer
 from .errors import InvalidParameterException
 from .records import CollectionRow
@@ -159,6 +159,29 @@ class Engine:
     def forget_index(self, collection_pk: int) -> None:
         with self.lock:
             self._indexes.pop(collection_pk, None)
+
+    # -- curation extensions (ours, see curation.py) ----------------------------------------
+    def face_thumbnails(self, collection_id: str, face_ids) -> dict[str, bytes]:
+        return curation.face_thumbnails(self, collection_id, face_ids)
+
+    def face_details(self, collection_id: str, face_ids) -> dict[str, dict]:
+        return curation.face_details(self, collection_id, face_ids)
+
+    def image_preview(self, collection_id: str, image_id: str) -> bytes | None:
+        return curation.image_preview(self, collection_id, image_id)
+
+    def preview_association(self, collection_id: str, user_id: str, face_ids, threshold: float | None = None) -> dict:
+        return curation.preview_association(self, collection_id, user_id, face_ids, threshold)
+
+    def set_not_this_person(self, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:
+        return curation.set_not_this_person(self, collection_id, user_id, face_ids, rejected)
+
+    def rejected_face_ids(self, collection_id: str, user_id: str) -> set[str]:
+        return curation.rejected_face_ids(self, collection_id, user_id)
+
+    def store_analyzed(self, collection_id: str, items, quality_filter: str = "AUTO", max_faces: int | None = None) -> list[dict]:
+        """IndexFaces for many already-analysed images in one transaction (folder imports)."""
+        return face_ops.store_analyzed(self, collection_id, items, quality_filter, max_faces)
 
     def journal_entries(self, after_seq: int = 0, collection_id: str | None = None, limit: int | None = None) -> list[dict]:
         with self.store.read() as conn:

@@ -80,8 +80,13 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
                 "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
                 (coll.pk, img_id, ext, item.sha256, a.width, a.height, now),
             ).fetchone()
-            image_pk = cur[0] if cur else conn.execute(
-                "SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?", (coll.pk, img_id)).fetchone()[0]
+            if cur:
+                image_pk = cur[0]
+                if a.preview:
+                    conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (image_pk, a.preview))
+            else:
+                image_pk = conn.execute(
+                    "SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?", (coll.pk, img_id)).fetchone()[0]
             records = []
             for place, face in kept:
                 fid = face_id(model, item.sha256, ext, place)
@@ -97,6 +102,8 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
                 ).fetchone()
                 if inserted:
                     new_rows.append((inserted[0], blob))
+                    if face.thumbnail:
+                        conn.execute("INSERT INTO face_thumbnails(face_pk, jpeg) VALUES (?, ?)", (inserted[0], face.thumbnail))
                     stored = (inserted[0], fid, box["Width"], box["Height"], box["Left"], box["Top"], img_id, ext,
                               float(face.confidence), None)
                 else:  # indexed before: answer with what is stored (it may be on a user by now)

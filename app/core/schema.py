@@ -86,5 +86,24 @@ CREATE TABLE journal (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+# v2: what the curation window shows besides the API data: a JPEG crop per face, a downscaled
+# preview per source photo, and "not this person" marks that keep a face out of a user's suggestions.
+_V2 = """
+CREATE TABLE face_thumbnails (
+    face_pk INTEGER PRIMARY KEY REFERENCES faces(pk) ON DELETE CASCADE,
+    jpeg BLOB NOT NULL
+);
+CREATE TABLE image_previews (
+    image_pk INTEGER PRIMARY KEY REFERENCES images(pk) ON DELETE CASCADE,
+    jpeg BLOB NOT NULL
+);
+CREATE TABLE rejections (
+    user_pk INTEGER NOT NULL REFERENCES users(pk) ON DELETE CASCADE,
+    face_pk INTEGER NOT NULL REFERENCES faces(pk) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (user_pk, face_pk)
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)

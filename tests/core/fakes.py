@@ -43,8 +43,9 @@ class RegisteredAnalyzer:
         self._images: dict[bytes, ImageAnalysis] = {}
         self.calls = 0
 
-    def register(self, data: bytes, faces: list[AnalyzedFace], width: int = 640, height: int = 480) -> bytes:
-        self._images[data] = ImageAnalysis(width=width, height=height, faces=list(faces))
+    def register(self, data: bytes, faces: list[AnalyzedFace], width: int = 640, height: int = 480,
+                 preview: bytes | None = None) -> bytes:
+        self._images[data] = ImageAnalysis(width=width, height=height, faces=list(faces), preview=preview)
         return data
 
     def analyze(self, image_bytes: bytes) -> ImageAnalysis:

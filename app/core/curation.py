@@ -1,0 +1,111 @@
+"""What the curation window needs beyond the Rekognition API (ours, not AWS operations).
+
+Face crops and photo previews stored at indexing time, the stored FaceDetail of faces, a dry
+run of AssociateFaces for the drop preview (the same decision code as the real call, so the
+preview and the outcome agree), and "not this person" marks, which are journaled like the
+API's write operations.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from . import journal
+from .association import DEFAULT_USER_MATCH_THRESHOLD, decide_association, _unique
+from .errors import InvalidParameterException
+from .records import get_collection, get_user, user_status
+from .validation import validate_request
+
+
+def _check_face_ids(face_ids) -> list[str]:
+    if not isinstance(face_ids, (list, tuple)) or not face_ids:
+        raise InvalidParameterException("FaceIds: give a non-empty list of FaceIds")
+    validate_request("ListFaces", {"CollectionId": "x", "FaceIds": list(face_ids)})
+    return _unique(list(face_ids))
+
+
+def _in_chunks(conn, sql: str, head: tuple, items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), (*head, *chunk))
+
+
+def face_thumbnails(engine, collection_id: str, face_ids) -> dict[str, bytes]:
+    """JPEG crops of the given faces (faces indexed without one are absent)."""
+    face_ids = _check_face_ids(face_ids)
+    with engine.store.read() as conn:
+        coll = get_collection(conn, collection_id)
+        sql = ("SELECT f.face_id, t.jpeg FROM faces f JOIN face_thumbnails t ON t.face_pk = f.pk "
+               "WHERE f.collection_pk = ? AND f.face_id IN ({marks})")
+        return {fid: bytes(jpeg) for fid, jpeg in _in_chunks(conn, sql, (coll.pk,), face_ids)}
+
+
+def face_details(engine, collection_id: str, face_ids) -> dict[str, dict]:
+    """The FaceDetail stored for each face at indexing time."""
+    face_ids = _check_face_ids(face_ids)
+    with engine.store.read() as conn:
+        coll = get_collection(conn, collection_id)
+        sql = "SELECT face_id, detail FROM faces WHERE collection_pk = ? AND face_id IN ({marks})"
+        return {fid: json.loads(detail) for fid, detail in _in_chunks(conn, sql, (coll.pk,), face_ids)}
+
+
+def image_preview(engine, collection_id: str, image_id: str) -> bytes | None:
+    """A downscaled JPEG of the photo a face came from, or None if none was stored."""
+    validate_request("ListFaces", {"CollectionId": collection_id})
+    with engine.store.read() as conn:
+        coll = get_collection(conn, collection_id)
+        row = conn.execute(
+            "SELECT p.jpeg FROM images i JOIN image_previews p ON p.image_pk = i.pk WHERE i.collection_pk = ? AND i.image_id = ?",
+            (coll.pk, image_id),
+        ).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def preview_association(engine, collection_id: str, user_id: str, face_ids, threshold: float | None = None) -> dict:
+    """The AssociateFaces response this call would give now, with nothing written."""
+    threshold = DEFAULT_USER_MATCH_THRESHOLD if threshold is None else threshold
+    validate_request("AssociateFaces", {"CollectionId": collection_id, "UserId": user_id, "FaceIds": list(face_ids),
+                                        "UserMatchThreshold": threshold})
+    with engine.store.read() as conn:
+        coll = get_collection(conn, collection_id)
+        user = get_user(conn, coll, user_id)
+        associated, unsuccessful, moved, count = decide_association(conn, coll, user, _unique(list(face_ids)), float(threshold))
+    return {"AssociatedFaces": associated, "UnsuccessfulFaceAssociations": unsuccessful,
+            "UserStatus": user_status(count + len(moved))}
+
+
+def set_not_this_person(engine, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:
+    """Mark (or unmark) faces as "not this person" for a user; returns the faces changed."""
+    face_ids = _check_face_ids(face_ids)
+    operation = "MarkNotThisPerson" if rejected else "UnmarkNotThisPerson"
+    with engine.writing() as tx:
+        conn = tx.conn
+        coll = get_collection(conn, collection_id)
+        user = get_user(conn, coll, user_id)
+        sql = "SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({marks})"
+        found = dict(_in_chunks(conn, sql, (coll.pk,), face_ids))
+        missing = [fid for fid in face_ids if fid not in found]
+        if missing:
+            raise InvalidParameterException(f"FaceIds: not in collection {collection_id}: {', '.join(missing)}")
+        changed = []
+        for fid in face_ids:
+            if rejected:
+                cur = conn.execute("INSERT OR IGNORE INTO rejections(user_pk, face_pk, created_at) VALUES (?,?,?)",
+                                   (user.pk, found[fid], time.time()))
+            else:
+                cur = conn.execute("DELETE FROM rejections WHERE user_pk = ? AND face_pk = ?", (user.pk, found[fid]))
+            if cur.rowcount:
+                changed.append(fid)
+        response = {"ChangedFaceIds": changed}
+        journal.record(conn, operation, coll.collection_id,
+                       {"CollectionId": collection_id, "UserId": user_id, "FaceIds": face_ids}, response, coll.model_version)
+    return response
+
+
+def rejected_face_ids(engine, collection_id: str, user_id: str) -> set[str]:
+    with engine.store.read() as conn:
+        coll = get_collection(conn, collection_id)
+        user = get_user(conn, coll, user_id)
+        rows = conn.execute("SELECT f.face_id FROM rejections r JOIN faces f ON f.pk = r.face_pk WHERE r.user_pk = ?", (user.pk,))
+        return {r[0] for r in rows}
