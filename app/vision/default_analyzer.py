@@ -6,7 +6,7 @@ It implements app.core.analysis.FaceAnalyzer. Face details follow Rekognition's 
 - Confidence: YuNet's score x 100.
 - Landmarks: YuNet's five points as eyeLeft/eyeRight/nose/mouthLeft/mouthRight, where "left" is
   the point nearer the image's left edge (as Rekognition reports them for a frontal face).
-- Pose and Quality: see face_quality.py.
+- Pose and Quality: see face_quality.py; the shared FaceDetail building is in face_detail.py.
 - OrientationCorrection is not reported: like Rekognition for EXIF-tagged JPEGs, the image is
   turned upright first and every coordinate refers to the upright image.
 """
@@ -23,7 +23,7 @@ from app.core.analysis import AnalyzedFace, ImageAnalysis
 from .dlib_box import dlib_box
 from .dlib_descriptor import DlibDescriptor
 from .face_chip import extract_chip
-from .face_quality import estimate_pose, estimate_quality
+from .face_detail import PREVIEW_SIDE, analyzed_face, jpeg
 from .image_decode import decode_image
 from .shape_predictor import ShapePredictor
 from .yunet import YuNetDetector
@@ -35,35 +35,6 @@ MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
 # YuNet's points on a photo shrunk to 640 px moved dlib landmarks enough to cost up to 0.14 in
 # descriptor distance on the small faces of the group test photo; at 960 all stay under 0.09.
 DETECTION_MAX_SIDE = 960
-THUMBNAIL_SIDE = 160  # pixels, the longer side of a stored face crop
-PREVIEW_SIDE = 1024  # pixels, the longer side of a stored photo preview
-_JPEG_QUALITY = [int(cv2.IMWRITE_JPEG_QUALITY), 85]
-
-# YuNet's point order is: subject's right eye (image-left), left eye, nose, right mouth, left mouth.
-_LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
-
-
-def _jpeg(rgb: np.ndarray, longest: int) -> bytes:
-    h, w = rgb.shape[:2]
-    scale = min(1.0, longest / max(h, w))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), _JPEG_QUALITY)
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes()
-
-
-def _crop(rgb: np.ndarray, box_xywh, margin: float = 0.2) -> np.ndarray:
-    x, y, w, h = box_xywh
-    h_img, w_img = rgb.shape[:2]
-    left = int(max(0, np.floor(x - margin * w)))
-    top = int(max(0, np.floor(y - margin * h)))
-    right = int(min(w_img, np.ceil(x + w * (1 + margin))))
-    bottom = int(min(h_img, np.ceil(y + h * (1 + margin))))
-    if right <= left or bottom <= top:
-        return rgb[:1, :1]
-    return rgb[top:bottom, left:right]
 
 
 class DlibYuNetAnalyzer:
@@ -84,7 +55,7 @@ class DlibYuNetAnalyzer:
         decoded = decode_image(image_bytes)
         faces = self.analyze_rgb(decoded.rgb)
         return ImageAnalysis(width=decoded.width, height=decoded.height, faces=faces,
-                             preview=_jpeg(decoded.rgb, PREVIEW_SIDE))
+                             preview=jpeg(decoded.rgb, PREVIEW_SIDE))
 
     def detect_rgb(self, rgb: np.ndarray) -> list:
         """YuNet detections only (boxes, scores, points) for live previews."""
@@ -93,30 +64,15 @@ class DlibYuNetAnalyzer:
 
     def analyze_rgb(self, rgb: np.ndarray, describe: bool = True, thumbnails: bool = True) -> list[AnalyzedFace]:
         """Faces of an upright RGB uint8 image, in YuNet's deterministic order."""
-        h, w = rgb.shape[:2]
         with self._lock:
             detections = self.detector.detect(rgb)
-            chips = [extract_chip(rgb, self.landmarks.predict(rgb, dlib_box(d.box, d.landmarks))) for d in detections]
-            descriptors = self.descriptor.compute(np.stack(chips)) if describe and chips else [None] * len(chips)
-        faces = []
+            descriptors = [None] * len(detections)
+            if describe and detections:
+                chips = [extract_chip(rgb, self.landmarks.predict(rgb, dlib_box(d.box, d.landmarks))) for d in detections]
+                descriptors = self.descriptor.compute(np.stack(chips))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        for det, vector in zip(detections, descriptors):
-            x, y, bw, bh = det.box
-            left, top = max(0.0, x), max(0.0, y)
-            right, bottom = min(float(w), x + bw), min(float(h), y + bh)
-            box = {"Width": (right - left) / w, "Height": (bottom - top) / h, "Left": left / w, "Top": top / h}
-            points = det.landmarks
-            landmarks = [{"Type": t, "X": float(px / w), "Y": float(py / h)} for t, (px, py) in zip(_LANDMARK_TYPES, points)]
-            faces.append(AnalyzedFace(
-                bounding_box=box,
-                confidence=float(min(100.0, det.score * 100.0)),
-                descriptor=np.zeros(0, np.float32) if vector is None else np.asarray(vector, np.float32),
-                landmarks=landmarks,
-                pose=estimate_pose(points),
-                quality=estimate_quality(_crop(gray, det.box, margin=0.0)),
-                thumbnail=_jpeg(_crop(rgb, det.box), THUMBNAIL_SIDE) if thumbnails else None,
-            ))
-        return faces
+        return [analyzed_face(rgb, gray, d.box, d.score, d.landmarks, vector, thumbnails)
+                for d, vector in zip(detections, descriptors)]
 
 
 def create_default_analyzer() -> DlibYuNetAnalyzer:

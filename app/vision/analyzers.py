@@ -1,0 +1,26 @@
+"""Which face analyzer the applications use, chosen without loading any model.
+
+The default is dlib's ResNet on YuNet detections. Naming an insightface model pack folder
+(`--model-pack DIR`, or the REKURATOR_MODEL_PACK environment variable) switches to SCRFD +
+ArcFace from that pack. The engine gets a factory (models load on the first image operation)
+and the model version new collections are bound to.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+MODEL_PACK_ENV = "REKURATOR_MODEL_PACK"
+
+
+def analyzer_choice(model_pack: str | os.PathLike | None = None) -> tuple[Callable[[], object], str]:
+    """(analyzer factory, face model version) for the named pack, else the default models."""
+    pack = model_pack or os.environ.get(MODEL_PACK_ENV)
+    if pack:
+        from .insightface_analyzer import InsightfaceAnalyzer, pack_model_version
+
+        return (lambda: InsightfaceAnalyzer(pack)), pack_model_version(pack)
+    from .default_analyzer import MODEL_VERSION, create_default_analyzer
+
+    return create_default_analyzer, MODEL_VERSION
