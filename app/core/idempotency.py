@@ -49,5 +49,5 @@ def remember(conn: sqlite3.Connection, collection_pk: int, operation: str, token
     conn.execute("DELETE FROM client_tokens WHERE created_at < ?", (now - TOKEN_TTL_S,))
     conn.execute(
         "INSERT INTO client_tokens(collection_pk, operation, token, request_digest, response, created_at) VALUES (?,?,?,?,?,?)",
-        (collection_pk, operation, token, digest, json.dumps(response, sort_keys=True), now),
+        (collection_pk, operation, token, digest, json.dumps(response), now),
     )

@@ -1,0 +1,63 @@
+"""Exit codes and the errors that carry them, as the aws CLI v2 documents them.
+
+    0    success
+    1    index-folder only: some files could not be indexed (the run went on; ours, after
+         the aws s3 commands' "one or more transfers failed")
+    130  interrupted (Ctrl-C)
+    252  the command line was invalid: syntax, unknown option, bad parameter value
+    253  the environment or configuration was invalid: workspace, unreadable file:// path,
+         remote profile or credentials
+    254  the service (engine or remote endpoint) answered with an error
+    255  anything else
+"""
+
+from __future__ import annotations
+
+SUCCESS = 0
+PARTIAL_FAILURE = 1
+INTERRUPTED = 130
+PARAM_ERROR = 252
+CONFIG_ERROR = 253
+SERVICE_ERROR = 254
+GENERAL_ERROR = 255
+
+
+class CliError(Exception):
+    """An error the command line reports itself: its message goes to stderr, its code is the exit status."""
+
+    exit_code = GENERAL_ERROR
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(CliError):
+    """The command line could not be parsed; reported under the usage block, like argparse does."""
+
+    exit_code = PARAM_ERROR
+
+
+class ParamError(CliError):
+    """A parameter value could not be read: bad JSON, bad shorthand, bad number."""
+
+    exit_code = PARAM_ERROR
+
+    def __init__(self, cli_name: str, message: str):
+        super().__init__(f"Error parsing parameter '{cli_name}': {message}")
+        self.cli_name = cli_name
+
+
+class ParamValidationError(CliError):
+    """The assembled request breaks the model's client-side rules (required, type, minimum)."""
+
+    exit_code = PARAM_ERROR
+
+
+class ConfigurationError(CliError):
+    exit_code = CONFIG_ERROR
+
+
+def service_error_message(code: str, operation: str, message: str) -> str:
+    """What the aws CLI prints for an error the service answered with."""
+    return f"\nAn error occurred ({code}) when calling the {operation} operation: {message}\n"

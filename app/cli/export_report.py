@@ -1,0 +1,73 @@
+"""`rekurator export-report`: the versioned JSON report of the workspace's operations journal.
+
+    rekurator export-report [--output-file PATH] [--collection-id C] [--since-seq N]
+
+The document is app.core.report's (ReportVersion 1.0, resources/report.schema.json): every
+journaled operation after sequence number N (of collection C), with per-face outcomes and a
+per-user summary. With --output-file it is written there as UTF-8 JSON (replacing the file in
+one step) and nothing is printed; otherwise it is printed like any response (--output, --query).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from app.core.report import build_report
+
+from .exit_codes import SUCCESS, ConfigurationError, UsageError
+from .global_options import raising_parser
+from .render import render
+
+
+def _parser():
+    parser = raising_parser(prog="rekurator export-report",
+                            description="Write the JSON report of the operations journal.")
+    parser.add_argument("--output-file", metavar="<path>", help="Write the report to this file instead of stdout.")
+    parser.add_argument("--collection-id", metavar="<value>", help="Only operations on this collection.")
+    parser.add_argument("--since-seq", type=int, default=0, metavar="<n>",
+                        help="Only operations after this journal sequence number (default 0: all).")
+    parser.add_argument("-h", "--help", action="store_true", help="Show this help.")
+    return parser
+
+
+def run_export_report(session, argv: list[str]) -> int:
+    parser = _parser()
+    if argv[:1] == ["help"] or "-h" in argv or "--help" in argv:
+        session.stdout.write(parser.format_help())
+        return SUCCESS
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        raise UsageError(f"Unknown options: {', '.join(unknown)}")
+    if args.since_seq < 0:
+        raise UsageError("argument --since-seq: must be 0 or more")
+    engine = session.engine()
+    entries = engine.journal_entries(after_seq=args.since_seq, collection_id=args.collection_id)
+    scope = {}
+    if args.collection_id is not None:
+        scope["CollectionId"] = args.collection_id
+    if args.since_seq:
+        scope["SinceSeq"] = args.since_seq
+    report = build_report(entries, str(engine.workspace), scope)
+    session.debug.note(f"Report of {len(entries)} journal entries")
+    if args.output_file is None:
+        render("ExportReport", report, session.output, session.stdout)
+        return SUCCESS
+    _write_atomically(Path(args.output_file).expanduser(), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return SUCCESS
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A reader sees the old file or the whole new one, never half a report."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # opened normally, so the umask applies
+    try:
+        try:
+            with open(temporary, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temporary, path)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot write the report to {path}: {exc}") from None
