@@ -73,6 +73,8 @@ _GLOBALS = (
     ("--no-cli-auto-prompt", dict(dest="cli_auto_prompt", action="store_const", const=False,
                                   help="Accepted for aws compatibility; rekurator never prompts.")),
     ("--workspace", dict(help="Workspace folder (default: $REKURATOR_WORKSPACE, else the user data dir).")),
+    ("--model-pack", dict(help="Use the insightface model pack in this folder (SCRFD + ArcFace) for new collections "
+                               "and image operations (default: $REKURATOR_MODEL_PACK, else the bundled dlib models).")),
 )
 TAKES_VALUE = frozenset(flag for flag, settings in _GLOBALS if "action" not in settings)
 

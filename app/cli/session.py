@@ -20,12 +20,6 @@ from .query import compile_query
 from .render import OutputOptions
 
 
-def _default_analyzer():
-    from app.vision.default_analyzer import create_default_analyzer  # heavy: only image operations get here
-
-    return create_default_analyzer()
-
-
 def _summarise(value):
     """Request values for the debug log, with blobs shown by size only."""
     if isinstance(value, dict):
@@ -109,10 +103,17 @@ class CliSession:
 
                 if self._analyzer is not None:
                     engine = Engine(ns.workspace, analyzer=self._analyzer)
+                elif self._analyzer_factory is not None:
+                    engine = Engine(ns.workspace, analyzer_factory=self._analyzer_factory)
                 else:
-                    engine = Engine(ns.workspace, analyzer_factory=self._analyzer_factory or _default_analyzer)
+                    from app.vision.analyzers import analyzer_choice  # models load only when an image operation runs
+
+                    factory, version = analyzer_choice(getattr(ns, "model_pack", None))
+                    engine = Engine(ns.workspace, analyzer_factory=factory, face_model_version=version)
         except OSError as exc:
             raise ConfigurationError(f"Cannot open the workspace: {exc}") from None
+        except ValueError as exc:  # a model pack that cannot be used (ModelPackError)
+            raise ConfigurationError(str(exc)) from None
         self.debug.note(f"Using the local engine, workspace {engine.workspace}")
         return engine
 

@@ -12,6 +12,15 @@ import os
 from typing import Callable
 
 MODEL_PACK_ENV = "REKURATOR_MODEL_PACK"
+# The default analyzer's model version (app.vision.default_analyzer reports the same); kept here
+# so choosing it does not import onnxruntime.
+DEFAULT_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
+
+
+def _default_analyzer():
+    from .default_analyzer import create_default_analyzer
+
+    return create_default_analyzer()
 
 
 def analyzer_choice(model_pack: str | os.PathLike | None = None) -> tuple[Callable[[], object], str]:
@@ -21,6 +30,4 @@ def analyzer_choice(model_pack: str | os.PathLike | None = None) -> tuple[Callab
         from .insightface_analyzer import InsightfaceAnalyzer, pack_model_version
 
         return (lambda: InsightfaceAnalyzer(pack)), pack_model_version(pack)
-    from .default_analyzer import MODEL_VERSION, create_default_analyzer
-
-    return create_default_analyzer, MODEL_VERSION
+    return _default_analyzer, DEFAULT_MODEL_VERSION

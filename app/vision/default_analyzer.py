@@ -20,6 +20,7 @@ import numpy as np
 
 from app.core.analysis import AnalyzedFace, ImageAnalysis
 
+from .analyzers import DEFAULT_MODEL_VERSION
 from .dlib_box import dlib_box
 from .dlib_descriptor import DlibDescriptor
 from .face_chip import extract_chip
@@ -28,8 +29,8 @@ from .image_decode import decode_image
 from .shape_predictor import ShapePredictor
 from .yunet import YuNetDetector
 
-# Must equal app.core.engine.DEFAULT_FACE_MODEL_VERSION: collections created by default use it.
-MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
+# Also app.core.engine.DEFAULT_FACE_MODEL_VERSION: collections created by default use it.
+MODEL_VERSION = DEFAULT_MODEL_VERSION
 
 # Photos are detected at up to 960 px on the longer side (webcam frames need no downscaling):
 # YuNet's points on a photo shrunk to 640 px moved dlib landmarks enough to cost up to 0.14 in

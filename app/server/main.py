@@ -1,0 +1,239 @@
+"""`rekurator serve` / `python -m app.server`: run the endpoint until Ctrl-C or SIGTERM.
+
+Exit status: 0 after a clean stop, 1 when the server cannot start (workspace unusable, address
+in use), 2 for bad options or credentials (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from app.core.errors import WorkspaceError
+
+from .credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV, CredentialsError, collect_credentials
+from .endpoint import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    EndpointConfig,
+    EndpointServer,
+    is_loopback,
+)
+
+log = logging.getLogger(__name__)
+
+
+def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=(
+            "Serve the workspace as an Amazon Rekognition endpoint (AWS JSON 1.1), for "
+            "`aws rekognition ... --endpoint-url URL` and boto3 clients."
+        ),
+        epilog=(
+            f"Credentials: --access-key/--secret-key, --credentials-file, and the environment variables "
+            f"{ACCESS_KEY_ENV} + {SECRET_KEY_ENV} all add accepted key pairs; requests must then be signed "
+            f"(SigV4, service 'rekognition', the --region given). With no key pair the server accepts "
+            f"unsigned requests, and says so at start-up; that is allowed on loopback addresses only, "
+            f"unless --allow-unsigned is given."
+        ),
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free port)"
+    )
+    parser.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $REKURATOR_WORKSPACE, else the user data dir)")
+    parser.add_argument(
+        "--region", default=DEFAULT_REGION, help=f"region clients must sign for (default {DEFAULT_REGION})"
+    )
+    parser.add_argument("--access-key", metavar="KEY_ID", help="accepted access key id (with --secret-key)")
+    parser.add_argument(
+        "--secret-key", metavar="SECRET", help="its secret (visible to other local users in the process list; prefer the environment or a file)"
+    )
+    parser.add_argument(
+        "--credentials-file",
+        metavar="FILE",
+        help="INI file in the AWS credentials layout; every section's aws_access_key_id/aws_secret_access_key pair is accepted",
+    )
+    parser.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept unsigned requests on a non-loopback address (anyone who can connect can change the workspace)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"largest request body accepted (default {DEFAULT_MAX_BODY_BYTES}, enough for a 5 MiB image); larger ones get HTTP 413",
+    )
+    parser.add_argument(
+        "--model-pack",
+        metavar="DIR",
+        help="insightface model pack folder for new collections (default: $REKURATOR_MODEL_PACK, else the bundled dlib/YuNet models)",
+    )
+    parser.add_argument(
+        "--preload-models", action="store_true", help="load the face models at start-up instead of on the first image request"
+    )
+    parser.add_argument("--workers", type=_positive_int, default=8, help="threads running engine calls (default 8)")
+    parser.add_argument(
+        "--max-connections", type=_positive_int, default=64, help="open connections served at once (default 64)"
+    )
+    parser.add_argument(
+        "--socket-timeout", type=float, default=30.0, metavar="SECONDS", help="drop a client idle or stalled this long (default 30)"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="stderr log level (default info)"
+    )
+    return parser
+
+
+def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", stop_event: threading.Event | None = None) -> int:
+    """Parse `argv`, serve until Ctrl-C / SIGTERM (or `stop_event` is set), return the exit status."""
+    parser = build_parser(prog)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2): a status, not an exception, for callers
+        return exc.code if isinstance(exc.code, int) else 2
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        logging.getLogger("app.server").setLevel(args.log_level.upper())
+
+    try:
+        credentials = collect_credentials(args.access_key, args.secret_key, args.credentials_file)
+        config = EndpointConfig(
+            region=args.region,
+            credentials=credentials,
+            max_body_bytes=args.max_body_bytes,
+            socket_timeout_s=args.socket_timeout,
+            workers=args.workers,
+            max_connections=args.max_connections,
+        )
+    except (CredentialsError, ValueError) as exc:
+        return _fail(prog, exc, 2)
+    if not credentials and not args.allow_unsigned and not is_loopback(args.host):
+        return _fail(
+            prog,
+            f"no credentials configured, and {args.host} is not a loopback address: refusing to accept unsigned "
+            f"requests from the network. Configure a key pair (--credentials-file, {ACCESS_KEY_ENV}/{SECRET_KEY_ENV}) "
+            f"or pass --allow-unsigned",
+            2,
+        )
+
+    # after the argument checks, so that --help and usage errors stay fast
+    from app.core.engine import Engine
+    from app.vision.analyzers import analyzer_choice
+
+    # The models themselves load on the first image request (or now, with --preload-models).
+    try:
+        analyzer_factory, face_model_version = analyzer_choice(args.model_pack)
+    except (ValueError, OSError) as exc:  # the model pack folder is missing or incomplete
+        return _fail(prog, f"cannot use the model pack: {exc}", 2)
+    try:
+        engine = Engine(args.workspace, analyzer_factory=analyzer_factory, face_model_version=face_model_version)
+    except (WorkspaceError, OSError) as exc:
+        return _fail(prog, f"cannot open the workspace: {exc}", 1)
+    try:
+        if args.preload_models:
+            print(f"Loading face models ({face_model_version})...", file=sys.stderr, flush=True)
+            try:
+                engine.analyzer
+            except Exception as exc:  # a missing or broken model pack: say which, do not serve half a service
+                return _fail(prog, f"cannot load the face models: {exc}", 1)
+        try:
+            server = EndpointServer(engine, args.host, args.port, config)
+        except OSError as exc:
+            return _fail(prog, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", 1)
+        return _run(server, engine, config, stop_event or threading.Event())
+    finally:
+        engine.close()
+
+
+def _run(server: EndpointServer, engine, config: EndpointConfig, stop: threading.Event) -> int:
+    previous = _install_signal_handlers(stop)
+    try:
+        server.start()
+        _announce(server, engine, config)
+        while not stop.wait(0.5):
+            pass
+        print("Stopping: finishing requests in flight...", flush=True)
+        server.stop()
+        print("Stopped.", flush=True)
+        return 0
+    finally:
+        server.stop()
+        _restore_signal_handlers(previous)
+
+
+def _announce(server: EndpointServer, engine, config: EndpointConfig) -> None:
+    lines = [
+        f"Rekurator endpoint listening on {server.url}",
+        f"  workspace: {engine.workspace}",
+        f"  region:    {config.region}",
+        f"  models:    {engine.face_model_version} (for new collections)",
+    ]
+    if server.signed:
+        keys = sorted(config.credentials)
+        lines.append(f"  auth:      SigV4 signatures required; accepted access key ids: {', '.join(keys)}")
+    else:
+        lines.append(
+            "  auth:      NONE. WARNING: accepting UNSIGNED requests; anything that can connect to "
+            f"{server.url} can read and change this workspace"
+        )
+        log.warning("accepting unsigned requests on %s", server.url)
+    lines.append(f"  try:       aws rekognition list-collections --endpoint-url {server.url} --region {config.region}")
+    lines.append("Press Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)
+
+
+def _install_signal_handlers(stop: threading.Event) -> dict:
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # embedded in a thread: the caller stops us through stop_event
+    previous = {}
+
+    def request_stop(signum, frame):
+        stop.set()
+        # a second Ctrl-C while draining interrupts for real
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    for name in ("SIGINT", "SIGTERM"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, request_stop)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
+def _fail(prog: str, message, status: int) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0..65535; 0 picks a free one)")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
