@@ -36,7 +36,7 @@ class Store:
         self.workspace = Path(workspace)
         self.path = database_path(self.workspace)
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
         self._check_existing_file()
         self.workspace.mkdir(parents=True, exist_ok=True)
@@ -114,13 +114,21 @@ class Store:
 
     # -- connections and transactions ------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
+        """This thread's connection (SQLite connections are not shared between threads)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._open_connection()
             self._local.conn = conn
             with self._lock:
-                self._connections.append(conn)
+                # threads come and go (workers, request handlers): close what ended threads left
+                for thread in [t for t in self._connections if not t.is_alive()]:
+                    self._connections.pop(thread).close()
+                self._connections[threading.current_thread()] = conn
         return conn
+
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._connections)
 
     @contextmanager
     def write(self):
@@ -161,7 +169,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._connections:
+            for conn in self._connections.values():
                 try:
                     conn.close()
                 except sqlite3.Error:

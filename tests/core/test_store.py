@@ -107,3 +107,22 @@ def test_write_failure_rolls_back_everything(tmp_path):
             raise RuntimeError("boom")
     assert store.connection().execute("SELECT COUNT(*) FROM collections").fetchone()[0] == 0
     store.close()
+
+
+def test_connections_of_finished_threads_are_closed(tmp_path):
+    import threading
+
+    store = Store(tmp_path / "ws")
+    store.connection()
+
+    def use():
+        store.connection().execute("SELECT 1")
+
+    for _ in range(20):
+        worker = threading.Thread(target=use)
+        worker.start()
+        worker.join()
+    # one for this thread, one for the last worker (closed when the next thread connects)
+    assert store.open_connections() <= 2
+    store.close()
+    assert store.open_connections() == 0
