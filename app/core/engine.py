@@ -11,6 +11,7 @@ import os
 import re
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable
 
 from . import association, collection_ops, curation, face_ops, journal, search_ops, user_ops
@@ -20,11 +21,14 @@ from .records import CollectionRow
 from .service_model import OPERATIONS
 from .store import Store
 from .validation import validate_request
-from .vector_index import CollectionIndex
+from .vector_index import CollectionIndex, StaleIndexError
 from .workspace import resolve_workspace
 
 # The default face model: dlib ResNet descriptors on YuNet detections (see app.vision).
 DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
+# Collections at least this large keep their descriptor matrix in a sidecar file
+# (<workspace>/index/collection-<pk>.npz) so that opening them is one file read.
+SIDECAR_MIN_FACES = 20_000
 
 _HANDLERS: dict[str, Callable] = {
     "CreateCollection": collection_ops.create_collection,
@@ -70,6 +74,7 @@ class Engine:
         self.face_model_version = face_model_version or (analyzer.model_version if analyzer else DEFAULT_FACE_MODEL_VERSION)
         self.lock = threading.RLock()
         self._indexes: dict[int, CollectionIndex] = {}
+        self._saved_generation: dict[int, int] = {}  # collection pk -> generation of its sidecar file
 
     # -- calling ---------------------------------------------------------------------------
     def call(self, operation: str, params: dict | None = None) -> dict:
@@ -79,6 +84,8 @@ class Engine:
 
     def close(self) -> None:
         with self.lock:
+            for pk, index in self._indexes.items():
+                self._save_sidecar(pk, index)
             self._indexes.clear()
             self.store.close()
 
@@ -124,20 +131,50 @@ class Engine:
     def index_for(self, conn, collection: CollectionRow) -> CollectionIndex | None:
         """The collection's in-memory index, loaded or brought up to date as needed.
 
-        Call with the engine lock held. None while the collection has no face yet.
+        Call with the engine lock held. None while the collection has no face yet. Large
+        collections are loaded from their sidecar file when it exists (then caught up with the
+        database), else from the database (and the sidecar is written for next time).
         """
         index = self._indexes.get(collection.pk)
         if index is not None and index.generation == collection.generation:
             return index
+        if index is not None:
+            try:
+                index.resync(conn, collection.pk, collection.generation)
+                return index
+            except StaleIndexError:
+                index = None
+        row = conn.execute("SELECT length(descriptor) FROM faces WHERE collection_pk = ? LIMIT 1", (collection.pk,)).fetchone()
+        if row is None:
+            return None
+        dim = row[0] // 4
+        index = CollectionIndex.load_file(self._sidecar_path(collection.pk), collection.pk, dim)
+        if index is not None:
+            self._saved_generation[collection.pk] = index.generation
+            if index.generation != collection.generation:
+                try:
+                    index.resync(conn, collection.pk, collection.generation)
+                except StaleIndexError:
+                    index = None
         if index is None:
-            row = conn.execute("SELECT length(descriptor) FROM faces WHERE collection_pk = ? LIMIT 1", (collection.pk,)).fetchone()
-            if row is None:
-                return None
-            index = CollectionIndex.load(conn, collection.pk, row[0] // 4, collection.generation)
-            self._indexes[collection.pk] = index
-        else:
-            index.resync(conn, collection.pk, collection.generation)
+            index = CollectionIndex.load(conn, collection.pk, dim, collection.generation)
+            self._save_sidecar(collection.pk, index)
+        self._indexes[collection.pk] = index
         return index
+
+    def _sidecar_path(self, collection_pk: int) -> Path:
+        return self.workspace / "index" / f"collection-{collection_pk}.npz"
+
+    def _save_sidecar(self, collection_pk: int, index: CollectionIndex) -> None:
+        """Keep the matrix next to the database for a fast next open (large collections only)."""
+        if index.live_count < SIDECAR_MIN_FACES or self._saved_generation.get(collection_pk) == index.generation:
+            return
+        try:
+            self._sidecar_path(collection_pk).parent.mkdir(exist_ok=True)
+            index.save(self._sidecar_path(collection_pk), collection_pk)
+            self._saved_generation[collection_pk] = index.generation
+        except OSError:
+            pass  # a cache only: the database stays the source of truth
 
     def after_write(self, tx: WriteTransaction, collection: CollectionRow, update: Callable[[CollectionIndex], None]) -> None:
         """Apply `update` to the collection's index after commit, if the index is current.
@@ -157,8 +194,11 @@ class Engine:
         tx.on_commit.append(apply)
 
     def forget_index(self, collection_pk: int) -> None:
+        """Drop a deleted collection's index and its sidecar file."""
         with self.lock:
             self._indexes.pop(collection_pk, None)
+            self._saved_generation.pop(collection_pk, None)
+            self._sidecar_path(collection_pk).unlink(missing_ok=True)
 
     # -- curation extensions (ours, see curation.py) ----------------------------------------
     def face_thumbnails(self, collection_id: str, face_ids) -> dict[str, bytes]:

@@ -51,11 +51,18 @@ def index_faces(engine, p: dict) -> dict:
     return store_analyzed(engine, p["CollectionId"], [item], p.get("QualityFilter", "AUTO"), p.get("MaxFaces"))[0]
 
 
-def _descriptor_blob(face, dim: int | None) -> bytes:
-    vector = np.asarray(face.descriptor, dtype=np.float32).ravel()
-    if vector.ndim != 1 or not np.all(np.isfinite(vector)) or (dim is not None and len(vector) != dim):
-        raise InvalidParameterException(f"Analyzer produced an invalid descriptor (length {len(vector)}, expected {dim})")
-    return vector.tobytes()
+def _descriptor_matrix(faces: list, dim: int | None) -> np.ndarray:
+    """The faces' descriptors as one float32 matrix, checked once for shape and finiteness."""
+    if not faces:
+        return np.zeros((0, dim or 0), np.float32)
+    try:
+        vectors = np.asarray([f.descriptor for f in faces], dtype=np.float32)
+    except ValueError:
+        raise InvalidParameterException("Analyzer produced descriptors of different lengths") from None
+    if vectors.ndim != 2 or (dim is not None and vectors.shape[1] != dim) or not np.isfinite(vectors).all():
+        raise InvalidParameterException(
+            f"Analyzer produced invalid descriptors (shape {vectors.shape}, expected length {dim}, all finite)")
+    return vectors
 
 
 def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quality_filter: str = "AUTO",
@@ -88,17 +95,19 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
                 image_pk = conn.execute(
                     "SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?", (coll.pk, img_id)).fetchone()[0]
             records = []
-            for place, face in kept:
+            vectors = _descriptor_matrix([face for _place, face in kept], dim)
+            dim = dim or (vectors.shape[1] if len(vectors) else None)
+            for (place, face), vector in zip(kept, vectors):
                 fid = face_id(model, item.sha256, ext, place)
-                blob = _descriptor_blob(face, dim)
-                dim = dim or len(blob) // 4
+                blob = vector.tobytes()
+                detail = face.face_detail()
                 box = face.bounding_box
                 inserted = conn.execute(
                     "INSERT INTO faces(collection_pk, face_id, image_pk, image_id, external_image_id, bbox_width, bbox_height,"
                     " bbox_left, bbox_top, confidence, detail, model_version, descriptor, created_at)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(collection_pk, face_id) DO NOTHING RETURNING pk",
                     (coll.pk, fid, image_pk, img_id, ext, box["Width"], box["Height"], box["Left"], box["Top"],
-                     float(face.confidence), json.dumps(face.face_detail()), model, blob, now),
+                     float(face.confidence), json.dumps(detail), model, blob, now),
                 ).fetchone()
                 if inserted:
                     new_rows.append((inserted[0], blob))
@@ -109,7 +118,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
                 else:  # indexed before: answer with what is stored (it may be on a user by now)
                     stored = conn.execute(f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id = ?",
                                           (coll.pk, fid)).fetchone()
-                records.append({"Face": face_from_row(stored), "FaceDetail": face.face_detail()})
+                records.append({"Face": face_from_row(stored), "FaceDetail": detail})
             response = {
                 "FaceRecords": records,
                 "FaceModelVersion": model,
@@ -118,8 +127,11 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             if a.orientation_correction:
                 response["OrientationCorrection"] = a.orientation_correction
             responses.append(response)
+            # the journal keeps the outcome without FaceDetails (faces.detail holds them)
+            outcome = {"FaceRecords": [{"Face": r["Face"]} for r in records], "FaceModelVersion": model,
+                       "UnindexedFaces": [{"Reasons": reasons} for _f, reasons in unindexed]}
             journal.record(conn, "IndexFaces", coll.collection_id, item.request or {"CollectionId": collection_id,
-                           "ExternalImageId": ext, "ImageSha256": item.sha256}, response, model)
+                           "ExternalImageId": ext, "ImageSha256": item.sha256}, outcome, model)
         if new_rows:
             bump_generation(conn, coll)
             rowids = np.fromiter((r[0] for r in new_rows), dtype=np.int64, count=len(new_rows))

@@ -105,5 +105,11 @@ CREATE TABLE rejections (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+# v3: loading a collection's descriptors walks faces in rowid order instead of sorting them
+# (the unique (collection_pk, face_id) index visits rows in random FaceId order).
+_V3 = """
+CREATE INDEX faces_by_collection ON faces (collection_pk);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -49,7 +49,8 @@ def _user_matches(engine, conn, collection, query, query_count: int, threshold: 
         return []
     pks, distances = index.user_distances(query, query_count)
     sims = np.atleast_1d(scale_for(collection.model_version).similarity(distances)) if len(pks) else np.zeros(0)
-    keep = [i for i in np.argsort(-sims, kind="stable") if sims[i] >= threshold and pks[i] != exclude_user_pk][:limit]
+    hits = np.flatnonzero((sims >= threshold) & (pks != (exclude_user_pk or 0)))
+    keep = hits[np.argsort(-sims[hits], kind="stable")][:limit].tolist()
     if not keep:
         return []
     marks = ",".join("?" * len(keep))

@@ -12,13 +12,22 @@ distance that the similarity threshold allows before sorting the few survivors.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import zipfile
+from pathlib import Path
 
 import numpy as np
 
 from .similarity import mean_distance_factor
 
 _GROWTH = 1.5
+_CHUNK_ROWS = 65536
+_SIDECAR_FORMAT = 1
+
+
+class StaleIndexError(Exception):
+    """An index (e.g. a sidecar file) cannot be brought up to date incrementally."""
 
 
 class CollectionIndex:
@@ -36,35 +45,58 @@ class CollectionIndex:
         self._user_matrix = None
 
     # -- building --------------------------------------------------------------------------
+    def _fill_from(self, rows_cursor, count: int) -> None:
+        """Append (pk, owner, descriptor) rows in chunks straight into preallocated arrays.
+
+        No list of a million tuples and no joined copy: memory stays near the matrix itself.
+        """
+        self._reserve(count + max(1024, count // 4))  # headroom: the next writes need no regrowth
+        while True:
+            chunk = rows_cursor.fetchmany(_CHUNK_ROWS)
+            if not chunk:
+                break
+            k = len(chunk)
+            s = slice(self.n, self.n + k)
+            if self.n + k > len(self.vectors):
+                self._reserve(k)
+                s = slice(self.n, self.n + k)
+            rowids, owners, blobs = zip(*chunk)
+            self.vectors[s] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(k, self.dim)
+            self.rowids[s] = rowids
+            self.owners[s] = owners
+            self.sqnorms[s] = np.einsum("ij,ij->i", self.vectors[s], self.vectors[s])
+            self.n += k
+
     @classmethod
     def load(cls, conn: sqlite3.Connection, collection_pk: int, dim: int, generation: int) -> "CollectionIndex":
+        """Read a collection's faces from the database (rowid order, via faces_by_collection)."""
         index = cls(dim, generation)
-        rows = conn.execute(
+        count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?", (collection_pk,)).fetchone()[0]
+        cursor = conn.execute(
             "SELECT pk, COALESCE(user_pk, 0), descriptor FROM faces WHERE collection_pk = ? ORDER BY pk", (collection_pk,)
-        ).fetchall()
-        if rows:
-            rowids, owners, blobs = zip(*rows)
-            vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(rows), dim)
-            index.append(np.asarray(rowids, dtype=np.int64), vectors, np.asarray(owners, dtype=np.int64))
+        )
+        index._fill_from(cursor, count)
+        index._rebuild_user_sums()
         return index
 
     def resync(self, conn: sqlite3.Connection, collection_pk: int, generation: int) -> None:
         """Catch up with writes made by another process: new faces, deletions, owners."""
-        new = conn.execute(
+        count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ? AND pk > ?",
+                             (collection_pk, self.max_rowid)).fetchone()[0]
+        cursor = conn.execute(
             "SELECT pk, COALESCE(user_pk, 0), descriptor FROM faces WHERE collection_pk = ? AND pk > ? ORDER BY pk",
             (collection_pk, self.max_rowid),
-        ).fetchall()
-        if new:
-            rowids, owners, blobs = zip(*new)
-            vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(new), self.dim)
-            self.append(np.asarray(rowids, dtype=np.int64), vectors, np.zeros(len(new), dtype=np.int64))
+        )
+        self._fill_from(cursor, count)
         current = np.asarray(
             conn.execute("SELECT pk, COALESCE(user_pk, 0) FROM faces WHERE collection_pk = ? ORDER BY pk", (collection_pk,)).fetchall(),
             dtype=np.int64,
         ).reshape(-1, 2)
+        pos = np.searchsorted(self.rowids[: self.n], current[:, 0])
+        if len(pos) and (pos.max() >= self.n or np.any(self.rowids[pos] != current[:, 0])):
+            raise StaleIndexError("the database holds faces this index never saw; reload it")
         alive = np.zeros(self.n, dtype=bool)
         owners = np.zeros(self.n, dtype=np.int64)
-        pos = np.searchsorted(self.rowids[: self.n], current[:, 0])
         alive[pos] = True
         owners[pos] = current[:, 1]
         self.sqnorms[: self.n][~alive] = np.inf
@@ -72,6 +104,38 @@ class CollectionIndex:
         self.owners[: self.n] = owners
         self._rebuild_user_sums()
         self.generation = generation
+
+    # -- the sidecar file: the matrix saved next to the database, so opening is a file read --
+    def save(self, path: Path, collection_pk: int) -> None:
+        """Write the index atomically (temp file + rename); it is a cache the database outranks."""
+        meta = np.array([_SIDECAR_FORMAT, collection_pk, self.generation, self.n, self.dim, self.tombstones], dtype=np.int64)
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, meta=meta, vectors=self.vectors[: self.n], sqnorms=self.sqnorms[: self.n],
+                     rowids=self.rowids[: self.n], owners=self.owners[: self.n])
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load_file(cls, path: Path, collection_pk: int, dim: int) -> "CollectionIndex | None":
+        """The index saved at `path`, or None if there is none usable for this collection."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                fmt, pk, generation, n, file_dim, tombstones = (int(v) for v in data["meta"])
+                if fmt != _SIDECAR_FORMAT or pk != collection_pk or file_dim != dim:
+                    return None
+                index = cls(dim, generation)
+                index._reserve(n + max(1024, n // 4))
+                index.vectors[:n] = data["vectors"]
+                index.sqnorms[:n] = data["sqnorms"]
+                index.rowids[:n] = data["rowids"]
+                index.owners[:n] = data["owners"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None  # missing or damaged: the caller reads the database instead
+        index.n, index.tombstones = n, tombstones
+        index._rebuild_user_sums()
+        return index
 
     def _rebuild_user_sums(self) -> None:
         self.user_sums, self.user_counts = {}, {}
@@ -103,7 +167,7 @@ class CollectionIndex:
         cap = max(need, int(len(self.vectors) * _GROWTH), 16)
         for name in ("vectors", "sqnorms", "rowids", "owners"):
             old = getattr(self, name)
-            new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
+            new = np.empty((cap,) + old.shape[1:], dtype=old.dtype)  # rows past n are never read
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
@@ -206,7 +270,7 @@ class CollectionIndex:
         return self.rowids[hits].copy(), np.sqrt(np.maximum(d2[hits], 0.0))
 
     def user_means(self):
-        """(user_pks, means, counts) for every user with at least one face."""
+        """(user_pks, means, counts, squared norms of the means) for users with faces."""
         if self._user_matrix is None:
             pks = np.fromiter(self.user_sums.keys(), dtype=np.int64, count=len(self.user_sums))
             counts = np.asarray([self.user_counts[int(p)] for p in pks], dtype=np.float64)
@@ -215,7 +279,7 @@ class CollectionIndex:
                 means = (sums / counts[:, None]).astype(np.float32)
             else:
                 means = np.zeros((0, self.dim), np.float32)
-            self._user_matrix = (pks, means, counts)
+            self._user_matrix = (pks, means, counts, np.einsum("ij,ij->i", means, means))
         return self._user_matrix
 
     def user_mean(self, user_pk: int):
@@ -227,10 +291,9 @@ class CollectionIndex:
 
     def user_distances(self, query: np.ndarray, query_count: int = 1):
         """(user_pks, effective distances) from a query (a face, or a mean of query_count faces)."""
-        pks, means, counts = self.user_means()
+        pks, means, counts, sqnorms = self.user_means()
         if len(pks) == 0:
             return pks, np.zeros(0)
         q = np.asarray(query, dtype=np.float32).reshape(self.dim)
-        diff = means - q
-        d = np.sqrt(np.einsum("ij,ij->i", diff, diff).astype(np.float64))
-        return pks, d * mean_distance_factor(query_count, counts)
+        d2 = sqnorms - 2.0 * (means @ q) + np.float32(q @ q)  # one mat-vec, as for faces
+        return pks, np.sqrt(np.maximum(d2, 0.0).astype(np.float64)) * mean_distance_factor(query_count, counts)

@@ -1,0 +1,460 @@
+"""Benchmark: the engine at 1e4..1e6 faces, measured against the memory-bandwidth floor.
+
+Measures, in one run, on synthetic dlib-scale descriptors stored through the real storage path
+(app.core.face_ops.store_analyzed):
+  store_analyzed      faces/s through the batched storage path (100 images x 10 faces a transaction)
+  search_faces        SearchFaces by FaceId: first call after writes, cold load, p50/p99, against a
+                      bare numpy float32 mat-vec over a matrix of the same size (the floor)
+  search_users        SearchUsers by FaceId, same way
+  associate_faces     AssociateFaces with 100 FaceIds on a user of 0 faces and of 99 faces
+  open_first_search   a fresh process opening the largest workspace and running one SearchFaces:
+                      wall time and resident memory against the raw descriptor bytes
+  open_empty          the fixed memory of a process that imported the engine and opened an empty workspace
+
+One JSON line per measurement on stdout; progress on stderr. The workspace lives in a temporary
+folder (or under --workdir) and is removed afterwards unless --keep is given.
+
+Run: .venv/bin/python bench/bench_engine.py [--sizes 1e4,1e5,1e6] [--repeats 200] [--quick]
+"""
+
+from __future__ import annotations
+
+import time
+
+_T_PROCESS = time.perf_counter()  # first thing: the open child reports its import time from here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import pathlib  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from app.core.analysis import AnalyzedFace, ImageAnalysis  # noqa: E402
+from app.core.engine import Engine  # noqa: E402
+from app.core.face_ops import AnalyzedImage, store_analyzed  # noqa: E402
+from app.core.ids import face_id  # noqa: E402
+
+MODEL = "dlib_resnet_v1+bench"
+COLLECTION = "bench"
+DIM = 128
+CENTRE_SD = 1.0 / np.sqrt(2 * DIM)  # per dimension: two people's centres land ~1.0 apart
+SPREAD = 0.35  # same-person pairs land ~0.35 apart, the dlib descriptor scale
+FACES_PER_IMAGE = 10
+FACES_PER_IDENTITY = 10
+IMAGES_PER_BATCH = 100
+LANDMARKS = ("eyeLeft", "eyeRight", "mouthLeft", "mouthRight", "nose")
+
+
+class BenchAnalyzer:
+    """The engine's analyzer slot: the bench stores pre-analysed faces, so nothing is analysed."""
+
+    model_version = MODEL
+
+    def analyze(self, image_bytes: bytes) -> ImageAnalysis:
+        raise RuntimeError("bench_engine stores pre-analysed faces through store_analyzed; analyze() is never due")
+
+
+def emit(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def progress(message: str) -> None:
+    print(f"[bench_engine {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def ms(seconds) -> float:
+    return round(float(seconds) * 1000.0, 3)
+
+
+def percentiles(samples) -> dict:
+    a = np.asarray(samples, dtype=np.float64)
+    return {"p50_ms": ms(np.percentile(a, 50)), "p99_ms": ms(np.percentile(a, 99)), "max_ms": ms(a.max())}
+
+
+def memory_status() -> dict:
+    """VmRSS and VmHWM of this process, in MiB."""
+    out = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024.0  # kB -> MiB
+    return out
+
+
+# -- synthetic faces -----------------------------------------------------------------------
+class SyntheticFaces:
+    """Descriptors of made-up people, laid out as images of FACES_PER_IMAGE faces.
+
+    Face g sits in image g // FACES_PER_IMAGE at place g % FACES_PER_IMAGE. A block of faces
+    holds I identities with k faces each, identity-minor (face j of the block is identity j % I),
+    so an image shows different people and each person turns up in k different images.
+    """
+
+    def __init__(self, capacity: int, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+        self.vectors = np.empty((capacity, DIM), dtype=np.float32)
+        self.identity = np.empty(capacity, dtype=np.int64)
+        self.count = 0
+        self.identities = 0
+
+    def add_block(self, n_identities: int, per_identity: int, interleave: bool = True) -> range:
+        """New people with `per_identity` faces each; the range of their identity numbers."""
+        n = n_identities * per_identity
+        start = self.count
+        if start + n > len(self.vectors):
+            raise ValueError("SyntheticFaces capacity exceeded")
+        centres = self.rng.standard_normal((n_identities, DIM), dtype=np.float32) * np.float32(CENTRE_SD)
+        local = np.tile(np.arange(n_identities), per_identity) if interleave else np.repeat(np.arange(n_identities), per_identity)
+        noise_sd = np.float32(SPREAD * CENTRE_SD)
+        for lo in range(0, n, 100_000):  # in slices: no float64 temporaries the size of the block
+            hi = min(n, lo + 100_000)
+            noise = self.rng.standard_normal((hi - lo, DIM), dtype=np.float32) * noise_sd
+            self.vectors[start + lo : start + hi] = centres[local[lo:hi]] + noise
+        self.identity[start : start + n] = self.identities + local
+        self.count += n
+        first = self.identities
+        self.identities += n_identities
+        return range(first, self.identities)
+
+    def faces_of(self, identity: int) -> np.ndarray:
+        return np.flatnonzero(self.identity[: self.count] == identity)
+
+
+def image_sha(image: int) -> str:
+    return f"{image:064x}"  # stands in for the photo's SHA-256: unique per synthetic image
+
+
+def image_external_id(image: int) -> str:
+    return f"bench-{image}"
+
+
+def face_id_of(g: int) -> str:
+    image, place = divmod(int(g), FACES_PER_IMAGE)
+    return face_id(MODEL, image_sha(image), image_external_id(image), place)
+
+
+def analyzed_face(descriptor: np.ndarray, place: int) -> AnalyzedFace:
+    """A face with the FaceDetail a real analyzer fills in (box, 5 landmarks, pose, quality)."""
+    left, top, size = 0.02 + 0.095 * place, 0.3, 0.08
+    return AnalyzedFace(
+        bounding_box={"Width": size, "Height": size, "Left": left, "Top": top},
+        confidence=99.5,
+        descriptor=descriptor,
+        landmarks=[{"Type": name, "X": left + 0.01 * (i + 1), "Y": top + 0.012 * (i + 1)} for i, name in enumerate(LANDMARKS)],
+        pose={"Roll": 1.5, "Yaw": -4.0, "Pitch": 2.0},
+        quality={"Brightness": 62.0, "Sharpness": 71.0},
+    )
+
+
+def image_items(faces: SyntheticFaces, first_image: int, last_image: int) -> list[AnalyzedImage]:
+    items = []
+    for image in range(first_image, last_image):
+        g0 = image * FACES_PER_IMAGE
+        found = [analyzed_face(faces.vectors[g0 + place], place) for place in range(FACES_PER_IMAGE)]
+        items.append(AnalyzedImage(image_sha(image), image_external_id(image), ImageAnalysis(640, 480, found)))
+    return items
+
+
+# -- measurements --------------------------------------------------------------------------
+def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_face: int, index_loaded: bool,
+                purpose: str = "collection") -> None:
+    """Store faces [first_face, last_face) in batches; time only the store_analyzed calls."""
+    assert first_face % FACES_PER_IMAGE == 0 and last_face % FACES_PER_IMAGE == 0
+    first_image, last_image = first_face // FACES_PER_IMAGE, last_face // FACES_PER_IMAGE
+    batch_s = []
+    wall0 = time.perf_counter()
+    for lo in range(first_image, last_image, IMAGES_PER_BATCH):
+        items = image_items(faces, lo, min(last_image, lo + IMAGES_PER_BATCH))
+        t0 = time.perf_counter()
+        responses = store_analyzed(engine, COLLECTION, items)
+        batch_s.append(time.perf_counter() - t0)
+        stored = sum(len(r["FaceRecords"]) for r in responses)
+        if stored != len(items) * FACES_PER_IMAGE:
+            raise RuntimeError(f"store_analyzed kept {stored} of {len(items) * FACES_PER_IMAGE} faces")
+        done = (lo + len(items)) * FACES_PER_IMAGE
+        if done % 100_000 == 0:
+            progress(f"  stored {done:,} faces ({(done - first_face) / sum(batch_s):,.0f} faces/s so far)")
+    wall = time.perf_counter() - wall0
+    n = last_face - first_face
+    total = sum(batch_s)
+    emit(bench="store_analyzed", purpose=purpose, faces_before=first_face, faces_after=last_face, faces=n,
+         images_per_batch=IMAGES_PER_BATCH, faces_per_image=FACES_PER_IMAGE, index_in_memory=index_loaded,
+         seconds=round(total, 3), faces_per_s=round(n / total), first_batch_ms=ms(batch_s[0]),
+         batch_p50_ms=ms(np.median(batch_s)),
+         batch_max_ms=ms(max(batch_s)), wall_with_synthesis_s=round(wall, 3), target_faces_per_s=20000,
+         loadavg_1m=os.getloadavg()[0])
+
+
+def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction: float, total_faces: int) -> int:
+    """One user per identity for the first `fraction` of `identities`, holding all its faces."""
+    chosen = list(identities)[: int(round(len(identities) * fraction))]
+    if not chosen:
+        return 0
+    # identity-minor layout: identity i's faces sit at i_local + c * I within its block
+    block_first = int(np.flatnonzero(faces.identity[: faces.count] == identities[0])[0])
+    n_id = len(identities)
+    create_s, assoc_s = [], []
+    for identity in chosen:
+        g = block_first + (identity - identities[0]) + n_id * np.arange(FACES_PER_IDENTITY)
+        t0 = time.perf_counter()
+        engine.create_user(CollectionId=COLLECTION, UserId=f"person-{identity}")
+        t1 = time.perf_counter()
+        r = engine.associate_faces(CollectionId=COLLECTION, UserId=f"person-{identity}", FaceIds=[face_id_of(x) for x in g])
+        t2 = time.perf_counter()
+        if len(r["AssociatedFaces"]) != FACES_PER_IDENTITY:
+            raise RuntimeError(f"AssociateFaces kept {len(r['AssociatedFaces'])} faces: {r['UnsuccessfulFaceAssociations'][:2]}")
+        create_s.append(t1 - t0)
+        assoc_s.append(t2 - t1)
+    emit(bench="add_users", faces=total_faces, users_added=len(chosen), faces_per_user=FACES_PER_IDENTITY,
+         seconds=round(sum(create_s) + sum(assoc_s), 3), create_user_p50_ms=ms(np.median(create_s)),
+         associate_10_p50_ms=ms(np.median(assoc_s)), associate_10_p99_ms=ms(np.percentile(assoc_s, 99)))
+    return len(chosen)
+
+
+def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, user_identities: np.ndarray,
+                     repeats: int, max_faces: int, rng) -> None:
+    """SearchFaces and SearchUsers by FaceId at n faces, interleaved with the bare mat-vec floor."""
+    face_queries = [face_id_of(g) for g in rng.integers(0, n, repeats)]
+    user_faces = np.flatnonzero(np.isin(faces.identity[:n], user_identities)) if users else np.zeros(0, np.int64)
+    user_queries = [face_id_of(g) for g in rng.choice(user_faces, repeats)] if len(user_faces) else face_queries
+    matrix = faces.vectors[:n]  # same shape and dtype as the index's matrix
+    floor_queries = rng.standard_normal((repeats, DIM), dtype=np.float32) * np.float32(CENTRE_SD)
+
+    # the first search after writes brings the in-memory index up to date: timed on its own
+    t0 = time.perf_counter()
+    engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[0], MaxFaces=max_faces)
+    first_faces = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    engine.search_users(CollectionId=COLLECTION, FaceId=user_queries[0])
+    first_users = time.perf_counter() - t0
+    # and a cold load, as a process that opens the workspace pays it
+    engine.forget_index(collection_pk(engine))
+    t0 = time.perf_counter()
+    engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[0], MaxFaces=max_faces)
+    cold_faces = time.perf_counter() - t0
+    engine.search_users(CollectionId=COLLECTION, FaceId=user_queries[0])  # user means built once, untimed
+    for _ in range(3):  # warm caches and BLAS threads alike for all three
+        matrix @ floor_queries[0]
+
+    floor_s, faces_s, users_s, face_matches, user_matches = [], [], [], [], []
+    for r in range(repeats):  # interleaved so drift and cache state hit all three alike
+        q = floor_queries[r]
+        t0 = time.perf_counter()
+        matrix @ q
+        t1 = time.perf_counter()
+        rf = engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[r], MaxFaces=max_faces)
+        t2 = time.perf_counter()
+        ru = engine.search_users(CollectionId=COLLECTION, FaceId=user_queries[r])
+        t3 = time.perf_counter()
+        floor_s.append(t1 - t0)
+        faces_s.append(t2 - t1)
+        users_s.append(t3 - t2)
+        face_matches.append(len(rf["FaceMatches"]))
+        user_matches.append(len(ru["UserMatches"]))
+    floor_p50 = float(np.median(floor_s))
+    floor = {"floor_p50_ms": ms(floor_p50), "floor_p99_ms": ms(np.percentile(floor_s, 99))}
+    pf, pu = percentiles(faces_s), percentiles(users_s)
+    emit(bench="search_faces", faces=n, repeats=repeats, max_faces=max_faces, first_after_write_ms=ms(first_faces),
+         cold_load_first_ms=ms(cold_faces), **pf, **floor, ratio_p50=round(float(np.median(faces_s)) / floor_p50, 3),
+         mean_matches=round(float(np.mean(face_matches)), 2), target_ratio_p50_at_1e6=1.5, loadavg_1m=os.getloadavg()[0])
+    emit(bench="search_users", faces=n, users=users, repeats=repeats, first_after_write_ms=ms(first_users), **pu,
+         **floor, ratio_p50=round(float(np.median(users_s)) / floor_p50, 3),
+         mean_matches=round(float(np.mean(user_matches)), 2))
+
+
+def collection_pk(engine: Engine) -> int:
+    with engine.store.read() as conn:
+        return conn.execute("SELECT pk FROM collections WHERE collection_id = ?", (COLLECTION,)).fetchone()[0]
+
+
+def measure_external_write(engine: Engine, workspace: pathlib.Path, n: int, rng) -> None:
+    """First SearchFaces after another process wrote: the index resyncs from the database."""
+    query = face_id_of(int(rng.integers(0, n)))
+    engine.search_faces(CollectionId=COLLECTION, FaceId=query, MaxFaces=10)  # index current
+    # a second Engine has its own index cache: to the first, its writes look like another process's
+    with Engine(workspace, analyzer=BenchAnalyzer()) as other:
+        other.create_user(CollectionId=COLLECTION, UserId="external-writer")
+        other.associate_faces(CollectionId=COLLECTION, UserId="external-writer", FaceIds=[face_id_of(n - 1)])
+    t0 = time.perf_counter()
+    engine.search_faces(CollectionId=COLLECTION, FaceId=query, MaxFaces=10)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    engine.search_faces(CollectionId=COLLECTION, FaceId=query, MaxFaces=10)
+    emit(bench="search_after_external_write", faces=n, first_ms=ms(first), next_ms=ms(time.perf_counter() - t0))
+
+
+def measure_associate(engine: Engine, faces: SyntheticFaces, repeats: int) -> None:
+    """AssociateFaces of 100 fresh FaceIds onto a fresh user holding 0, then 99, faces."""
+    # fresh people just for this: A_r has 100 faces (the empty-user case), B_r 199 (99 already
+    # on the user + 100 same-person candidates, all scored against the user's faces)
+    first = faces.count
+    people_a = faces.add_block(repeats, 100, interleave=False)
+    people_b = faces.add_block(repeats, 199, interleave=False)
+    pad = (-faces.count) % FACES_PER_IMAGE  # whole images only: pad with one more person
+    if pad:
+        faces.add_block(1, pad)
+    progress(f"  storing {faces.count - first:,} faces for the AssociateFaces runs")
+    # the index was last loaded cold (exact size): the first batch also pays for growing it
+    store_faces(engine, faces, first, faces.count, index_loaded=True, purpose="associate_pool")
+    engine.search_faces(CollectionId=COLLECTION, FaceId=face_id_of(first), MaxFaces=1)  # bring the index current
+
+    empty_s, full_s, free_s = [], [], []
+    results_empty, results_full = set(), set()
+    for r in range(repeats):
+        a_ids = [face_id_of(g) for g in faces.faces_of(people_a[r])]
+        b_ids = [face_id_of(g) for g in faces.faces_of(people_b[r])]
+        for user in (f"assoc-empty-{r}", f"assoc-full-{r}"):
+            engine.create_user(CollectionId=COLLECTION, UserId=user)
+        t0 = time.perf_counter()
+        ra = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-empty-{r}", FaceIds=a_ids)
+        empty_s.append(time.perf_counter() - t0)
+        results_empty.add((len(ra["AssociatedFaces"]), len(ra["UnsuccessfulFaceAssociations"])))
+        pre = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-full-{r}", FaceIds=b_ids[:99])  # setup
+        if len(pre["AssociatedFaces"]) != 99:
+            raise RuntimeError("setting up the 99-face user failed")
+        t0 = time.perf_counter()
+        rb = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-full-{r}", FaceIds=b_ids[99:])
+        full_s.append(time.perf_counter() - t0)
+        results_full.add((len(rb["AssociatedFaces"]), len(rb["UnsuccessfulFaceAssociations"])))
+        t0 = time.perf_counter()
+        engine.disassociate_faces(CollectionId=COLLECTION, UserId=f"assoc-empty-{r}", FaceIds=a_ids)
+        free_s.append(time.perf_counter() - t0)
+    common = {"faces": faces.count, "face_ids": 100, "repeats": repeats, "target_p50_ms": 20}
+    emit(bench="associate_faces", user_faces_before=0, **common, **percentiles(empty_s),
+         associated_unsuccessful=sorted(results_empty))
+    emit(bench="associate_faces", user_faces_before=99, **common, **percentiles(full_s),
+         associated_unsuccessful=sorted(results_full))
+    emit(bench="disassociate_faces", user_faces_before=100, faces=faces.count, face_ids=100, repeats=repeats,
+         **percentiles(free_s))
+
+
+def run_open_child(workspace: pathlib.Path, query_face: str | None) -> dict:
+    cmd = [sys.executable, str(pathlib.Path(__file__).resolve()), "--child-open", str(workspace)]
+    if query_face:
+        cmd += ["--child-face", query_face]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"open child failed ({done.returncode}): {done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_wall_s"] = round(wall, 3)
+    return result
+
+
+def child_open(workspace: str, query_face: str | None) -> None:
+    """In a fresh process: open the workspace, run one SearchFaces, report times and memory."""
+    imported = time.perf_counter()
+    engine = Engine(workspace, analyzer=BenchAnalyzer())
+    opened = time.perf_counter()
+    out = {"import_s": round(imported - _T_PROCESS, 3), "open_s": round(opened - imported, 3)}
+    if query_face:
+        r = engine.search_faces(CollectionId=COLLECTION, FaceId=query_face, MaxFaces=10)
+        searched = time.perf_counter()
+        out.update(first_search_s=round(searched - opened, 3), open_and_first_search_s=round(searched - imported, 3),
+                   matches=len(r["FaceMatches"]))
+    mem = memory_status()
+    out.update(vm_rss_mib=round(mem["VmRSS"], 1), vm_hwm_mib=round(mem["VmHWM"], 1))
+    engine.close()
+    print(json.dumps(out), flush=True)
+
+
+def measure_open(workdir: pathlib.Path, workspace: pathlib.Path, n: int, query_face: str, repeats: int) -> None:
+    empty = run_open_child(workdir / "empty-ws", None)
+    emit(bench="open_empty", **empty)
+    runs = [run_open_child(workspace, query_face) for _ in range(repeats)]
+    runs.sort(key=lambda r: r["open_and_first_search_s"])
+    mid = runs[len(runs) // 2]
+    raw_mib = n * DIM * 4 / 2**20
+    fixed = empty["vm_rss_mib"]
+    emit(bench="open_first_search", faces=n, runs=repeats, **mid,
+         open_and_first_search_all_s=[r["open_and_first_search_s"] for r in runs],
+         descriptor_mib=round(raw_mib, 1), fixed_rss_mib=fixed, rss_ratio=round(mid["vm_rss_mib"] / raw_mib, 3),
+         rss_over_fixed_ratio=round((mid["vm_rss_mib"] - fixed) / raw_mib, 3),
+         hwm_over_fixed_ratio=round((mid["vm_hwm_mib"] - fixed) / raw_mib, 3), os_page_cache="warm", target_s=3.0)
+
+
+# -- driver --------------------------------------------------------------------------------
+def parse_sizes(text: str) -> list[int]:
+    sizes = sorted({int(float(s)) for s in text.split(",") if s.strip()})
+    step = FACES_PER_IMAGE * FACES_PER_IDENTITY
+    bad = [s for s in sizes if s <= 0 or s % step]
+    if bad:
+        raise argparse.ArgumentTypeError(f"--sizes must be positive multiples of {step}; got {bad}")
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=parse_sizes, default=None, help="collection sizes, ascending (default 1e4,1e5,1e6)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed searches per size (default 200; --quick 50)")
+    parser.add_argument("--assoc-repeats", type=int, default=None, help="AssociateFaces calls per case (default 20)")
+    parser.add_argument("--open-repeats", type=int, default=3, help="fresh-process opens of the largest workspace")
+    parser.add_argument("--user-fraction", type=float, default=0.1, help="share of identities given a user")
+    parser.add_argument("--max-faces", type=int, default=10, help="SearchFaces MaxFaces")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats: a smoke run")
+    parser.add_argument("--workdir", type=pathlib.Path, default=None, help="folder for the bench's temporary workspaces")
+    parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child-open", help=argparse.SUPPRESS)
+    parser.add_argument("--child-face", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_open:
+        child_open(args.child_open, args.child_face)
+        return
+
+    sizes = args.sizes or ([2_000, 20_000] if args.quick else [10_000, 100_000, 1_000_000])
+    repeats = args.repeats or (50 if args.quick else 200)
+    assoc_repeats = args.assoc_repeats or (5 if args.quick else 20)
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix="rekurator-bench-engine-", dir=args.workdir))
+    workspace = workdir / "ws"
+    started = time.perf_counter()
+    emit(bench="environment", python=platform.python_version(), numpy=np.__version__, cpus=os.cpu_count(),
+         sizes=sizes, repeats=repeats, assoc_repeats=assoc_repeats, user_fraction=args.user_fraction,
+         workdir=str(workdir), loadavg=os.getloadavg())
+    try:
+        rng = np.random.default_rng(args.seed + 1)
+        faces = SyntheticFaces(sizes[-1] + assoc_repeats * 299 + FACES_PER_IMAGE, args.seed)
+        users, user_identities = 0, []
+        with Engine(workspace, analyzer=BenchAnalyzer()) as engine:
+            engine.create_collection(CollectionId=COLLECTION)
+            for n in sizes:
+                before = faces.count
+                people = faces.add_block((n - before) // FACES_PER_IDENTITY, FACES_PER_IDENTITY)
+                progress(f"storing faces {before:,}..{n:,}")
+                store_faces(engine, faces, before, n, index_loaded=before > 0)
+                progress(f"adding users at {n:,} faces")
+                added = add_users(engine, faces, people, args.user_fraction, n)
+                users += added
+                user_identities.extend(list(people)[:added])
+                progress(f"searching at {n:,} faces ({users:,} users)")
+                measure_searches(engine, faces, n, users, np.asarray(user_identities, np.int64), repeats, args.max_faces, rng)
+            engine.store.close()  # as an app quitting does: the last close checkpoints the WAL
+            progress(f"opening the {sizes[-1]:,}-face workspace in fresh processes")
+            measure_open(workdir, workspace, sizes[-1], face_id_of(int(rng.integers(0, sizes[-1]))), args.open_repeats)
+            progress("first search after another process's write")
+            measure_external_write(engine, workspace, sizes[-1], rng)
+            progress(f"AssociateFaces at {sizes[-1]:,} faces")
+            measure_associate(engine, faces, assoc_repeats)
+        db = sum(p.stat().st_size for p in workspace.iterdir() if p.is_file())
+        emit(bench="run", total_s=round(time.perf_counter() - started, 1), loadavg=os.getloadavg(),
+             workspace_mib=round(db / 2**20, 1),
+             kept=str(workdir) if args.keep else None)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
