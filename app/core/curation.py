@@ -8,10 +8,10 @@ API's write operations.
 
 from __future__ import annotations
 
-import json
 import time
 
 from . import journal
+from .detail_codec import decode_detail
 from .association import DEFAULT_USER_MATCH_THRESHOLD, decide_association, _unique
 from .errors import InvalidParameterException
 from .records import get_collection, get_user, user_status
@@ -46,8 +46,13 @@ def face_details(engine, collection_id: str, face_ids) -> dict[str, dict]:
     face_ids = _check_face_ids(face_ids)
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
-        sql = "SELECT face_id, detail FROM faces WHERE collection_pk = ? AND face_id IN ({marks})"
-        return {fid: json.loads(detail) for fid, detail in _in_chunks(conn, sql, (coll.pk,), face_ids)}
+        sql = ("SELECT face_id, bbox_width, bbox_height, bbox_left, bbox_top, confidence, detail FROM faces "
+               "WHERE collection_pk = ? AND face_id IN ({marks})")
+        return {
+            fid: {"BoundingBox": {"Width": w, "Height": h, "Left": left, "Top": top}, "Confidence": confidence,
+                  **decode_detail(detail)}
+            for fid, w, h, left, top, confidence, detail in _in_chunks(conn, sql, (coll.pk,), face_ids)
+        }
 
 
 def image_preview(engine, collection_id: str, image_id: str) -> bytes | None:

@@ -27,7 +27,7 @@ from .workspace import resolve_workspace
 # The default face model: dlib ResNet descriptors on YuNet detections (see app.vision).
 DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
 # Collections at least this large keep their descriptor matrix in a sidecar file
-# (<workspace>/index/collection-<pk>.npz) so that opening them is one file read.
+# (<workspace>/index/collection-<pk>.index) so that opening them is one file read.
 SIDECAR_MIN_FACES = 20_000
 
 _HANDLERS: dict[str, Callable] = {
@@ -163,7 +163,7 @@ class Engine:
         return index
 
     def _sidecar_path(self, collection_pk: int) -> Path:
-        return self.workspace / "index" / f"collection-{collection_pk}.npz"
+        return self.workspace / "index" / f"collection-{collection_pk}.index"
 
     def _save_sidecar(self, collection_pk: int, index: CollectionIndex) -> None:
         """Keep the matrix next to the database for a fast next open (large collections only)."""

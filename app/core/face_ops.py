@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from . import journal
 from .analysis import ImageAnalysis
+from .detail_codec import encode_detail
 from .errors import InvalidParameterException, InvalidPaginationTokenException, InvalidS3ObjectException
 from .ids import face_id, image_id
 from .pagination import decode_token, encode_token
@@ -94,31 +94,38 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             else:
                 image_pk = conn.execute(
                     "SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?", (coll.pk, img_id)).fetchone()[0]
-            records = []
             vectors = _descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
-            for (place, face), vector in zip(kept, vectors):
-                fid = face_id(model, item.sha256, ext, place)
-                blob = vector.tobytes()
-                detail = face.face_detail()
-                box = face.bounding_box
-                inserted = conn.execute(
+            fids = [face_id(model, item.sha256, ext, place) for place, _face in kept]
+            # faces indexed before keep what is stored (they may be on a user by now)
+            stored = {}
+            if fids:
+                stored = {row[1]: row for row in conn.execute(
+                    f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id IN "
+                    f"({','.join('?' * len(fids))})", (coll.pk, *fids))}
+            fresh = [(fid, face, vector) for fid, (_place, face), vector in zip(fids, kept, vectors) if fid not in stored]
+            if fresh:
+                conn.executemany(
                     "INSERT INTO faces(collection_pk, face_id, image_pk, image_id, external_image_id, bbox_width, bbox_height,"
                     " bbox_left, bbox_top, confidence, detail, model_version, descriptor, created_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(collection_pk, face_id) DO NOTHING RETURNING pk",
-                    (coll.pk, fid, image_pk, img_id, ext, box["Width"], box["Height"], box["Left"], box["Top"],
-                     float(face.confidence), json.dumps(detail), model, blob, now),
-                ).fetchone()
-                if inserted:
-                    new_rows.append((inserted[0], blob))
-                    if face.thumbnail:
-                        conn.execute("INSERT INTO face_thumbnails(face_pk, jpeg) VALUES (?, ?)", (inserted[0], face.thumbnail))
-                    stored = (inserted[0], fid, box["Width"], box["Height"], box["Left"], box["Top"], img_id, ext,
-                              float(face.confidence), None)
-                else:  # indexed before: answer with what is stored (it may be on a user by now)
-                    stored = conn.execute(f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id = ?",
-                                          (coll.pk, fid)).fetchone()
-                records.append({"Face": face_from_row(stored), "FaceDetail": detail})
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(coll.pk, fid, image_pk, img_id, ext, face.bounding_box["Width"], face.bounding_box["Height"],
+                      face.bounding_box["Left"], face.bounding_box["Top"], float(face.confidence),
+                      encode_detail(face.landmarks, face.pose, face.quality), model, vector.tobytes(), now)
+                     for fid, face, vector in fresh],
+                )
+                pks = dict(conn.execute(
+                    f"SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({','.join('?' * len(fresh))})",
+                    (coll.pk, *(f[0] for f in fresh))))
+                conn.executemany("INSERT INTO face_thumbnails(face_pk, jpeg) VALUES (?, ?)",
+                                 [(pks[fid], face.thumbnail) for fid, face, _v in fresh if face.thumbnail])
+                for fid, face, vector in fresh:
+                    box = face.bounding_box
+                    new_rows.append((pks[fid], vector))
+                    stored[fid] = (pks[fid], fid, box["Width"], box["Height"], box["Left"], box["Top"], img_id, ext,
+                                   float(face.confidence), None)
+            records = [{"Face": face_from_row(stored[fid]), "FaceDetail": face.face_detail()}
+                       for fid, (_place, face) in zip(fids, kept)]
             response = {
                 "FaceRecords": records,
                 "FaceModelVersion": model,
@@ -135,7 +142,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
         if new_rows:
             bump_generation(conn, coll)
             rowids = np.fromiter((r[0] for r in new_rows), dtype=np.int64, count=len(new_rows))
-            vectors = np.frombuffer(b"".join(r[1] for r in new_rows), dtype=np.float32).reshape(len(new_rows), -1)
+            vectors = np.stack([r[1] for r in new_rows])
             engine.after_write(tx, coll, lambda index: index.append(rowids, vectors))
     return responses
 

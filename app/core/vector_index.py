@@ -12,9 +12,9 @@ distance that the similarity threshold allows before sorting the few survivors.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from .similarity import mean_distance_factor
 _GROWTH = 1.5
 _CHUNK_ROWS = 65536
 _SIDECAR_FORMAT = 1
+_SIDECAR_MAGIC = b"REKURATOR-INDEX\n"
 
 
 class StaleIndexError(Exception):
@@ -106,13 +107,19 @@ class CollectionIndex:
         self.generation = generation
 
     # -- the sidecar file: the matrix saved next to the database, so opening is a file read --
+    # Layout: magic, 8-byte little-endian header length, JSON header, then the arrays raw
+    # (rowids int64, owners int64, sqnorms float32, vectors float32), read straight into the
+    # index's own preallocated arrays so a load never holds two copies of the matrix.
     def save(self, path: Path, collection_pk: int) -> None:
         """Write the index atomically (temp file + rename); it is a cache the database outranks."""
-        meta = np.array([_SIDECAR_FORMAT, collection_pk, self.generation, self.n, self.dim, self.tombstones], dtype=np.int64)
+        n = self.n
+        header = json.dumps({"format": _SIDECAR_FORMAT, "collection_pk": collection_pk, "generation": self.generation,
+                             "n": n, "dim": self.dim, "tombstones": self.tombstones}).encode()
         tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
-            np.savez(fh, meta=meta, vectors=self.vectors[: self.n], sqnorms=self.sqnorms[: self.n],
-                     rowids=self.rowids[: self.n], owners=self.owners[: self.n])
+            fh.write(_SIDECAR_MAGIC + len(header).to_bytes(8, "little") + header)
+            for array in (self.rowids[:n], self.owners[:n], self.sqnorms[:n], self.vectors[:n]):
+                fh.write(memoryview(np.ascontiguousarray(array)).cast("B"))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -121,19 +128,24 @@ class CollectionIndex:
     def load_file(cls, path: Path, collection_pk: int, dim: int) -> "CollectionIndex | None":
         """The index saved at `path`, or None if there is none usable for this collection."""
         try:
-            with np.load(path, allow_pickle=False) as data:
-                fmt, pk, generation, n, file_dim, tombstones = (int(v) for v in data["meta"])
-                if fmt != _SIDECAR_FORMAT or pk != collection_pk or file_dim != dim:
+            with open(path, "rb") as fh:
+                if fh.read(len(_SIDECAR_MAGIC)) != _SIDECAR_MAGIC:
                     return None
-                index = cls(dim, generation)
+                meta = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+                if (meta.get("format"), meta.get("collection_pk"), meta.get("dim")) != (_SIDECAR_FORMAT, collection_pk, dim):
+                    return None
+                n = int(meta["n"])
+                index = cls(dim, int(meta["generation"]))
                 index._reserve(n + max(1024, n // 4))
-                index.vectors[:n] = data["vectors"]
-                index.sqnorms[:n] = data["sqnorms"]
-                index.rowids[:n] = data["rowids"]
-                index.owners[:n] = data["owners"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                for array in (index.rowids[:n], index.owners[:n], index.sqnorms[:n], index.vectors[:n]):
+                    view = memoryview(array).cast("B")
+                    if fh.readinto(view) != len(view):
+                        return None  # truncated
+                if fh.read(1):
+                    return None  # trailing bytes: not what save() wrote
+        except (OSError, ValueError, KeyError, TypeError):
             return None  # missing or damaged: the caller reads the database instead
-        index.n, index.tombstones = n, tombstones
+        index.n, index.tombstones = n, int(meta["tombstones"])
         index._rebuild_user_sums()
         return index
 

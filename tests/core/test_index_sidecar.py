@@ -1,6 +1,5 @@
 """The search index's sidecar file: fast reopen, catch-up after other writers, damage tolerance."""
 
-import numpy as np
 import pytest
 
 from app.core import engine as engine_module
@@ -46,7 +45,7 @@ def test_reopen_reads_the_sidecar_not_the_database(tmp_path, analyzer, rng, load
         ids = fill(eng, analyzer, rng, "a")
         expected = matches(eng, ids[0])
     assert len(loads_from_db) == 1
-    assert list((ws / "index").glob("collection-*.npz"))
+    assert list((ws / "index").glob("collection-*.index"))
     with Engine(ws, analyzer=analyzer) as eng:
         assert matches(eng, ids[0]) == expected
     assert len(loads_from_db) == 1  # the second open never read descriptors from SQLite
@@ -76,7 +75,7 @@ def test_damaged_or_foreign_sidecar_falls_back_to_the_database(tmp_path, analyze
         eng.create_collection(CollectionId="c")
         ids = fill(eng, analyzer, rng, "a")
         expected = matches(eng, ids[0])
-    [sidecar] = (ws / "index").glob("collection-*.npz")
+    [sidecar] = (ws / "index").glob("collection-*.index")
     sidecar.write_bytes(sidecar.read_bytes()[:200])
     with Engine(ws, analyzer=analyzer) as eng:
         assert matches(eng, ids[0]) == expected
@@ -89,13 +88,16 @@ def test_sidecar_missing_rows_is_reloaded(tmp_path, analyzer, rng, loads_from_db
         eng.create_collection(CollectionId="c")
         ids = fill(eng, analyzer, rng, "a")
         expected = matches(eng, ids[0])
-    [sidecar] = (ws / "index").glob("collection-*.npz")
-    with np.load(sidecar) as data:
-        arrays = {k: data[k] for k in data.files}
-    keep = np.array([True, True, False, True, True])  # a row the database has is missing
-    arrays["meta"][2] -= 1  # and the generation is stale, so the engine must catch up
-    arrays["meta"][3] = keep.sum()
-    np.savez(sidecar, **{k: (v[keep] if k != "meta" else v) for k, v in arrays.items()})
+        pk = eng.store.connection().execute("SELECT pk FROM collections").fetchone()[0]
+        generation = eng.store.connection().execute("SELECT generation FROM collections").fetchone()[0]
+    [sidecar] = (ws / "index").glob("collection-*.index")
+    full = CollectionIndex.load_file(sidecar, pk, 128)
+    assert full is not None and full.n == 5
+    # a stale sidecar that lacks a row the database has: catching up is impossible, reload
+    partial = CollectionIndex(128, generation - 1)
+    keep = [0, 1, 3, 4]
+    partial.append(full.rowids[keep], full.vectors[keep], full.owners[keep])
+    partial.save(sidecar, pk)
     with Engine(ws, analyzer=analyzer) as eng:
         assert matches(eng, ids[0]) == expected
     assert len(loads_from_db) == 2
@@ -107,9 +109,9 @@ def test_deleting_a_collection_removes_its_sidecar(tmp_path, analyzer, rng):
         eng.create_collection(CollectionId="c")
         ids = fill(eng, analyzer, rng, "a")
         eng.search_faces(CollectionId="c", FaceId=ids[0])
-        assert list((ws / "index").glob("*.npz"))
+        assert list((ws / "index").glob("*.index"))
         eng.delete_collection(CollectionId="c")
-        assert not list((ws / "index").glob("*.npz"))
+        assert not list((ws / "index").glob("*.index"))
 
 
 def test_descriptor_load_walks_rowid_order(engine):
