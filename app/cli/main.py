@@ -3,7 +3,7 @@
     rekurator [global options] <command> [options]
 
 Commands: one per engine operation, named and optioned as in `aws rekognition`
-(associate-faces, list-faces, ...), plus index-folder, export-report and serve.
+(associate-faces, list-faces, ...), plus index-folder, export-report, enroll and serve.
 Exit codes: see exit_codes.py.
 """
 
@@ -34,6 +34,7 @@ from .global_options import USAGE, given_flags, global_parser, ineffective_notes
 EXTRA_COMMANDS = {
     "index-folder": "Index every JPEG and PNG under a folder into a collection.",
     "export-report": "Write the versioned JSON report of the workspace's operations journal.",
+    "enroll": "Enroll a person from a camera, video file or stream: capture good frames, index, associate.",
     "serve": "Run the local AWS JSON 1.1 endpoint (aws --endpoint-url / boto3 work against it).",
 }
 
@@ -118,6 +119,10 @@ def main(argv: list[str] | None = None, *, analyzer=None, analyzer_factory=None,
             from .index_folder import run_index_folder
 
             return run_index_folder(session, rest)
+        if command == "enroll":
+            from .enroll import run_enroll
+
+            return run_enroll(session, rest)
         from .export_report import run_export_report
 
         return run_export_report(session, rest)
