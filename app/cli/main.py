@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None, *, analyzer=None, analyzer_factory=None,
     from .session import CliSession
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv in (["--help"], ["-h"]):  # a bare --help asks for the overview, as `aws --help` does
+        argv = ["help"]
     stdout, stderr = sys.stdout, sys.stderr
     session = None
     debug = "--debug" in argv

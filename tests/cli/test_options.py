@@ -194,6 +194,8 @@ def test_help(cli):
     op = cli("associate-faces", "help")
     assert op.rc == 0 and "--user-match-threshold" in op.out and "--image-bytes" not in op.out
     assert "--image-bytes" in cli("index-faces", "help").out
+    for flag in ("--help", "-h"):
+        assert cli(flag).rc == 0 and cli(flag).out == top.out
 
 
 # -- pagination through the command line --------------------------------------------------------
