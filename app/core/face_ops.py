@@ -154,8 +154,11 @@ def list_faces(engine, p: dict) -> dict:
         coll = get_collection(conn, p["CollectionId"])
         where, args = ["f.collection_pk = ?"], [coll.pk]
         if p.get("UserId") is not None:
-            where.append("u.user_id = ?")
-            args.append(p["UserId"])
+            # by the user's pk, so SQLite walks faces_by_user instead of the whole collection
+            user = conn.execute("SELECT pk FROM users WHERE collection_pk = ? AND user_id = ?",
+                                (coll.pk, p["UserId"])).fetchone()
+            where.append("f.user_pk = ?")
+            args.append(user[0] if user else -1)
         if p.get("FaceIds"):
             where.append(f"f.face_id IN ({','.join('?' * len(p['FaceIds']))})")
             args.extend(p["FaceIds"])

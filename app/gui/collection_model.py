@@ -1,0 +1,111 @@
+"""The workspace's collections as a list model: id, face count, user count, face model version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+
+class CollectionRole(IntEnum):
+    CollectionId = Qt.ItemDataRole.UserRole + 1
+    FaceCount = Qt.ItemDataRole.UserRole + 2
+    UserCount = Qt.ItemDataRole.UserRole + 3
+    ModelVersion = Qt.ItemDataRole.UserRole + 4
+
+
+@dataclass
+class CollectionEntry:
+    collection_id: str
+    face_count: int
+    user_count: int
+    model_version: str
+
+
+def _describe(engine, collection_id: str) -> CollectionEntry:
+    d = engine.describe_collection(CollectionId=collection_id)
+    return CollectionEntry(collection_id, d["FaceCount"], d["UserCount"], d["FaceModelVersion"])
+
+
+class CollectionListModel(QAbstractListModel):
+    def __init__(self, engine, parent=None):
+        super().__init__(parent)
+        self._engine = engine
+        self._rows: list[CollectionEntry] = []
+
+    # -- loading and edits -------------------------------------------------------------------
+    def load(self) -> None:
+        """Read every collection (a load, not an edit: the model is reset)."""
+        ids, token = [], None
+        while True:
+            page = self._engine.list_collections(**({"NextToken": token} if token else {}))
+            ids += page["CollectionIds"]
+            token = page.get("NextToken")
+            if not token:
+                break
+        rows = [_describe(self._engine, cid) for cid in ids]
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def add(self, collection_id: str) -> int:
+        """Insert a newly created collection in sorted place; its row."""
+        entry = _describe(self._engine, collection_id)
+        row = next((i for i, e in enumerate(self._rows) if e.collection_id > collection_id), len(self._rows))
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._rows.insert(row, entry)
+        self.endInsertRows()
+        return row
+
+    def remove(self, collection_id: str) -> None:
+        row = self.row_of(collection_id)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self.endRemoveRows()
+
+    def refresh_counts(self, collection_id: str) -> None:
+        row = self.row_of(collection_id)
+        if row is None:
+            return
+        self._rows[row] = _describe(self._engine, collection_id)
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [CollectionRole.FaceCount, CollectionRole.UserCount,
+                                             Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
+
+    def row_of(self, collection_id: str) -> int | None:
+        return next((i for i, e in enumerate(self._rows) if e.collection_id == collection_id), None)
+
+    def entry(self, row: int) -> CollectionEntry:
+        return self._rows[row]
+
+    # -- Qt model interface ----------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        e = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{e.collection_id}\n{e.face_count} faces, {e.user_count} users · {e.model_version}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{e.collection_id}\n{e.face_count} faces, {e.user_count} users\nFace model: {e.model_version}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Collection {e.collection_id}, {e.face_count} faces, {e.user_count} users"
+        if role == CollectionRole.CollectionId:
+            return e.collection_id
+        if role == CollectionRole.FaceCount:
+            return e.face_count
+        if role == CollectionRole.UserCount:
+            return e.user_count
+        if role == CollectionRole.ModelVersion:
+            return e.model_version
+        return None
+
+    def roleNames(self) -> dict:
+        names = dict(super().roleNames())
+        names.update({int(r): r.name.encode() for r in CollectionRole})
+        return names

@@ -1,0 +1,82 @@
+"""Paints one face in the grid: the crop, its label, the owning user as a coloured band, marks."""
+
+from __future__ import annotations
+
+import zlib
+
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+
+MARGIN = 4
+BAND = 16  # height of the owner band over the crop's bottom edge
+
+
+def user_colour(user_id: str) -> QColor:
+    """A stable colour per user id, so the same person reads the same across the grid."""
+    hue = zlib.crc32(user_id.encode("utf-8")) % 360
+    return QColor.fromHsv(hue, 150, 200)
+
+
+class FaceDelegate(QStyledItemDelegate):
+    """For views over a FaceListModel (it reads the model's rows directly)."""
+
+    def __init__(self, icon_size: int = 96, parent=None):
+        super().__init__(parent)
+        self.icon_size = icon_size
+
+    def sizeHint(self, option, index) -> QSize:
+        line = option.fontMetrics.height()
+        return QSize(self.icon_size + 2 * MARGIN, self.icon_size + line + 3 * MARGIN)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        painter.save()
+        palette = option.palette
+        rect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight))
+        icon = QRect(rect.left() + MARGIN, rect.top() + MARGIN, self.icon_size, self.icon_size)
+        # read the model directly, not through index.data(): no QVariant round trip per paint
+        model, row = index.model(), index.row()
+        entry = model.entry(row)
+        pixmap = model.thumbnail(row)
+        picture = icon  # where the crop is drawn; marks go on it
+        if pixmap is not None and not pixmap.isNull():
+            scaled = pixmap.size().scaled(icon.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            picture = QRect(0, 0, scaled.width(), scaled.height())
+            picture.moveCenter(icon.center())
+            painter.drawPixmap(picture, pixmap)
+        else:
+            # not loaded yet, or stored without a crop
+            painter.fillRect(icon, palette.color(QPalette.ColorRole.AlternateBase))
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid)))
+            painter.drawEllipse(icon.adjusted(self.icon_size // 4, self.icon_size // 6, -self.icon_size // 4, -self.icon_size // 4))
+        user_id = entry.user_id
+        if user_id:
+            band = QRect(picture.left(), picture.bottom() - BAND + 1, picture.width(), BAND)
+            colour = user_colour(user_id)
+            colour.setAlpha(215)
+            painter.fillRect(band, colour)
+            painter.setPen(QColor("black"))
+            painter.drawText(band.adjusted(3, 0, -3, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             option.fontMetrics.elidedText(user_id, Qt.TextElideMode.ElideRight, band.width() - 6))
+        if model.is_rejected(entry.face_id):
+            # a red cross in the corner: "not this person" for the selected user
+            mark = QRect(picture.right() - 15, picture.top() + 2, 13, 13)
+            painter.setPen(QPen(QColor(200, 30, 30), 3))
+            painter.drawLine(mark.topLeft(), mark.bottomRight())
+            painter.drawLine(mark.topRight(), mark.bottomLeft())
+        text_rect = QRect(rect.left() + MARGIN, icon.bottom() + MARGIN, rect.width() - 2 * MARGIN,
+                          option.fontMetrics.height())
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(palette.color(role))
+        text = model.label(row)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter,
+                         option.fontMetrics.elidedText(text, Qt.TextElideMode.ElideMiddle, text_rect.width()))
+        if option.state & QStyle.StateFlag.State_HasFocus:
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Text), 1, Qt.PenStyle.DotLine))
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.restore()
+

@@ -1,0 +1,324 @@
+"""The faces of one collection as a list model, paged in through ListFaces with NextToken.
+
+A thin adapter: rows hold what ListFaces returned. Edits never reset the model: `sync_faces`
+re-reads just the faces an operation touched and emits dataChanged (or inserts/removes rows
+that now enter or leave the filter), so the selection and the scroll position stay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+
+from .mime import FACE_IDS_MIME, encode_faces
+
+LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most 4096 per call (service model)
+MAX_PAGES_PER_FETCH = 8  # a filtered fetch reads at most this many pages before yielding to the GUI
+
+
+class FaceFilter(str, Enum):
+    ALL = "all"
+    UNASSIGNED = "unassigned"
+    USER = "user"  # assigned to one user
+
+
+class FaceRole(IntEnum):
+    FaceId = Qt.ItemDataRole.UserRole + 1
+    UserId = Qt.ItemDataRole.UserRole + 2
+    ExternalImageId = Qt.ItemDataRole.UserRole + 3
+    ImageId = Qt.ItemDataRole.UserRole + 4
+    Confidence = Qt.ItemDataRole.UserRole + 5
+    Thumbnail = Qt.ItemDataRole.UserRole + 6  # QPixmap, or None until loaded / when there is none
+    Similarity = Qt.ItemDataRole.UserRole + 7  # to the face or user the grid is sorted by, or None
+    Rejected = Qt.ItemDataRole.UserRole + 8  # marked "not this person" for the context user
+
+
+@dataclass
+class FaceEntry:
+    face_id: str
+    user_id: str | None
+    external_image_id: str | None
+    image_id: str
+    confidence: float
+    similarity: float | None = None
+
+    @classmethod
+    def from_face(cls, face: dict) -> "FaceEntry":
+        return cls(face["FaceId"], face.get("UserId"), face.get("ExternalImageId"), face["ImageId"], face["Confidence"])
+
+
+class FaceListModel(QAbstractListModel):
+    def __init__(self, engine, thumbnails=None, page_size: int = 500, parent=None):
+        super().__init__(parent)
+        self._engine = engine
+        self._thumbnails = thumbnails
+        self._page_size = page_size
+        self.collection_id: str | None = None
+        self.face_filter = FaceFilter.ALL
+        self.filter_user: str | None = None
+        self._rows: list[FaceEntry] = []
+        self._rows_by_id: dict[str, int] | None = {}
+        self._token: str | None = None
+        self._rejected: set[str] = set()
+        self.sorted_by: str | None = None  # what the similarities are to, for the window's label
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._on_thumbnails_ready)
+
+    # -- loading -------------------------------------------------------------------------------
+    def load(self, collection_id: str | None, face_filter: FaceFilter = FaceFilter.ALL, user_id: str | None = None) -> None:
+        """Show a collection's faces under a filter (a load, not an edit: the model is reset)."""
+        if face_filter is FaceFilter.USER and not user_id:
+            face_filter = FaceFilter.ALL
+        self.beginResetModel()
+        self.collection_id = collection_id
+        self.face_filter = FaceFilter(face_filter)
+        self.filter_user = user_id if face_filter is FaceFilter.USER else None
+        self._rows = []
+        self._rows_by_id = {}
+        self._token = None
+        self._rejected = set()
+        self.sorted_by = None
+        if collection_id is not None:
+            self._append_entries(self._read_pages(first=True), notify=False)
+        self.endResetModel()
+
+    def _matches(self, face: dict) -> bool:
+        if self.face_filter is FaceFilter.UNASSIGNED:
+            return face.get("UserId") is None
+        if self.face_filter is FaceFilter.USER:
+            return face.get("UserId") == self.filter_user
+        return True
+
+    def _read_pages(self, first: bool = False) -> list[FaceEntry]:
+        """Read pages until some rows are found or the pages run out; the new entries (not yet shown)."""
+        found: list[FaceEntry] = []
+        known = self._ids()
+        for _ in range(MAX_PAGES_PER_FETCH):
+            if not first and not self._token:
+                break
+            params = {"CollectionId": self.collection_id, "MaxResults": self._page_size}
+            if self.face_filter is FaceFilter.USER:
+                params["UserId"] = self.filter_user
+            if self._token:
+                params["NextToken"] = self._token
+            page = self._engine.list_faces(**params)
+            first = False
+            self._token = page.get("NextToken")
+            found += [FaceEntry.from_face(f) for f in page["Faces"] if self._matches(f) and f["FaceId"] not in known]
+            if found or not self._token:
+                break
+        return found
+
+    # -- Qt paging -------------------------------------------------------------------------------
+    def canFetchMore(self, parent=QModelIndex()) -> bool:
+        return not parent.isValid() and self.collection_id is not None and bool(self._token)
+
+    def fetchMore(self, parent=QModelIndex()) -> None:
+        if not self.canFetchMore(parent):
+            return
+        found = self._read_pages()
+        self._append_entries(found, notify=True)
+
+    def _append_entries(self, entries: list[FaceEntry], notify: bool) -> list[FaceEntry]:
+        if not entries:
+            return entries
+        first = len(self._rows)
+        if notify:
+            self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+        self._rows.extend(entries)
+        if self._rows_by_id is not None:
+            for i, e in enumerate(entries, start=first):
+                self._rows_by_id[e.face_id] = i
+        if notify:
+            self.endInsertRows()
+        return entries
+
+    def _ids(self) -> dict[str, int]:
+        if self._rows_by_id is None:
+            self._rows_by_id = {e.face_id: i for i, e in enumerate(self._rows)}
+        return self._rows_by_id
+
+    # -- edits -----------------------------------------------------------------------------------
+    def sync_faces(self, face_ids) -> None:
+        """Bring the rows of these faces up to date after an operation touched them.
+
+        Rows that still pass the filter get dataChanged; faces that now pass it are appended;
+        rows that no longer do (or whose face was deleted) are removed.
+        """
+        if self.collection_id is None:
+            return
+        face_ids = list(dict.fromkeys(face_ids))
+        current: dict[str, dict] = {}
+        for start in range(0, len(face_ids), LIST_FACES_MAX_IDS):
+            chunk = face_ids[start : start + LIST_FACES_MAX_IDS]
+            page = self._engine.list_faces(CollectionId=self.collection_id, FaceIds=chunk, MaxResults=len(chunk))
+            current.update({f["FaceId"]: f for f in page["Faces"]})
+        ids = self._ids()
+        changed, gone, new = [], [], []
+        for fid in face_ids:
+            face, row = current.get(fid), ids.get(fid)
+            if face is not None and self._matches(face):
+                if row is None:
+                    new.append(FaceEntry.from_face(face))
+                else:
+                    entry = self._rows[row]
+                    entry.user_id = face.get("UserId")
+                    entry.external_image_id = face.get("ExternalImageId")
+                    changed.append(row)
+            elif row is not None:
+                gone.append(row)
+        for row in changed:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [FaceRole.UserId, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
+        self._remove_rows(gone)
+        self._append_entries(new, notify=True)
+
+    def _remove_rows(self, rows: list[int]) -> None:
+        if not rows:
+            return
+        rows = sorted(set(rows))
+        # contiguous runs, removed from the bottom up so earlier row numbers stay valid
+        runs, start, prev = [], rows[0], rows[0]
+        for r in rows[1:]:
+            if r != prev + 1:
+                runs.append((start, prev))
+                start = r
+            prev = r
+        runs.append((start, prev))
+        for first, last in reversed(runs):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first : last + 1]
+            self._rows_by_id = None
+            self.endRemoveRows()
+
+    def set_rejected(self, face_ids) -> None:
+        """The faces marked "not this person" for the user in context (the selected user)."""
+        new = set(face_ids)
+        flipped = self._rejected ^ new
+        self._rejected = new
+        ids = self._ids()
+        for fid in flipped:
+            row = ids.get(fid)
+            if row is not None:
+                index = self.index(row)
+                self.dataChanged.emit(index, index, [FaceRole.Rejected, Qt.ItemDataRole.ToolTipRole])
+
+    def set_similarities(self, similarities: dict, sorted_by: str | None) -> None:
+        """Record each face's similarity (faces not given get None) and order rows by it, best first.
+
+        A layout change, not a reset: persistent indexes (the selection, the current face) move
+        with their faces.
+        """
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        keyed = [(p, self._rows[p.row()].face_id) for p in persistent if p.isValid()]
+        for e in self._rows:
+            e.similarity = similarities.get(e.face_id)
+        order = sorted(range(len(self._rows)),
+                       key=lambda i: (self._rows[i].similarity is None, -(self._rows[i].similarity or 0.0), i))
+        self._rows = [self._rows[i] for i in order]
+        self._rows_by_id = None
+        self.sorted_by = sorted_by
+        ids = self._ids()
+        self.changePersistentIndexList([p for p, _ in keyed], [self.index(ids[fid]) for _, fid in keyed])
+        self.layoutChanged.emit()
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def row_of(self, face_id: str) -> int | None:
+        return self._ids().get(face_id)
+
+    def entry(self, row: int) -> FaceEntry:
+        return self._rows[row]
+
+    def face_ids(self, indexes=None) -> list[str]:
+        if indexes is None:
+            return [e.face_id for e in self._rows]
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        return [self._rows[r].face_id for r in rows]
+
+    def is_rejected(self, face_id: str) -> bool:
+        return face_id in self._rejected
+
+    def label(self, row: int) -> str:
+        e = self._rows[row]
+        label = e.external_image_id or e.face_id[:8]
+        return f"{label}  {e.similarity:.0f}" if e.similarity is not None else label
+
+    def thumbnail(self, row: int):
+        """The row's thumbnail (QPixmap), or None while it loads or when the face has none."""
+        if self._thumbnails is None:
+            return None
+        return self._thumbnails.pixmap(self.collection_id, self._rows[row].face_id)
+
+    @Slot(str, object)
+    def _on_thumbnails_ready(self, collection_id: str, face_ids) -> None:
+        if collection_id != self.collection_id:
+            return
+        ids = self._ids()
+        rows = [ids[f] for f in face_ids if f in ids]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
+                                  [FaceRole.Thumbnail, Qt.ItemDataRole.DecorationRole])
+
+    # -- Qt model interface ----------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def flags(self, index):
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        e = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.label(index.row())
+        if role in (FaceRole.Thumbnail, Qt.ItemDataRole.DecorationRole):
+            return self.thumbnail(index.row())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [f"Face {e.face_id}", f"Photo {e.external_image_id or e.image_id}",
+                     f"User: {e.user_id}" if e.user_id else "Not assigned to a user"]
+            if e.similarity is not None:
+                lines.append(f"Similarity {e.similarity:.1f} to {self.sorted_by}")
+            if e.face_id in self._rejected:
+                lines.append("Marked: not this person")
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            owner = f"assigned to {e.user_id}" if e.user_id else "unassigned"
+            return f"Face from {e.external_image_id or e.image_id}, {owner}"
+        if role == FaceRole.FaceId:
+            return e.face_id
+        if role == FaceRole.UserId:
+            return e.user_id
+        if role == FaceRole.ExternalImageId:
+            return e.external_image_id
+        if role == FaceRole.ImageId:
+            return e.image_id
+        if role == FaceRole.Confidence:
+            return e.confidence
+        if role == FaceRole.Similarity:
+            return e.similarity
+        if role == FaceRole.Rejected:
+            return e.face_id in self._rejected
+        return None
+
+    def roleNames(self) -> dict:
+        names = dict(super().roleNames())
+        names.update({int(r): r.name.encode() for r in FaceRole})
+        return names
+
+    # -- drag ------------------------------------------------------------------------------------
+    def mimeTypes(self) -> list[str]:
+        return [FACE_IDS_MIME]
+
+    def mimeData(self, indexes):
+        ids = self.face_ids(indexes)
+        if not ids or self.collection_id is None:
+            return None
+        return encode_faces(self.collection_id, ids)
+
+    def supportedDragActions(self):
+        return Qt.DropAction.CopyAction

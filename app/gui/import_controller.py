@@ -1,0 +1,116 @@
+"""Photo imports for the window (a worker, its progress and results) and the first-run demo offer."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from . import demo_collection, message_boxes
+from .photo_import import import_photos
+from .settings import KEY_DEMO_OFFERED, app_settings
+from .workers import Task
+
+PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.JPG *.JPEG *.PNG)"
+
+
+class ImportController(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.engine = window.engine
+        self.task: Task | None = None  # the running import (one at a time)
+        self.demo_offer: QMessageBox | None = None
+        window.import_panel.cancel_requested.connect(self.cancel)
+
+    @Slot()
+    def ask_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Import photos", "", PHOTO_FILTER)
+        if paths:
+            self.import_photos(paths)
+
+    @Slot()
+    def ask_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Import a folder of photos")
+        if folder:
+            self.import_photos([folder])
+
+    def import_photos(self, paths) -> Task | None:
+        w = self.window
+        cid = w.current_collection()
+        if cid is None:
+            w.statusBar().showMessage("Create or select a collection first.", 4000)
+            return None
+        if self.task is not None:
+            w.statusBar().showMessage("An import is running; wait for it or cancel it.", 4000)
+            return None
+        task = Task(partial(import_photos, self.engine, cid, list(paths)), f"Importing photos into {cid}", cid, w)
+        task.progressed.connect(w.import_panel.on_progress)
+        task.succeeded.connect(self._done)
+        task.failed.connect(self._failed)
+        task.cancelled.connect(self._cancelled)
+        task.ended.connect(self._ended)
+        self.task = task
+        w.import_panel.started(cid)
+        w.import_dock.show()
+        w.import_dock.raise_()
+        return w.tasks.start(task)
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.window.import_panel.cancel.setEnabled(False)
+
+    @Slot(object)
+    def _done(self, outcome) -> None:
+        self.window.import_panel.show_results(outcome)
+        self.window.faces_changed(outcome.collection_id, outcome.face_ids, [])
+
+    @Slot(object)
+    def _failed(self, exc) -> None:
+        self.window.import_panel.ended(f"The import stopped: {message_boxes.plain_words(exc)}")
+        self.window.report_error("Importing photos", exc)
+        self.window.reload_faces()
+
+    @Slot()
+    def _cancelled(self) -> None:
+        self.window.import_panel.ended("Import cancelled.")
+        self.window.reload_faces()
+
+    @Slot()
+    def _ended(self) -> None:
+        self.task = None
+
+    # -- first run ----------------------------------------------------------------------------------
+    @Slot()
+    def offer_demo(self) -> None:
+        """On an empty workspace, once per user: offer a demo collection made from the sample photos."""
+        w = self.window
+        settings = app_settings()
+        photos = demo_collection.sample_photos()
+        if w.collections_model.rowCount() or not photos or settings.value(KEY_DEMO_OFFERED, False, bool):
+            return
+        settings.setValue(KEY_DEMO_OFFERED, True)
+        box = QMessageBox(QMessageBox.Icon.Question, "Rekurator",
+                          f"This workspace is empty. Create a collection named “{demo_collection.DEMO_COLLECTION}” "
+                          f"from {len(photos)} sample photos to try things out?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, w)
+        box.setObjectName("demoOffer")
+        box.setInformativeText("The photos are analysed on this computer; the face models load on first use.")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(self._on_demo_answer)
+        self.demo_offer = box
+        box.open()
+
+    @Slot(int)
+    def _on_demo_answer(self, result: int) -> None:
+        self.demo_offer = None
+        if result == QMessageBox.StandardButton.Yes:
+            self.create_demo()
+
+    def create_demo(self) -> Task | None:
+        if not self.window.create_collection(demo_collection.DEMO_COLLECTION):
+            return None
+        return self.import_photos(demo_collection.sample_photos())

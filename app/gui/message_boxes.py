@@ -1,0 +1,54 @@
+"""Errors in plain words, confirmations and name prompts.
+
+Errors open window-modal boxes without blocking (the window keeps painting and workers keep
+reporting). `confirm` and `ask_text` block; tests replace them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+
+from app.core.errors import RekognitionError, WorkspaceError
+
+
+def plain_words(error: BaseException) -> str:
+    if isinstance(error, RekognitionError):
+        return f"{error.message}\n\n(The engine answered {error.code}.)"
+    if isinstance(error, WorkspaceError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    return f"{error}" if str(error) else type(error).__name__
+
+
+def show_error(parent: QWidget | None, action: str, error: BaseException) -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Warning, "Rekurator", f"{action} failed.", QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("errorBox")
+    box.setInformativeText(plain_words(error))
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def show_notice(parent: QWidget | None, text: str, details: str = "") -> QMessageBox:
+    box = QMessageBox(QMessageBox.Icon.Information, "Rekurator", text, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("noticeBox")
+    if details:
+        box.setInformativeText(details)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def confirm(parent: QWidget | None, title: str, text: str) -> bool:
+    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                  QMessageBox.StandardButton.Cancel)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_text(parent: QWidget | None, title: str, label: str) -> str | None:
+    text, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, "")
+    text = text.strip()
+    return text if ok and text else None

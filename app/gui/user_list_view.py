@@ -1,0 +1,56 @@
+"""The users list: faces dropped on a user row start an association with that user."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QListView
+
+from .mime import FacePayloadError, decode_faces, has_faces
+
+
+class UserListView(QListView):
+    faces_dropped = Signal(str, object)  # user id, FacePayload
+    drop_refused = Signal(str)  # why, in plain words
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("userList")
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAccessibleName("Users")
+
+    def _target(self, event):
+        index = self.indexAt(event.position().toPoint())
+        return index if index.isValid() else None
+
+    def dragEnterEvent(self, event) -> None:
+        if has_faces(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        # only a user row is a target; the empty space below the last user is not
+        if has_faces(event.mimeData()) and self._target(event) is not None:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        target = self._target(event)
+        if not has_faces(event.mimeData()) or target is None:
+            event.ignore()
+            return
+        try:
+            payload = decode_faces(event.mimeData())
+        except FacePayloadError as exc:
+            event.ignore()
+            self.drop_refused.emit(str(exc))
+            return
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        self.faces_dropped.emit(self.model().entry(target.row()).user_id, payload)

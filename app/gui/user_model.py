@@ -1,0 +1,229 @@
+"""Users of one collection as a list model: id, status, face budget "n / 100", pinned key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.core.association import MAX_FACES_PER_USER
+
+UPDATING = "UPDATING"  # what a user shows while a worker associates or disassociates its faces
+
+
+class UserRole(IntEnum):
+    UserId = Qt.ItemDataRole.UserRole + 1
+    FaceCount = Qt.ItemDataRole.UserRole + 2
+    Status = Qt.ItemDataRole.UserRole + 3
+    PinnedKey = Qt.ItemDataRole.UserRole + 4  # 1..9, or None
+
+
+@dataclass
+class UserEntry:
+    user_id: str
+    face_count: int | None  # None until counted (counting runs in the background for big collections)
+    listed_status: str = "CREATED"  # what ListUsers said
+    busy: int = 0  # workers running on this user now
+
+    @property
+    def status(self) -> str:
+        if self.busy:
+            return UPDATING
+        if self.face_count is None:
+            return self.listed_status
+        return "ACTIVE" if self.face_count else "CREATED"
+
+    @property
+    def budget(self) -> str:
+        return f"{'…' if self.face_count is None else self.face_count} / {MAX_FACES_PER_USER}"
+
+
+def _face_count(engine, collection_id: str, user_id: str) -> int:
+    # a user holds at most MAX_FACES_PER_USER faces, so one page counts them all
+    return len(engine.list_faces(CollectionId=collection_id, UserId=user_id, MaxResults=MAX_FACES_PER_USER)["Faces"])
+
+
+def count_faces(engine, collection_id: str, user_ids, worker=None) -> dict[str, int]:
+    """Face count per user (a background job: one ListFaces per user)."""
+    counts = {}
+    for n, user_id in enumerate(user_ids):
+        if worker is not None:
+            worker.check_cancelled()
+            worker.report(n, len(user_ids), "Counting faces per user")
+        counts[user_id] = _face_count(engine, collection_id, user_id)
+    return counts
+
+
+class UserListModel(QAbstractListModel):
+    def __init__(self, engine, parent=None):
+        super().__init__(parent)
+        self._engine = engine
+        self.collection_id: str | None = None
+        self._rows: list[UserEntry] = []
+        self._pins: dict[int, str] = {}
+
+    # -- loading and edits -------------------------------------------------------------------
+    def load(self, collection_id: str | None, pins: dict[int, str] | None = None, counts: bool = True) -> None:
+        """Read the users of a collection (a load, not an edit: the model is reset).
+
+        With counts=False the face counts are left for set_counts (the window counts in a worker).
+        """
+        rows = []
+        if collection_id is not None:
+            token = None
+            while True:
+                params = {"CollectionId": collection_id, "MaxResults": 500}
+                if token:
+                    params["NextToken"] = token
+                page = self._engine.list_users(**params)
+                rows += [UserEntry(u["UserId"], _face_count(self._engine, collection_id, u["UserId"]) if counts else None,
+                                   u["UserStatus"]) for u in page["Users"]]
+                token = page.get("NextToken")
+                if not token:
+                    break
+        self.beginResetModel()
+        self.collection_id = collection_id
+        self._rows = rows
+        known = {e.user_id for e in rows}
+        self._pins = {k: u for k, u in (pins or {}).items() if u in known and 1 <= k <= 9}
+        self.endResetModel()
+
+    def add(self, user_id: str) -> int:
+        """Append a newly created user (ListUsers orders by creation); its row."""
+        row = len(self._rows)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._rows.append(UserEntry(user_id, _face_count(self._engine, self.collection_id, user_id)))
+        self.endInsertRows()
+        return row
+
+    def remove(self, user_id: str) -> None:
+        row = self.row_of(user_id)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self.endRemoveRows()
+        self._pins = {k: u for k, u in self._pins.items() if u != user_id}
+
+    def refresh_counts(self, user_ids) -> None:
+        for user_id in set(user_ids):
+            row = self.row_of(user_id)
+            if row is None:
+                continue
+            self._rows[row].face_count = _face_count(self._engine, self.collection_id, user_id)
+            self._changed(row, [UserRole.FaceCount, UserRole.Status])
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        """Fill in counts from a background count; a count already refreshed after an edit is kept."""
+        for row, entry in enumerate(self._rows):
+            if entry.face_count is None and entry.user_id in counts:
+                entry.face_count = counts[entry.user_id]
+                self._changed(row, [UserRole.FaceCount, UserRole.Status])
+
+    def uncounted(self) -> list[str]:
+        return [e.user_id for e in self._rows if e.face_count is None]
+
+    def set_busy(self, user_ids, busy: bool) -> None:
+        """Show UPDATING while a worker runs on these users (counted: workers may overlap)."""
+        for user_id in set(user_ids):
+            row = self.row_of(user_id)
+            if row is None:
+                continue
+            entry = self._rows[row]
+            entry.busy = max(0, entry.busy + (1 if busy else -1))
+            self._changed(row, [UserRole.Status])
+
+    def is_busy(self, user_id: str) -> bool:
+        row = self.row_of(user_id)
+        return row is not None and self._rows[row].busy > 0
+
+    # -- pins: number keys 1-9 ----------------------------------------------------------------
+    def pins(self) -> dict[int, str]:
+        return dict(self._pins)
+
+    def pinned_user(self, key: int) -> str | None:
+        return self._pins.get(key)
+
+    def pin(self, user_id: str, key: int | None = None) -> int | None:
+        """Pin a user to a number key (the first free one by default); the key, or None if all are taken."""
+        if self.row_of(user_id) is None:
+            raise KeyError(user_id)
+        old = [k for k, u in self._pins.items() if u == user_id]
+        if key is None:
+            if old:
+                return old[0]
+            key = next((k for k in range(1, 10) if k not in self._pins), None)
+            if key is None:
+                return None
+        if not 1 <= key <= 9:
+            raise ValueError(f"pin keys are 1 to 9, not {key}")
+        displaced = self._pins.get(key)
+        for k in old:
+            del self._pins[k]
+        self._pins[key] = user_id
+        for uid in {user_id, displaced} - {None}:
+            row = self.row_of(uid)
+            if row is not None:
+                self._changed(row, [UserRole.PinnedKey])
+        return key
+
+    def unpin(self, user_id: str) -> None:
+        self._pins = {k: u for k, u in self._pins.items() if u != user_id}
+        row = self.row_of(user_id)
+        if row is not None:
+            self._changed(row, [UserRole.PinnedKey])
+
+    # -- lookups ---------------------------------------------------------------------------
+    def row_of(self, user_id: str) -> int | None:
+        return next((i for i, e in enumerate(self._rows) if e.user_id == user_id), None)
+
+    def user_ids(self) -> list[str]:
+        return [e.user_id for e in self._rows]
+
+    def entry(self, row: int) -> UserEntry:
+        return self._rows[row]
+
+    def _changed(self, row: int, roles: list) -> None:
+        index = self.index(row)
+        self.dataChanged.emit(index, index, [*roles, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
+
+    # -- Qt model interface ----------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def flags(self, index):
+        base = super().flags(index)
+        # drops land on a user row (the view handles them; the model only says it may)
+        return base | Qt.ItemFlag.ItemIsDropEnabled if index.isValid() else base
+
+    def _key_of(self, user_id: str) -> int | None:
+        return next((k for k, u in self._pins.items() if u == user_id), None)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        e = self._rows[index.row()]
+        key = self._key_of(e.user_id)
+        if role == Qt.ItemDataRole.DisplayRole:
+            prefix = f"[{key}] " if key else ""
+            return f"{prefix}{e.user_id}   {e.budget}   {e.status}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            pin = f"\nPress {key} in the face grid to associate selected faces" if key else ""
+            return f"{e.user_id}: {e.budget} faces, {e.status}{pin}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"User {e.user_id}, {e.budget} faces, {e.status}"
+        if role == UserRole.UserId:
+            return e.user_id
+        if role == UserRole.FaceCount:
+            return e.face_count
+        if role == UserRole.Status:
+            return e.status
+        if role == UserRole.PinnedKey:
+            return key
+        return None
+
+    def roleNames(self) -> dict:
+        names = dict(super().roleNames())
+        names.update({int(r): r.name.encode() for r in UserRole})
+        return names

@@ -1,0 +1,3 @@
+from app.gui.main import main
+
+raise SystemExit(main())
