@@ -221,6 +221,12 @@ class Engine:
 
     def store_analyzed(self, collection_id: str, items, quality_filter: str = "AUTO", max_faces: int | None = None) -> list[dict]:
         """IndexFaces for many already-analysed images in one transaction (folder imports)."""
+        options = {"QualityFilter": quality_filter, **({"MaxFaces": max_faces} if max_faces is not None else {})}
+        validate_request("IndexFaces", {"CollectionId": collection_id, "Image": {"Bytes": b"-"}, **options})
+        for item in items:
+            if item.external_image_id is not None:
+                validate_request("IndexFaces", {"CollectionId": collection_id, "Image": {"Bytes": b"-"},
+                                                "ExternalImageId": item.external_image_id})
         return face_ops.store_analyzed(self, collection_id, items, quality_filter, max_faces)
 
     def journal_entries(self, after_seq: int = 0, collection_id: str | None = None, limit: int | None = None) -> list[dict]:

@@ -240,3 +240,20 @@ def test_index_follows_writes_from_another_engine(tmp_path, analyzer, rng):
         a.delete_faces(CollectionId="c", FaceIds=[second])
         assert b.search_faces(CollectionId="c", FaceId=first, FaceMatchThreshold=0)["FaceMatches"] == []
         assert b.search_users(CollectionId="c", FaceId=first, UserMatchThreshold=0)["UserMatches"] == []
+
+
+def test_batch_storage_validates_its_options(engine, coll, rng):
+    from app.core.analysis import ImageAnalysis
+    from app.core.face_ops import AnalyzedImage
+
+    item = AnalyzedImage("ab" * 32, "ok.jpg", ImageAnalysis(640, 480, [analyzed_face(face_of(identity_centres(1)[0], rng))]))
+    with pytest.raises(InvalidParameterException, match="QualityFilter"):
+        engine.store_analyzed("c", [item], quality_filter="SOMETIMES")
+    with pytest.raises(InvalidParameterException, match="MaxFaces"):
+        engine.store_analyzed("c", [item], max_faces=0)
+    bad = AnalyzedImage("cd" * 32, "bad name!", item.analysis)
+    with pytest.raises(InvalidParameterException, match="ExternalImageId"):
+        engine.store_analyzed("c", [item, bad])
+    assert engine.describe_collection(CollectionId="c")["FaceCount"] == 0
+    [out] = engine.store_analyzed("c", [item])
+    assert len(out["FaceRecords"]) == 1
