@@ -24,3 +24,5 @@ def _isolated_user_dirs(tmp_path, monkeypatch, session_cache_dir):
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
     monkeypatch.setenv("REKURATOR_WORKSPACE", str(tmp_path / "workspace"))
     monkeypatch.setenv("REKURATOR_CACHE_DIR", str(session_cache_dir))
+    # log files go to the user log dir under XDG_STATE_HOME above, never to a developer's override
+    monkeypatch.delenv("REKURATOR_LOG_DIR", raising=False)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import platform
 import sys
 import traceback
 
 import app
+from app.logs import setup_logging
 
 from . import model
 from .exit_codes import (
@@ -37,6 +39,9 @@ EXTRA_COMMANDS = {
     "enroll": "Enroll a person from a camera, video file or stream: capture good frames, index, associate.",
     "serve": "Run the local AWS JSON 1.1 endpoint (aws --endpoint-url / boto3 work against it).",
 }
+
+
+log = logging.getLogger(__name__)
 
 
 def version_text() -> str:
@@ -92,6 +97,7 @@ def main(argv: list[str] | None = None, *, analyzer=None, analyzer_factory=None,
     stdout, stderr = sys.stdout, sys.stderr
     session = None
     debug = "--debug" in argv
+    command = log_path = None
     try:
         namespace, command, rest = parse_globals(argv)
         if namespace.version:
@@ -104,6 +110,9 @@ def main(argv: list[str] | None = None, *, analyzer=None, analyzer_factory=None,
             raise UsageError("the following arguments are required: command")
         if command not in model.COMMANDS and command not in EXTRA_COMMANDS:
             raise _invalid_command(command)
+        # cli.log in the user log folder; nothing of it reaches stdout or stderr
+        log_path = setup_logging("cli")
+        log.info("command %s", command)
         session = CliSession(namespace, stdout, stderr, analyzer=analyzer, analyzer_factory=analyzer_factory,
                              remote_backend_factory=remote_backend_factory, engine_factory=engine_factory)
         session.debug.note(version_text())
@@ -152,6 +161,8 @@ def main(argv: list[str] | None = None, *, analyzer=None, analyzer_factory=None,
         _silence_stdout(stdout)
         return SUCCESS
     except Exception as exc:  # the aws CLI's catch-all: report, and 255
+        if log_path is not None:  # else logging's last resort would print it on stderr
+            log.error("%s failed", command, exc_info=True)
         if debug:
             traceback.print_exc(file=stderr)
         stderr.write(f"\n{exc}\n")

@@ -1,13 +1,26 @@
-"""Start the curation window: `python main.py [--workspace DIR]` or the rekurator-gui entry point."""
+"""Start the curation window: `python main.py [--workspace DIR]` or the rekurator-gui entry point.
+
+`--self-test` checks the install instead (models, a sample photo, the window offscreen) and
+prints a JSON summary; packaging/smoke_test.sh runs it on a built bundle.
+"""
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import json
+import logging
+import os
 import signal
 import sys
+import tempfile
+import threading
+from pathlib import Path
 
 import app
 from app.core.workspace import resolve_workspace
+
+log = logging.getLogger(__name__)
 
 
 def create_default_analyzer():
@@ -23,33 +36,88 @@ def parse_args(argv):
     parser.add_argument("--workspace", metavar="DIR",
                         help="workspace folder (default: $REKURATOR_WORKSPACE, else the user data folder)")
     parser.add_argument("--version", action="version", version=f"rekurator {app.__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this install (face models, a sample photo, the window offscreen), print a JSON "
+                             "summary and exit: 0 when all is well")
     # for tests and benchmarks: close the window after this many milliseconds
     parser.add_argument("--quit-after-ms", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
+    # a windowed bundle (Windows .exe, macOS .app) has no console: printing must not fail there
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for the process's life
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = parse_args(argv)
     except SystemExit as exc:  # --version, --help, or a usage error: argparse has printed it
         return int(exc.code or 0)
+    if args.self_test:
+        # before the QApplication exists: the check must run without a display
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    from app.logs import setup_logging
 
-    from app.core.engine import Engine
-    from app.core.errors import WorkspaceError
+    setup_logging("gui")
+    restore_hooks = _log_uncaught_exceptions()
+    try:
+        if args.self_test:
+            faulthandler.enable(sys.stderr, all_threads=True)  # a hard crash shows where, right there
+            return _self_test_main()
+        return _window_main(args)
+    finally:
+        restore_hooks()
 
-    from .crash_log import enable_crash_log
-    from .main_window import MainWindow
+
+def _qt_application():
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from app.resources import APP_ID
+
     from .settings import APPLICATION, ORGANIZATION
 
-    enable_crash_log()
     qt_app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "rekurator-gui"])
     qt_app.setOrganizationName(ORGANIZATION)
     qt_app.setApplicationName(APPLICATION)
     qt_app.setApplicationVersion(app.__version__)
+    # ties the windows to the desktop entry (its icon on Wayland, grouping in docks)
+    QGuiApplication.setDesktopFileName(APP_ID)
+    qt_app.setWindowIcon(application_icon())
+    return qt_app
+
+
+def application_icon():
+    """The icon at every PNG size (PNG needs no image-format plugin, unlike the SVG)."""
+    from PySide6.QtGui import QIcon
+
+    from app.resources import icon_files
+
+    icon = QIcon()
+    for path in icon_files():
+        if path.suffix == ".png":
+            icon.addFile(str(path))
+    return icon
+
+
+def _window_main(args) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.core.engine import Engine
+    from app.core.errors import WorkspaceError
+
+    from .crash_log import enable_crash_log, show_previous_crash, take_previous_crash
+    from .main_window import MainWindow
+
+    previous_crash = take_previous_crash()
+    try:
+        enable_crash_log()
+    except OSError as exc:  # a read-only log folder must not keep the window from opening
+        log.warning("no crash log: %s", exc)
+    qt_app = _qt_application()
 
     workspace = resolve_workspace(args.workspace)
     try:
@@ -57,6 +125,7 @@ def main(argv=None) -> int:
     except (WorkspaceError, OSError) as exc:
         QMessageBox.critical(None, "Rekurator", f"The workspace {workspace} cannot be opened.\n\n{exc}")
         return 1
+    log.info("workspace %s", engine.workspace)
 
     # SIGTERM / Ctrl+C close the window cleanly (settings saved, workers stopped)
     window = MainWindow(engine)
@@ -66,6 +135,9 @@ def main(argv=None) -> int:
     wake.timeout.connect(_idle)
     wake.start(250)
     window.show()
+    if previous_crash is not None:
+        log.warning("the previous run crashed; its report is %s", previous_crash)
+        window.previous_crash_box = show_previous_crash(window, previous_crash)
     if args.quit_after_ms is not None:
         window.quit_soon(args.quit_after_ms)
     try:
@@ -77,3 +149,91 @@ def main(argv=None) -> int:
 
 def _idle() -> None:
     pass
+
+
+# -- self-test -------------------------------------------------------------------------------------
+def _self_test_main() -> int:
+    from app.self_test import default_checks, run_checks
+
+    summary = run_checks([*default_checks(), ("window", check_window)])
+    text = json.dumps(summary, indent=2)
+    print(text)
+    log.info("self-test summary:\n%s", text)  # where a windowed bundle (no console) shows it
+    if not summary["ok"]:
+        print(f"rekurator self-test FAILED at {summary['failed']}: {summary['error']}", file=sys.stderr)
+        log.error("self-test failed at %s: %s", summary["failed"], summary["error"])
+        return 1
+    log.info("self-test passed")
+    return 0
+
+
+def check_window() -> dict:
+    """Open the main window on a throwaway workspace and settings, let it settle, close it."""
+    from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEvent, QSettings
+
+    from app.core.engine import Engine
+
+    from .main_window import MainWindow
+
+    qt_app = _qt_application()
+    with tempfile.TemporaryDirectory(prefix="rekurator-self-test-") as tmp:
+        # the real settings must not remember this window (size, "demo offered")
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(Path(tmp) / "settings"))
+        engine = Engine(Path(tmp) / "workspace", analyzer_factory=create_default_analyzer)
+        try:
+            window = MainWindow(engine)
+            window.show()
+            timer = QElapsedTimer()
+            timer.start()
+            while timer.elapsed() < 300:  # queued start-up work (first paint, the demo offer) runs
+                qt_app.processEvents()
+            result = {"platform": qt_app.platformName(), "visible": window.isVisible(),
+                      "icon": not qt_app.windowIcon().isNull(), "title": window.windowTitle()}
+            window.close()
+            window.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+            qt_app.processEvents()
+        finally:
+            engine.close()
+    if not result["visible"]:
+        raise RuntimeError("the main window did not show")
+    if not result["icon"]:
+        raise RuntimeError("the application icon did not load")
+    return result
+
+
+# -- uncaught exceptions into the log --------------------------------------------------------------
+def _log_uncaught_exceptions():
+    """Route uncaught exceptions and Qt's messages into gui.log as well; returns the undo."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    previous_hook, previous_thread_hook = sys.excepthook, threading.excepthook
+    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+    qt_log = logging.getLogger("qt")
+
+    def excepthook(kind, value, tb):
+        log.critical("uncaught exception", exc_info=(kind, value, tb))
+        previous_hook(kind, value, tb)
+
+    def thread_excepthook(hook_args):
+        log.critical("uncaught exception in thread %s", getattr(hook_args.thread, "name", "?"),
+                     exc_info=(hook_args.exc_type, hook_args.exc_value, hook_args.exc_traceback))
+        previous_thread_hook(hook_args)
+
+    def qt_message(mode, context, message):
+        qt_log.log(levels.get(mode, logging.WARNING), "%s", message)
+        if previous_qt is not None:
+            previous_qt(mode, context, message)
+        else:  # what Qt's own handler would have done
+            print(message, file=sys.stderr)
+
+    sys.excepthook, threading.excepthook = excepthook, thread_excepthook
+    previous_qt = qInstallMessageHandler(qt_message)
+
+    def restore():
+        sys.excepthook, threading.excepthook = previous_hook, previous_thread_hook
+        qInstallMessageHandler(previous_qt)
+
+    return restore

@@ -12,7 +12,9 @@ import signal
 import sys
 import threading
 
+import app
 from app.core.errors import WorkspaceError
+from app.logs import is_own_handler, setup_logging
 
 from .credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV, CredentialsError, collect_credentials
 from .endpoint import (
@@ -43,6 +45,7 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
             f"unless --allow-unsigned is given."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"rekurator {app.__version__}")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     parser.add_argument(
         "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free port)"
@@ -100,9 +103,11 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
     except SystemExit as exc:  # --help (0) or a usage error (2): a status, not an exception, for callers
         return exc.code if isinstance(exc.code, int) else 2
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    else:
+    # stderr as before, plus server.log in the user log folder; an embedding program's own
+    # handlers (a test runner's) are kept, and then only our loggers' level is set
+    embedded = any(not is_own_handler(h) for h in logging.getLogger().handlers)
+    setup_logging("server", args.log_level, console=True)
+    if embedded:
         logging.getLogger("app.server").setLevel(args.log_level.upper())
 
     try:

@@ -32,10 +32,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from app.resources import YUNET_MODEL, resource_path
+
 YUNET_2023MAR_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-DEFAULT_MODEL_PATH = (
-    Path(__file__).resolve().parents[2] / "resources" / "models" / "face_detection_yunet_2023mar.onnx"
-)
+DEFAULT_MODEL_PATH = resource_path(*YUNET_MODEL)  # the bundled copy, wherever this install keeps resources/
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
 
 _STRIDES = (8, 16, 32)
