@@ -13,19 +13,13 @@ It implements app.core.analysis.FaceAnalyzer. Face details follow Rekognition's 
 
 from __future__ import annotations
 
-import threading
-
-import cv2
 import numpy as np
-
-from app.core.analysis import AnalyzedFace, ImageAnalysis
 
 from .analyzers import DEFAULT_MODEL_VERSION
 from .dlib_box import dlib_box
 from .dlib_descriptor import DlibDescriptor
 from .face_chip import extract_chip
-from .face_detail import PREVIEW_SIDE, analyzed_face, jpeg
-from .image_decode import decode_image
+from .pipeline_analyzer import PipelineAnalyzer
 from .shape_predictor import ShapePredictor
 from .yunet import YuNetDetector
 
@@ -38,42 +32,21 @@ MODEL_VERSION = DEFAULT_MODEL_VERSION
 DETECTION_MAX_SIDE = 960
 
 
-class DlibYuNetAnalyzer:
-    """Detects, aligns and describes faces. One instance per thread of use is not required:
-    a lock serialises the onnxruntime sessions, which each use at most 2 threads."""
+class DlibYuNetAnalyzer(PipelineAnalyzer):
+    """Detects with YuNet, aligns with dlib's 5-point model and describes with dlib's ResNet."""
 
     model_version = MODEL_VERSION
 
     def __init__(self, detector: YuNetDetector | None = None, landmarks: ShapePredictor | None = None,
                  descriptor: DlibDescriptor | None = None):
+        super().__init__()
         self.detector = detector or YuNetDetector(max_side=DETECTION_MAX_SIDE)
         self.landmarks = landmarks or ShapePredictor()
         self.descriptor = descriptor or DlibDescriptor()
-        self._lock = threading.Lock()
 
-    def analyze(self, image_bytes: bytes) -> ImageAnalysis:
-        """Decode (raising InvalidImageFormatException / ImageTooLargeException) and analyse."""
-        decoded = decode_image(image_bytes)
-        faces = self.analyze_rgb(decoded.rgb)
-        return ImageAnalysis(width=decoded.width, height=decoded.height, faces=faces,
-                             preview=jpeg(decoded.rgb, PREVIEW_SIDE))
-
-    def detect_rgb(self, rgb: np.ndarray) -> list:
-        """YuNet detections only (boxes, scores, points) for live previews."""
-        with self._lock:
-            return self.detector.detect(rgb)
-
-    def analyze_rgb(self, rgb: np.ndarray, describe: bool = True, thumbnails: bool = True) -> list[AnalyzedFace]:
-        """Faces of an upright RGB uint8 image, in YuNet's deterministic order."""
-        with self._lock:
-            detections = self.detector.detect(rgb)
-            descriptors = [None] * len(detections)
-            if describe and detections:
-                chips = [extract_chip(rgb, self.landmarks.predict(rgb, dlib_box(d.box, d.landmarks))) for d in detections]
-                descriptors = self.descriptor.compute(np.stack(chips))
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        return [analyzed_face(rgb, gray, d.box, d.score, d.landmarks, vector, thumbnails)
-                for d, vector in zip(detections, descriptors)]
+    def _describe(self, rgb: np.ndarray, detections: list) -> np.ndarray:
+        chips = [extract_chip(rgb, self.landmarks.predict(rgb, dlib_box(d.box, d.landmarks))) for d in detections]
+        return self.descriptor.compute(np.stack(chips))
 
 
 def create_default_analyzer() -> DlibYuNetAnalyzer:

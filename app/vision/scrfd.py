@@ -31,6 +31,7 @@ from app.vision.insightface_pack import (
     open_session,
     session_dims,
 )
+from app.vision.nms import nms_xyxy
 
 INPUT_MEAN = 127.5
 INPUT_STD = 128.0
@@ -125,30 +126,8 @@ def _rows(array: np.ndarray, rows: int, width: int, index: int, what: str) -> np
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression; indices kept, best score first.
-
-    `boxes` is (K, 4) x1, y1, x2, y2. A box is dropped when its IoU with a kept, better-scored box
-    exceeds `iou_threshold`. Equal scores keep their input order (stable), so results are
-    deterministic. Areas are continuous (no "+1 pixel" convention).
-    """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if boxes.shape[0] != scores.shape[0]:
-        raise ValueError(f"nms got {boxes.shape[0]} boxes but {scores.shape[0]} scores")
-    x1, y1, x2, y2 = boxes.T
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    order = np.argsort(-scores, kind="stable")
-    keep = []
-    while order.size:
-        best, rest = order[0], order[1:]
-        keep.append(best)
-        inter_w = np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
-        inter_h = np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None)
-        inter = inter_w * inter_h
-        union = areas[best] + areas[rest] - inter
-        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    """Greedy non-maximum suppression over (x1, y1, x2, y2) boxes; indices kept, best score first."""
+    return nms_xyxy(boxes, scores, iou_threshold)
 
 
 def letterbox(rgb: np.ndarray, input_size: tuple) -> tuple:

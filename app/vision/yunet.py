@@ -34,6 +34,8 @@ import onnxruntime as ort
 
 from app.resources import YUNET_MODEL, resource_path
 
+from .nms import nms_xyxy
+
 YUNET_2023MAR_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 DEFAULT_MODEL_PATH = resource_path(*YUNET_MODEL)  # the bundled copy, wherever this install keeps resources/
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
@@ -164,26 +166,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int 
     Like OpenCV's NMSBoxes: candidates are ranked by score (stable), cut to `top_k`, and a box
     is dropped when its IoU with an already kept box exceeds `iou_threshold`.
     """
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    if top_k is not None:
-        order = order[:top_k]
-    if order.size == 0:
-        return order
-    boxes = np.asarray(boxes, dtype=np.float64)
-    x1, y1 = boxes[:, 0], boxes[:, 1]
-    x2, y2 = x1 + boxes[:, 2], y1 + boxes[:, 3]
-    areas = np.clip(boxes[:, 2], 0, None) * np.clip(boxes[:, 3], 0, None)
-    keep = []
-    while order.size:
-        best, rest = order[0], order[1:]
-        keep.append(best)
-        inter_w = np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
-        inter_h = np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None)
-        inter = inter_w * inter_h
-        union = areas[best] + areas[rest] - inter
-        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        order = rest[iou <= iou_threshold]
-    return np.array(keep, dtype=np.intp)
+    xywh = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    return nms_xyxy(xyxy, scores, iou_threshold, top_k)
 
 
 def _read_verified(path: Path) -> bytes:
