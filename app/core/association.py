@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import idempotency, journal
-from .records import bump_generation, get_collection, get_user, user_face_count, user_status
+from . import idempotency
+from .records import bump_generation, get_user, user_face_count, user_status
 from .similarity import mean_distance_factor, scale_for
 
 MAX_FACES_PER_USER = 100
@@ -86,43 +86,31 @@ def decide_association(conn, coll, user, face_ids: list[str], threshold: float):
 
 
 def associate_faces(engine, p: dict) -> dict:
-    token = p.get("ClientRequestToken")
-    threshold = float(p.get("UserMatchThreshold", DEFAULT_USER_MATCH_THRESHOLD))
-    digest = idempotency.request_digest({**p, "UserMatchThreshold": threshold})
+    p = {**p, "UserMatchThreshold": float(p.get("UserMatchThreshold", DEFAULT_USER_MATCH_THRESHOLD))}
     face_ids = _unique(p["FaceIds"])
-    with engine.writing() as tx:
-        conn = tx.conn
-        coll = get_collection(conn, p["CollectionId"])
-        replayed = idempotency.replay(conn, coll.pk, "AssociateFaces", token, digest)
-        if replayed is not None:
-            return replayed
-        user = get_user(conn, coll, p["UserId"])
-        associated, unsuccessful, moved_pks, count = decide_association(conn, coll, user, face_ids, threshold)
+
+    def body(tx, coll):
+        user = get_user(tx.conn, coll, p["UserId"])
+        associated, unsuccessful, moved_pks, count = decide_association(tx.conn, coll, user, face_ids,
+                                                                        p["UserMatchThreshold"])
         if moved_pks:
-            conn.executemany("UPDATE faces SET user_pk = ? WHERE pk = ?", [(user.pk, pk) for pk in moved_pks])
-            bump_generation(conn, coll)
+            tx.conn.executemany("UPDATE faces SET user_pk = ? WHERE pk = ?", [(user.pk, pk) for pk in moved_pks])
+            bump_generation(tx.conn, coll)
             engine.after_write(tx, coll, lambda index: index.set_owner(moved_pks, user.pk))
-        response = {
+        return {
             "AssociatedFaces": associated,
             "UnsuccessfulFaceAssociations": unsuccessful,
             "UserStatus": user_status(count + len(moved_pks)),
-        }
-        idempotency.remember(conn, coll.pk, "AssociateFaces", token, digest, response)
-        journal.record(conn, "AssociateFaces", coll.collection_id, {**p, "UserMatchThreshold": threshold}, response,
-                       coll.model_version)
-    return response
+        }, None
+
+    return idempotency.idempotent_write(engine, "AssociateFaces", p, body)
 
 
 def disassociate_faces(engine, p: dict) -> dict:
-    token = p.get("ClientRequestToken")
-    digest = idempotency.request_digest(p)
     face_ids = _unique(p["FaceIds"])
-    with engine.writing() as tx:
+
+    def body(tx, coll):
         conn = tx.conn
-        coll = get_collection(conn, p["CollectionId"])
-        replayed = idempotency.replay(conn, coll.pk, "DisassociateFaces", token, digest)
-        if replayed is not None:
-            return replayed
         user = get_user(conn, coll, p["UserId"])
         found = _faces_by_id(conn, coll.pk, face_ids)
         freed, unsuccessful, freed_pks = [], [], []
@@ -142,11 +130,10 @@ def disassociate_faces(engine, p: dict) -> dict:
             conn.executemany("UPDATE faces SET user_pk = NULL WHERE pk = ?", [(pk,) for pk in freed_pks])
             bump_generation(conn, coll)
             engine.after_write(tx, coll, lambda index: index.set_owner(freed_pks, 0))
-        response = {
+        return {
             "DisassociatedFaces": freed,
             "UnsuccessfulFaceDisassociations": unsuccessful,
             "UserStatus": user_status(user_face_count(conn, user.pk)),
-        }
-        idempotency.remember(conn, coll.pk, "DisassociateFaces", token, digest, response)
-        journal.record(conn, "DisassociateFaces", coll.collection_id, p, response, coll.model_version)
-    return response
+        }, None
+
+    return idempotency.idempotent_write(engine, "DisassociateFaces", p, body)

@@ -11,7 +11,9 @@ import json
 import sqlite3
 import time
 
+from . import journal
 from .errors import IdempotentParameterMismatchException
+from .records import get_collection
 
 TOKEN_TTL_S = 7 * 24 * 3600
 
@@ -51,3 +53,23 @@ def remember(conn: sqlite3.Connection, collection_pk: int, operation: str, token
         "INSERT INTO client_tokens(collection_pk, operation, token, request_digest, response, created_at) VALUES (?,?,?,?,?,?)",
         (collection_pk, operation, token, digest, json.dumps(response), now),
     )
+
+
+def idempotent_write(engine, operation: str, p: dict, body) -> dict:
+    """Run `body(tx, collection) -> (response, journal_response or None)` as one write
+    transaction with ClientRequestToken replay, remembering the token and journaling the call.
+
+    `p` is the request with defaults applied: what the digest compares and the journal keeps.
+    """
+    token = p.get("ClientRequestToken")
+    digest = request_digest(p)
+    with engine.writing() as tx:
+        coll = get_collection(tx.conn, p["CollectionId"])
+        replayed = replay(tx.conn, coll.pk, operation, token, digest)
+        if replayed is not None:
+            return replayed
+        response, journaled = body(tx, coll)
+        remember(tx.conn, coll.pk, operation, token, digest, response)
+        journal.record(tx.conn, operation, coll.collection_id, p, response if journaled is None else journaled,
+                       coll.model_version)
+    return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from . import idempotency, journal
+from . import idempotency
 from .errors import ConflictException, InvalidPaginationTokenException
 from .pagination import decode_token, encode_token
 from .records import bump_generation, get_collection, get_user, user_status
@@ -13,13 +13,7 @@ DEFAULT_USER_PAGE_SIZE = 100  # ours: MaxResults absent
 
 
 def create_user(engine, p: dict) -> dict:
-    token = p.get("ClientRequestToken")
-    digest = idempotency.request_digest(p)
-    with engine.writing() as tx:
-        coll = get_collection(tx.conn, p["CollectionId"])
-        replayed = idempotency.replay(tx.conn, coll.pk, "CreateUser", token, digest)
-        if replayed is not None:
-            return replayed
+    def body(tx, coll):
         exists = tx.conn.execute(
             "SELECT 1 FROM users WHERE collection_pk = ? AND user_id = ?", (coll.pk, p["UserId"])
         ).fetchone()
@@ -28,33 +22,25 @@ def create_user(engine, p: dict) -> dict:
         tx.conn.execute(
             "INSERT INTO users(collection_pk, user_id, created_at) VALUES (?,?,?)", (coll.pk, p["UserId"], time.time())
         )
-        response: dict = {}
-        idempotency.remember(tx.conn, coll.pk, "CreateUser", token, digest, response)
-        journal.record(tx.conn, "CreateUser", coll.collection_id, p, response, coll.model_version)
-    return response
+        return {}, None
+
+    return idempotency.idempotent_write(engine, "CreateUser", p, body)
 
 
 def delete_user(engine, p: dict) -> dict:
     """Disassociates the user's faces (they stay in the collection), then deletes the user."""
-    token = p.get("ClientRequestToken")
-    digest = idempotency.request_digest(p)
-    with engine.writing() as tx:
-        coll = get_collection(tx.conn, p["CollectionId"])
-        replayed = idempotency.replay(tx.conn, coll.pk, "DeleteUser", token, digest)
-        if replayed is not None:
-            return replayed
+
+    def body(tx, coll):
         user = get_user(tx.conn, coll, p["UserId"])
         freed = [r[0] for r in tx.conn.execute("SELECT face_id FROM faces WHERE user_pk = ? ORDER BY pk", (user.pk,))]
         tx.conn.execute("UPDATE faces SET user_pk = NULL WHERE user_pk = ?", (user.pk,))
         tx.conn.execute("DELETE FROM users WHERE pk = ?", (user.pk,))
         bump_generation(tx.conn, coll)
-        response: dict = {}
-        idempotency.remember(tx.conn, coll.pk, "DeleteUser", token, digest, response)
-        # the journal keeps which faces were freed, so an undo can put them back
-        journal.record(tx.conn, "DeleteUser", coll.collection_id, p, {**response, "DisassociatedFaceIds": freed}
-                       if freed else response, coll.model_version)
         engine.after_write(tx, coll, lambda index: index.drop_user(user.pk))
-    return response
+        # the journal keeps which faces were freed, so an undo can put them back
+        return {}, ({"DisassociatedFaceIds": freed} if freed else None)
+
+    return idempotency.idempotent_write(engine, "DeleteUser", p, body)
 
 
 def list_users(engine, p: dict) -> dict:
