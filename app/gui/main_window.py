@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.face_model = FaceListModel(engine, self.thumbnails, page_size, self)
         self.curation = CurationController(self)
         self.similarity = SimilarityController(self)
+        self.enrollment = None  # EnrollmentController, made when the panel is first opened
         self._build_views()
         self._build_actions()
         self._build_menus()
@@ -174,6 +175,8 @@ class MainWindow(QMainWindow):
         self.act_pin_user = a("&Pin user to a number key", self._pin_current_user, "Ctrl+P", "pinUser",
                               "Pressing that number in the face grid associates the selected faces with the user")
         self.act_unpin_user = a("Unpin user", self._unpin_current_user, None, "unpinUser")
+        self.act_enroll = a("&Enroll from camera…", self._open_enrollment, "Ctrl+Shift+C", "enrollFromCamera",
+                            "Capture good frames of one face from a camera or video and enroll them as a user")
         self.act_associate = a("&Associate selected faces with user…", self._associate_selected, "Ctrl+Return",
                                "associate", "Preview, then associate the selected faces with the selected user")
         self.act_disassociate = a("&Disassociate selected faces", self._disassociate_selected, "Ctrl+D", "disassociate")
@@ -220,6 +223,8 @@ class MainWindow(QMainWindow):
         m.addActions([self.act_undo, self.act_redo])
         m = mb.addMenu("&Users")
         m.addActions([self.act_new_user, self.act_delete_user, self.act_pin_user, self.act_unpin_user])
+        m.addSeparator()
+        m.addAction(self.act_enroll)
         m = mb.addMenu("F&aces")
         m.addActions([self.act_associate, self.act_disassociate, self.act_not_this_person])
         m.addSeparator()
@@ -425,6 +430,7 @@ class MainWindow(QMainWindow):
         has_faces = self.face_grid.selectionModel().hasSelection()
         self.act_delete_collection.setEnabled(has_coll)
         self.act_new_user.setEnabled(has_coll)
+        self.act_enroll.setEnabled(has_coll)
         self.act_import_files.setEnabled(has_coll)
         self.act_import_folder.setEnabled(has_coll)
         for act in (self.act_delete_user, self.act_pin_user, self.act_unpin_user, self.act_sort_user):
@@ -684,6 +690,15 @@ class MainWindow(QMainWindow):
         if uid:
             self.users_model.unpin(uid)
             self._save_pins()
+
+    @Slot()
+    def _open_enrollment(self) -> None:
+        if self.enrollment is None:
+            # imported on first use: the window starts without the capture stack
+            from .enrollment_controller import EnrollmentController
+
+            self.enrollment = EnrollmentController(self)
+        self.enrollment.open_panel(self.current_collection())
 
     # -- import (see ImportController) and reports --------------------------------------------------
     @Slot()

@@ -1,0 +1,88 @@
+"""A webcam enrollment as ONE undoable step.
+
+Undo takes back exactly what enroll() did, newest first: disassociate the faces it associated,
+delete the faces it indexed (unassociated ones too), and delete the user when the enrollment
+created it. A user that has gained other faces since is kept (deleting it would free faces
+this step never touched); that is reported, never done silently.
+
+The faces it indexed are new: a capture's frames are stored under ExternalImageIds carrying
+the capture's start time, and their FaceIds derive from the frame's JPEG and that id, so they
+cannot name faces that existed before.
+
+Redo runs enroll() again with the same captured frames, which gives the same FaceIds (the
+command keeps the frames). Its association uses the restore threshold 0, since putting back
+an earlier state is not a new match decision; faces the original enrollment did not associate
+are then taken off the user again, so redo restores exactly the state after the enrollment.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.capture.enrollment import enroll
+from app.core.errors import ResourceNotFoundException
+
+from .undo_commands import RESTORE_THRESHOLD, CurationCommand, CurationSink, ReplayMismatch
+
+
+class EnrollmentSink(CurationSink, Protocol):
+    def users_changed(self, collection_id: str, created: list[str], deleted: list[str]) -> None: ...
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class EnrollCommand(CurationCommand):
+    def __init__(self, engine, sink: EnrollmentSink, result, frames, already_done: bool = True):
+        """`result`: the EnrollmentResult; `frames`: the CapturedFrames it stored (kept for redo)."""
+        self.user_id = result.user_id
+        self.face_ids = list(result.face_ids)
+        self.associated = list(result.associated_face_ids)
+        self.user_created = result.user_created
+        self.frames = list(frames)
+        text = f"Enroll {_plural(len(self.face_ids), 'face')} as {self.user_id}"
+        if self.user_created:
+            text += " (new user)"
+        super().__init__(engine, sink, result.collection_id, text, already_done)
+
+    def revert(self) -> None:
+        self._disassociate(self.user_id, self.associated)
+        r = self.engine.delete_faces(CollectionId=self.collection_id, FaceIds=self.face_ids)
+        # a face deleted by someone else meanwhile (FACE_NOT_FOUND) is already as wanted
+        kept = [f for f in r["UnsuccessfulFaceDeletions"] if "FACE_NOT_FOUND" not in f["Reasons"]]
+        if kept:
+            bad = [f"{f['FaceId']} ({', '.join(f['Reasons'])})" for f in kept]
+            raise ReplayMismatch(f"{_plural(len(bad), 'face')} could not be deleted: {'; '.join(bad)}")
+        if self.user_created:
+            others = self.engine.list_faces(CollectionId=self.collection_id, UserId=self.user_id, MaxResults=1)["Faces"]
+            if others:
+                raise ReplayMismatch(f"User {self.user_id} was kept: it has faces this enrollment did not add")
+            try:
+                self.engine.delete_user(CollectionId=self.collection_id, UserId=self.user_id)
+            except ResourceNotFoundException:
+                pass  # deleted meanwhile: as wanted
+            self.sink.users_changed(self.collection_id, [], [self.user_id])
+
+    def apply(self) -> None:
+        result = enroll(self.engine, self.collection_id, self.user_id, self.frames, RESTORE_THRESHOLD,
+                        create_user=self.user_created)
+        if result.user_created:
+            self.sink.users_changed(self.collection_id, [self.user_id], [])
+        # if someone else created the user meanwhile, a later undo must leave it
+        self.user_created = result.user_created
+        if set(result.face_ids) != set(self.face_ids):
+            raise ReplayMismatch(f"The frames were stored as other faces than before ({len(result.face_ids)} "
+                                 f"instead of {len(self.face_ids)})")
+        wanted = set(self.associated)
+        self._disassociate(self.user_id, [f for f in result.associated_face_ids if f not in wanted])
+        missing = wanted - set(result.associated_face_ids)
+        if missing:
+            raise ReplayMismatch(f"{_plural(len(missing), 'face')} could not be associated with {self.user_id} again: "
+                                 f"{', '.join(sorted(missing))}")
+
+    def faces(self) -> list[str]:
+        return list(self.face_ids)
+
+    def users(self) -> list[str]:
+        return [self.user_id]
