@@ -14,6 +14,8 @@ anchor_idx: vector of vector<ulong>; deltas: vector of vector of (float x, float
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import pathlib
 
@@ -109,32 +111,58 @@ def _read_forest(reader: DlibReader, num_trees: int, leaf_size: int):
 # ----------------------------------------------------------------------------------------
 
 
+_ARRAYS = ("initial_shape", "anchor_idx", "deltas", "split_idx1", "split_idx2", "split_thresh", "leaf_values")
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
 class ShapePredictor:
     """dlib.shape_predictor for `shape_predictor_5_face_landmarks.dat` (or any dlib ERT file)."""
 
-    def __init__(self, path: str | pathlib.Path | None = None):
+    def __init__(self, path: str | pathlib.Path | None = None, use_cache: bool = True):
+        """Parse the model file, or load its arrays from the model cache (parsing the 3.2 million
+        variable-length integers in Python takes 1-2 s; the cached arrays load in milliseconds).
+        The cache entry is named by the file's sha256, so a different file is parsed afresh."""
         if path is None:
             from app.vision.dlib_models import model_path
 
             path = model_path(MODEL_FILE)
         self.path = pathlib.Path(path)
-        reader = DlibReader(self.path.read_bytes())
+        data = self.path.read_bytes()
+        if use_cache:
+            from app.vision.model_cache import cached_model
+
+            key = hashlib.sha256(data).hexdigest()[:16]
+            cached = cached_model(f"shape_predictor.{key}.npz", lambda: _npz_bytes(self._parse_bytes(data)))
+            with np.load(cached, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in _ARRAYS}
+        else:
+            arrays = self._parse_bytes(data)
+        self._setup(arrays)
+
+    def _parse_bytes(self, data: bytes) -> dict:
+        reader = DlibReader(data)
         try:
-            self._parse(reader)
+            arrays = self._parse(reader)
         except DlibFormatError as exc:
             raise DlibFormatError(f"{self.path.name}: {exc}") from None
         if reader.remaining():
             raise DlibFormatError(f"{self.path.name}: {reader.remaining()} bytes left after the shape predictor")
+        return arrays
 
-    def _parse(self, reader: DlibReader) -> None:
+    def _parse(self, reader: DlibReader) -> dict:
         version = reader.int()
         if version != 1:
             raise DlibFormatError(f"unsupported shape_predictor version {version}")
         initial = _read_float_matrix(reader)
         if initial.shape[1] != 1 or initial.shape[0] % 2 or initial.shape[0] == 0:
             raise DlibFormatError(f"initial shape must be a (2*parts x 1) matrix, got {initial.shape}")
-        self.initial_shape = initial[:, 0]
-        size = self.initial_shape.size
+        initial_shape = initial[:, 0]
+        size = initial_shape.size
 
         cascades = reader.uint()
         if cascades == 0:
@@ -166,13 +194,28 @@ class ShapePredictor:
             if max(i1.max(initial=0), i2.max(initial=0)) >= a.size:
                 raise DlibFormatError("split refers to a feature pixel that does not exist")
 
+        return {
+            "initial_shape": initial_shape,
+            "anchor_idx": np.stack(anchors).astype(np.int64),
+            "deltas": np.stack(deltas),  # (cascades, pixels, 2) float32
+            "split_idx1": np.stack(idx1).astype(np.int64),  # (cascades, trees, splits)
+            "split_idx2": np.stack(idx2).astype(np.int64),
+            "split_thresh": np.stack(thresh),  # float32
+            "leaf_values": np.stack(leaves),  # (cascades, trees, leaves, 2*parts) float32
+        }
+
+    def _setup(self, arrays: dict) -> None:
+        """Keep the parsed arrays and derive the flat layouts predict() works on."""
+        self.initial_shape = arrays["initial_shape"]
+        size = self.initial_shape.size
+        cascades = arrays["split_idx1"].shape[0]
         self.num_parts = size // 2
-        self.anchor_idx = np.stack(anchors).astype(np.intp)
-        self.deltas = np.stack(deltas)  # (cascades, pixels, 2) float32
-        self.split_idx1 = np.stack(idx1).astype(np.intp)  # (cascades, trees, splits)
-        self.split_idx2 = np.stack(idx2).astype(np.intp)
-        self.split_thresh = np.stack(thresh)  # float32
-        self.leaf_values = np.stack(leaves)  # (cascades, trees, leaves, 2*parts) float32
+        self.anchor_idx = arrays["anchor_idx"].astype(np.intp)
+        self.deltas = arrays["deltas"]
+        self.split_idx1 = arrays["split_idx1"].astype(np.intp)
+        self.split_idx2 = arrays["split_idx2"].astype(np.intp)
+        self.split_thresh = arrays["split_thresh"]
+        self.leaf_values = arrays["leaf_values"]
         self.depth = int(math.log2(self.leaf_values.shape[2]))
         self._initial_points = self.initial_shape.reshape(-1, 2).tolist()
         # flat layouts for predict(): tree t's node k is at t*splits + k, its leaf j at t*leaves + j
