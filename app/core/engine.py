@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import association, collection_ops, curation, face_ops, journal, search_ops, user_ops
+from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
 from .errors import InvalidParameterException
 from .records import CollectionRow
@@ -60,6 +61,9 @@ class WriteTransaction:
 
 
 class Engine:
+    # everything beyond the API is here: crops, previews, dry runs, the journal, local analysis
+    capabilities = capabilities_module.ALL
+
     def __init__(
         self,
         workspace: str | os.PathLike | None = None,

@@ -3,6 +3,9 @@
 Per face: would associate / would move / would fail, the reasons, and the match confidence
 against the threshold. The threshold (default 75) is remembered in QSettings. Accepting yields
 an AssociationPlan for the worker; the window opens the dialog without blocking.
+
+On a backend without a dry run (a remote endpoint) the dialog says so, shows only what ListFaces
+tells (missing faces, faces of other users, the cap), and still lets the operator confirm.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpin
                                QTableWidgetItem, QVBoxLayout)
 
 from app.core.association import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PER_USER
+from app.core.capabilities import ASSOCIATION_PREVIEW, capabilities_of
 
 from . import association_preview as ap
 from .curation_jobs import AssociationPlan
@@ -23,7 +27,8 @@ from .tables import fill_table, make_table
 from .workers import Task
 
 OUTCOME_TEXT = {ap.ASSOCIATE: "Would associate", ap.MOVE: "Would move here", ap.FAIL: "Would not associate",
-                ap.ALREADY: "Already on this user"}
+                ap.ALREADY: "Already on this user", ap.UNCHECKED: "Will be sent (no preview)"}
+NO_PREVIEW_NOTE = "Preview not available on a remote endpoint; the result will show what happened."
 COLUMNS = ["Face", "Outcome", "Reasons", "Confidence", "Owner"]
 
 
@@ -44,11 +49,18 @@ class AssociationPreviewDialog(QDialog):
         self.face_ids = list(dict.fromkeys(face_ids))
         self._thumbnails = thumbnails
         self.rows: list[ap.PreviewRow] = []
+        self.checked = ASSOCIATION_PREVIEW in capabilities_of(engine)  # False: no dry run, ownership only
+        # ownership does not depend on the threshold: read once
+        self._ownership = None if self.checked else ap.ownership_preview(engine, collection_id, user_id, self.face_ids)
         self.user_face_count = len(engine.list_faces(CollectionId=collection_id, UserId=user_id,
                                                      MaxResults=MAX_FACES_PER_USER)["Faces"])
 
         self.header = QLabel(f"Associate {len(self.face_ids)} face(s) with <b>{user_id}</b>, who has "
                              f"{self.user_face_count} / {MAX_FACES_PER_USER} faces.")
+        self.note = QLabel(NO_PREVIEW_NOTE)
+        self.note.setObjectName("previewNote")
+        self.note.setWordWrap(True)
+        self.note.setVisible(not self.checked)
         self.warning = QLabel()
         self.warning.setObjectName("previewWarning")
         self.warning.setWordWrap(True)
@@ -76,6 +88,7 @@ class AssociationPreviewDialog(QDialog):
         form.addRow("Match threshold:", self.threshold)
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
+        layout.addWidget(self.note)
         layout.addWidget(self.warning)
         layout.addLayout(form)
         layout.addWidget(self.move_faces)
@@ -99,10 +112,14 @@ class AssociationPreviewDialog(QDialog):
     def refresh(self) -> None:
         """Ask the engine again (the dry run is cheap) and redraw the table."""
         threshold = self.threshold.value()
-        preview = self.engine.preview_association(self.collection_id, self.user_id, self.face_ids, threshold)
-        base = ap.preview_rows(self.face_ids, preview, self.user_face_count, move=False)
+        if self.checked:
+            preview = self.engine.preview_association(self.collection_id, self.user_id, self.face_ids, threshold)
+        else:
+            preview = self._ownership
+        base = ap.preview_rows(self.face_ids, preview, self.user_face_count, move=False, checked=self.checked)
         self.move_faces.setVisible(any(r.movable for r in base))
-        self.rows = ap.preview_rows(self.face_ids, preview, self.user_face_count, move=self.move_faces.isChecked())
+        self.rows = ap.preview_rows(self.face_ids, preview, self.user_face_count, move=self.move_faces.isChecked(),
+                                    checked=self.checked)
         table_rows = []
         for row in self.rows:
             face = QTableWidgetItem(row.face_id)
@@ -120,12 +137,12 @@ class AssociationPreviewDialog(QDialog):
             table_rows.append([face, outcome, ", ".join(row.reasons), confidence, row.owner or ""])
         fill_table(self.table, table_rows)
         self.summary.setText(ap.summary(self.rows) + ".")
-        self.ok.setEnabled(any(r.outcome in (ap.ASSOCIATE, ap.MOVE) for r in self.rows))
+        self.ok.setEnabled(any(r.outcome in (ap.ASSOCIATE, ap.MOVE, ap.UNCHECKED) for r in self.rows))
         self._update_warning(threshold)
 
     def _update_warning(self, threshold: float) -> None:
         """A user's first batch is not checked by the engine: warn when its faces do not look alike."""
-        candidates = [r.face_id for r in self.rows if r.outcome in (ap.ASSOCIATE, ap.MOVE)]
+        candidates = [r.face_id for r in self.rows if r.outcome in (ap.ASSOCIATE, ap.MOVE, ap.UNCHECKED)]
         if self.user_face_count != 0 or len(candidates) < 2:
             self._show_outliers([])
             return

@@ -4,6 +4,10 @@ The engine's preview_association is the AssociateFaces decision without the writ
 user also chooses to move faces owned by other users, those faces will be free by the time the
 association runs, so the 100-face cap is re-simulated in request order exactly the way the
 engine admits faces; the preview then agrees with the outcome.
+
+A remote endpoint has no dry run: `ownership_preview` builds the same shape from ListFaces
+alone (missing faces, faces owned by other users, the 100-face cap), and the faces it cannot
+decide for are UNCHECKED: the endpoint decides the match when the association runs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ ASSOCIATE = "ASSOCIATE"
 MOVE = "MOVE"
 FAIL = "FAIL"
 ALREADY = "ALREADY"  # on this user already: the engine ignores it
+UNCHECKED = "UNCHECKED"  # sent without a match preview (remote endpoint): the outcome will tell
 
 
 @dataclass
@@ -34,7 +39,8 @@ class PreviewRow:
         return self.owner is not None and not (set(self.reasons) - {DIFFERENT_USER, USER_FACE_LIMIT_EXCEEDED})
 
 
-def preview_rows(face_ids, preview: dict, user_face_count: int, move: bool) -> list[PreviewRow]:
+def preview_rows(face_ids, preview: dict, user_face_count: int, move: bool, checked: bool = True) -> list[PreviewRow]:
+    """`checked` False: the preview decided no match (ownership_preview), so admitted faces are UNCHECKED."""
     associated = {f["FaceId"] for f in preview["AssociatedFaces"]}
     failed = {f["FaceId"]: f for f in preview["UnsuccessfulFaceAssociations"]}
     rows, count = [], user_face_count
@@ -60,7 +66,7 @@ def preview_rows(face_ids, preview: dict, user_face_count: int, move: bool) -> l
         if others:
             row.outcome, row.reasons = FAIL, others
         else:
-            row.outcome = MOVE if row.owner is not None else ASSOCIATE
+            row.outcome = MOVE if row.owner is not None else ASSOCIATE if checked else UNCHECKED
             row.reasons = []
             count += 1
         rows.append(row)
@@ -75,9 +81,33 @@ def planned_moves(rows: list[PreviewRow]) -> dict[str, list[str]]:
     return moves
 
 
+def ownership_preview(engine, collection_id: str, user_id: str, face_ids) -> dict:
+    """An AssociateFaces-shaped preview from ListFaces alone, for endpoints with no dry run.
+
+    Faces not found and faces owned by another user fail as AssociateFaces would report them;
+    faces already on the user are left out (ignored); the others are listed as associated, to be
+    read with preview_rows(..., checked=False): no match confidence was computed for them.
+    """
+    ids = list(dict.fromkeys(face_ids))
+    faces = {f["FaceId"]: f for f in engine.list_faces(CollectionId=collection_id, FaceIds=ids,
+                                                        MaxResults=len(ids))["Faces"]}
+    free, failed = [], []
+    for fid in ids:
+        owner = faces[fid].get("UserId") if fid in faces else None
+        if fid not in faces:
+            failed.append({"FaceId": fid, "Reasons": ["FACE_NOT_FOUND"]})
+        elif owner is None:
+            free.append({"FaceId": fid})
+        elif owner != user_id:
+            failed.append({"FaceId": fid, "UserId": owner, "Reasons": [DIFFERENT_USER]})
+    return {"AssociatedFaces": free, "UnsuccessfulFaceAssociations": failed}
+
+
 def summary(rows: list[PreviewRow]) -> str:
-    n = {k: sum(r.outcome == k for r in rows) for k in (ASSOCIATE, MOVE, FAIL, ALREADY)}
-    parts = [f"{n[ASSOCIATE]} would be associated"]
+    n = {k: sum(r.outcome == k for r in rows) for k in (ASSOCIATE, MOVE, FAIL, ALREADY, UNCHECKED)}
+    parts = [f"{n[ASSOCIATE]} would be associated"] if n[ASSOCIATE] or not n[UNCHECKED] else []
+    if n[UNCHECKED]:
+        parts.append(f"{n[UNCHECKED]} will be sent for the endpoint to match")
     if n[MOVE]:
         parts.append(f"{n[MOVE]} would move from other users")
     parts.append(f"{n[FAIL]} would not be associated")

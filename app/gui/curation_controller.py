@@ -11,6 +11,7 @@ from functools import partial
 from PySide6.QtCore import QObject, Slot
 
 from app.core.association import MAX_FACES_PER_USER
+from app.core.capabilities import ASSOCIATION_PREVIEW, capabilities_of
 
 from . import association_preview as ap
 from . import message_boxes
@@ -32,7 +33,7 @@ class CurationController(QObject):
         """Start associating faces with a user: the preview dialog, or straight away for a quick key.
 
         A quick association still opens the preview when some faces belong to other users, since
-        moving them is a choice the user has to make.
+        moving them is a choice the user has to make (without a dry run, ListFaces tells who owns them).
         """
         w = self.window
         collection_id = w.current_collection()
@@ -48,7 +49,10 @@ class CurationController(QObject):
         try:
             if quick:
                 threshold = remembered_threshold()
-                preview = self.engine.preview_association(collection_id, user_id, face_ids, threshold)
+                if ASSOCIATION_PREVIEW in capabilities_of(self.engine):
+                    preview = self.engine.preview_association(collection_id, user_id, face_ids, threshold)
+                else:
+                    preview = ap.ownership_preview(self.engine, collection_id, user_id, face_ids)
                 if not any(ap.DIFFERENT_USER in f["Reasons"] for f in preview["UnsuccessfulFaceAssociations"]):
                     self.run(AssociationPlan(collection_id, user_id, tuple(face_ids), threshold))
                     return

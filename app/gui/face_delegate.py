@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 MARGIN = 4
 BAND = 16  # height of the owner band over the crop's bottom edge
+NO_CROP_TEXT = "no crop"
 
 
 def user_colour(user_id: str) -> QColor:
@@ -49,10 +50,20 @@ class FaceDelegate(QStyledItemDelegate):
             picture.moveCenter(icon.center())
             painter.drawPixmap(picture, pixmap)
         else:
-            # not loaded yet, or stored without a crop
+            # not loaded yet (a plain outline), or known to have no crop (a remote endpoint returns
+            # none): that tile says so in words, so it is not mistaken for one still loading
             painter.fillRect(icon, palette.color(QPalette.ColorRole.AlternateBase))
-            painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid)))
-            painter.drawEllipse(icon.adjusted(self.icon_size // 4, self.icon_size // 6, -self.icon_size // 4, -self.icon_size // 4))
+            s = self.icon_size
+            if model.thumbnail_missing(row):
+                # a smaller dashed head, the words under it, both clear of the owner band
+                words = icon.adjusted(2, 0, -2, -BAND - 2)
+                painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1, Qt.PenStyle.DashLine))
+                painter.drawEllipse(icon.adjusted(s // 4 + 4, s // 10, -s // 4 - 4, -(BAND + option.fontMetrics.height() + 6)))
+                painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+                painter.drawText(words, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, NO_CROP_TEXT)
+            else:
+                painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid)))
+                painter.drawEllipse(icon.adjusted(s // 4, s // 6, -s // 4, -s // 4))
         user_id = entry.user_id
         if user_id:
             band = QRect(picture.left(), picture.bottom() - BAND + 1, picture.width(), BAND)

@@ -252,6 +252,10 @@ class FaceListModel(QAbstractListModel):
             return None
         return self._thumbnails.pixmap(self.collection_id, self._rows[row].face_id)
 
+    def thumbnail_missing(self, row: int) -> bool:
+        """The face has no stored crop (a remote endpoint returns none): not merely still loading."""
+        return self._thumbnails is not None and self._thumbnails.missing(self.collection_id, self._rows[row].face_id)
+
     @Slot(str, object)
     def _on_thumbnails_ready(self, collection_id: str, face_ids) -> None:
         if collection_id != self.collection_id:
@@ -285,6 +289,8 @@ class FaceListModel(QAbstractListModel):
                 lines.append(f"Similarity {e.similarity:.1f} to {self.sorted_by}")
             if e.face_id in self._rejected:
                 lines.append("Marked: not this person")
+            if self.thumbnail_missing(index.row()):
+                lines.append("No face crop stored for this face")
             return "\n".join(lines)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             owner = f"assigned to {e.user_id}" if e.user_id else "unassigned"

@@ -7,6 +7,8 @@ from functools import partial
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from app.core.capabilities import LOCAL_ANALYSIS, capabilities_of
+
 from . import demo_collection, message_boxes
 from .photo_import import import_photos
 from .settings import KEY_DEMO_OFFERED, app_settings
@@ -86,8 +88,13 @@ class ImportController(QObject):
     # -- first run ----------------------------------------------------------------------------------
     @Slot()
     def offer_demo(self) -> None:
-        """On an empty workspace, once per user: offer a demo collection made from the sample photos."""
+        """On an empty workspace, once per user: offer a demo collection made from the sample photos.
+
+        Not on a remote endpoint: an empty one there is someone's account, not a first run.
+        """
         w = self.window
+        if LOCAL_ANALYSIS not in capabilities_of(self.engine):
+            return
         settings = app_settings()
         photos = demo_collection.sample_photos()
         if w.collections_model.rowCount() or not photos or settings.value(KEY_DEMO_OFFERED, False, bool):

@@ -1,5 +1,8 @@
 """Start the curation window: `python main.py [--workspace DIR]` or the rekurator-gui entry point.
 
+`--endpoint-url URL` (or `--profile` / `--region`, as in the CLI) opens it on a remote
+Rekognition-compatible endpoint instead of a local workspace (app.remote.curation_backend).
+
 `--self-test` checks the install instead (models, a sample photo, the window offscreen) and
 prints a JSON summary; packaging/smoke_test.sh runs it on a built bundle.
 """
@@ -35,13 +38,36 @@ def parse_args(argv):
                                      "Rekognition models them.")
     parser.add_argument("--workspace", metavar="DIR",
                         help="workspace folder (default: $REKURATOR_WORKSPACE, else the user data folder)")
+    remote = parser.add_argument_group("remote endpoint", "With any of --endpoint-url, --profile or --region the window "
+                                       "works on a Rekognition-compatible endpoint (AWS, or `rekurator serve`) "
+                                       "instead of a local workspace.")
+    remote.add_argument("--endpoint-url", metavar="URL", help="the endpoint, e.g. http://127.0.0.1:8085")
+    remote.add_argument("--profile", help="AWS profile for credentials and region")
+    remote.add_argument("--region", help="AWS region (default: the profile's, else us-east-1)")
+    remote.add_argument("--no-verify-ssl", dest="verify_ssl", action="store_false",
+                        help="do not verify the endpoint's TLS certificate")
+    remote.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for verifying the endpoint's TLS certificate")
     parser.add_argument("--version", action="version", version=f"rekurator {app.__version__}")
     parser.add_argument("--self-test", action="store_true",
                         help="check this install (face models, a sample photo, the window offscreen), print a JSON "
                              "summary and exit: 0 when all is well")
     # for tests and benchmarks: close the window after this many milliseconds
     parser.add_argument("--quit-after-ms", type=int, default=None, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if uses_remote(args):
+        if args.workspace:
+            parser.error("--workspace cannot be combined with --endpoint-url/--profile/--region: the window works "
+                         "either on a local workspace or on a remote endpoint")
+        if args.ca_bundle and not args.verify_ssl:
+            parser.error("--ca-bundle and --no-verify-ssl contradict each other: give one")
+    elif args.ca_bundle or not args.verify_ssl:
+        parser.error("--no-verify-ssl and --ca-bundle only apply to a remote endpoint: add --endpoint-url "
+                     "(or --profile/--region)")
+    return args
+
+
+def uses_remote(args) -> bool:
+    return any(v is not None for v in (args.endpoint_url, args.profile, args.region))
 
 
 def main(argv=None) -> int:
@@ -119,13 +145,18 @@ def _window_main(args) -> int:
         log.warning("no crash log: %s", exc)
     qt_app = _qt_application()
 
-    workspace = resolve_workspace(args.workspace)
-    try:
-        engine = Engine(workspace, analyzer_factory=create_default_analyzer)
-    except (WorkspaceError, OSError) as exc:
-        QMessageBox.critical(None, "Rekurator", f"The workspace {workspace} cannot be opened.\n\n{exc}")
-        return 1
-    log.info("workspace %s", engine.workspace)
+    if uses_remote(args):
+        engine = _remote_backend(args)
+        if engine is None:
+            return 1
+    else:
+        workspace = resolve_workspace(args.workspace)
+        try:
+            engine = Engine(workspace, analyzer_factory=create_default_analyzer)
+        except (WorkspaceError, OSError) as exc:
+            QMessageBox.critical(None, "Rekurator", f"The workspace {workspace} cannot be opened.\n\n{exc}")
+            return 1
+        log.info("workspace %s", engine.workspace)
 
     # SIGTERM / Ctrl+C close the window cleanly (settings saved, workers stopped)
     window = MainWindow(engine)
@@ -149,6 +180,24 @@ def _window_main(args) -> int:
 
 def _idle() -> None:
     pass
+
+
+def _remote_backend(args):
+    """The remote endpoint behind the window's interface, or None after telling the user why not."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.remote.curation_backend import RemoteCurationBackend
+
+    verify = False if not args.verify_ssl else args.ca_bundle
+    try:
+        backend = RemoteCurationBackend.connect(args.endpoint_url, args.region, args.profile, verify=verify)
+    except (ValueError, OSError) as exc:  # RemoteConfigurationError, a damaged marks file
+        where = args.endpoint_url or f"AWS ({args.profile or 'default profile'}, {args.region or 'default region'})"
+        QMessageBox.critical(None, "Rekurator", f"The endpoint {where} cannot be used.\n\n{exc}")
+        return None
+    log.info("remote endpoint %s (region %s, %s)", backend.endpoint_url, backend.remote.region_name,
+             "signed" if backend.remote.signed else "unsigned")
+    return backend
 
 
 # -- self-test -------------------------------------------------------------------------------------

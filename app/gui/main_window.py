@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDock
                                QListView, QMainWindow, QProgressBar, QSplitter, QToolButton, QUndoView,
                                QVBoxLayout, QWidget)
 
+from app.core import capabilities as caps
 from app.core.errors import ResourceNotFoundException
 
 from . import message_boxes
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.engine = engine
+        self.capabilities = caps.capabilities_of(engine)  # a remote endpoint offers less than a workspace
         self.session_start_seq = last_journal_seq(engine)
         self.setWindowTitle(f"Rekurator — {engine.workspace}")
         self.undo_stack = QUndoStack(self)
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         self.enrollment = None  # EnrollmentController, made when the panel is first opened
         self._build_views()
         self._build_actions()
+        self.unavailable = self._unavailable_actions()
         self._build_menus()
         self._build_docks()
         self.importer = ImportController(self)
@@ -209,9 +212,33 @@ class MainWindow(QMainWindow):
         self.left.addWidget(_pane("Users", self.users_view,
                                   [_tool_button(self.act_new_user), _tool_button(self.act_delete_user)]))
 
+    def _unavailable_actions(self) -> dict[QAction, str]:
+        """Actions this backend cannot serve, each with why; they stay disabled and say so in their tooltip."""
+        remote = "on a remote endpoint"
+        needs = [
+            (caps.WORKSPACE_JOURNAL, self.act_export_workspace,
+             f"Workspace reports are not available {remote}: it keeps no journal this window can read. "
+             "The session report lists what this window did."),
+            (caps.LOCAL_ANALYSIS, self.act_enroll,
+             f"Camera enrollment is not available {remote}: the frames are analysed and stored on this computer."),
+            (caps.ASSOCIATION_PREVIEW, self.act_sort_user,
+             f"Sorting by similarity to a user is not available {remote}: it needs match confidences, which the "
+             "API does not preview. Sort by similarity to a face instead."),
+            (caps.NOT_THIS_PERSON, self.act_not_this_person, "“Not this person” marks are not available here."),
+        ]
+        unavailable = {}
+        for capability, action, why in needs:
+            if capability not in self.capabilities:
+                action.setEnabled(False)
+                action.setToolTip(why)
+                action.setStatusTip(why)
+                unavailable[action] = why
+        return unavailable
+
     def _build_menus(self) -> None:
         mb = self.menuBar()
         m = mb.addMenu("&File")
+        m.setToolTipsVisible(True)  # a disabled command's tooltip says why it is disabled
         m.addActions([self.act_new_collection, self.act_delete_collection])
         m.addSeparator()
         m.addActions([self.act_import_files, self.act_import_folder])
@@ -222,14 +249,17 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Edit")
         m.addActions([self.act_undo, self.act_redo])
         m = mb.addMenu("&Users")
+        m.setToolTipsVisible(True)
         m.addActions([self.act_new_user, self.act_delete_user, self.act_pin_user, self.act_unpin_user])
         m.addSeparator()
         m.addAction(self.act_enroll)
         m = mb.addMenu("F&aces")
+        m.setToolTipsVisible(True)
         m.addActions([self.act_associate, self.act_disassociate, self.act_not_this_person])
         m.addSeparator()
         m.addAction(self.act_delete_faces)
         m = mb.addMenu("&Search")
+        m.setToolTipsVisible(True)
         m.addActions([self.act_search, self.act_sort_face, self.act_sort_user, self.act_sort_index])
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addActions(self.act_filters)
@@ -278,6 +308,15 @@ class MainWindow(QMainWindow):
         self.busy_bar.setVisible(False)
         self.busy_label = QLabel()
         self.statusBar().addPermanentWidget(self.busy_label)
+        missing = [text for capability, text in ((caps.THUMBNAILS, "no face crops"),
+                                                 (caps.ASSOCIATION_PREVIEW, "no association preview"),
+                                                 (caps.WORKSPACE_JOURNAL, "session reports only"))
+                   if capability not in self.capabilities]
+        if missing:  # what this backend lacks, always in view
+            limits = QLabel(f"{self.engine.workspace}: {', '.join(missing)}")
+            limits.setObjectName("backendLimits")
+            limits.setToolTip("\n".join(self.unavailable.values()))
+            self.statusBar().addPermanentWidget(limits)
         self.statusBar().addPermanentWidget(self.busy_bar)
         self.tasks.changed.connect(self._on_tasks_changed)
 
@@ -439,6 +478,8 @@ class MainWindow(QMainWindow):
         self.act_not_this_person.setEnabled(has_faces and has_user)
         for act in (self.act_disassociate, self.act_delete_faces, self.act_search, self.act_sort_face):
             act.setEnabled(has_faces)
+        for act in self.unavailable:
+            act.setEnabled(False)
 
     # -- loading ---------------------------------------------------------------------------------
     def reload_collections(self, select: str | None = None) -> None:
@@ -719,6 +760,9 @@ class MainWindow(QMainWindow):
             self.export_report(path, scope)
 
     def export_report(self, path, scope: str = "session"):
+        if scope != "session" and self.act_export_workspace in self.unavailable:
+            self.report_error("Exporting the workspace report", ValueError(self.unavailable[self.act_export_workspace]))
+            return None
         try:
             report = session_report(self.engine, self.session_start_seq) if scope == "session" else \
                 workspace_report(self.engine)

@@ -1,7 +1,8 @@
 """Importing photos into a collection: analyse each file, store its faces (no Qt here).
 
 Each file is stored in its own transaction as soon as it is analysed, so a cancelled or failed
-import keeps what it finished and the progress shown is real.
+import keeps what it finished and the progress shown is real. A backend that cannot take faces
+analysed here (a remote endpoint) gets each photo's bytes with IndexFaces and analyses it itself.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.errors import InvalidParameterException, RekognitionError
+from app.core.capabilities import LOCAL_ANALYSIS, capabilities_of
+from app.core.errors import (ImageTooLargeException, InvalidImageFormatException, InvalidParameterException,
+                             RekognitionError)
 from app.core.face_ops import AnalyzedImage
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -66,6 +69,8 @@ class ImportOutcome:
 def import_photos(engine, collection_id: str, paths, worker=None, quality_filter: str = "AUTO",
                   max_faces: int | None = None) -> ImportOutcome:
     files = list_photos(paths)
+    if LOCAL_ANALYSIS not in capabilities_of(engine):
+        return _send_photos(engine, collection_id, files, worker, quality_filter, max_faces)
     model = engine.describe_collection(CollectionId=collection_id)["FaceModelVersion"]
     if worker is not None:
         worker.report(0, len(files), "Loading the face models")
@@ -92,6 +97,40 @@ def import_photos(engine, collection_id: str, paths, worker=None, quality_filter
             continue
         item = AnalyzedImage(hashlib.sha256(data).hexdigest(), external_image_id_for(path), analysis)
         response = engine.store_analyzed(collection_id, [item], quality_filter, max_faces)[0]
+        result.face_ids = [r["Face"]["FaceId"] for r in response["FaceRecords"]]
+        result.unindexed = [list(u["Reasons"]) for u in response["UnindexedFaces"]]
+    if worker is not None and not outcome.cancelled:
+        worker.report(len(files), len(files), "Done")
+    return outcome
+
+
+# what one photo can get wrong: listed against the file, the import goes on
+_PHOTO_ERRORS = (InvalidImageFormatException, ImageTooLargeException, InvalidParameterException)
+
+
+def _send_photos(engine, collection_id: str, files: list[Path], worker, quality_filter: str,
+                 max_faces: int | None) -> ImportOutcome:
+    """IndexFaces with each photo's bytes: the endpoint analyses them (one request per photo)."""
+    engine.describe_collection(CollectionId=collection_id)  # a missing collection ends the import at once
+    outcome = ImportOutcome(collection_id, [], len(files))
+    options = {"QualityFilter": quality_filter, **({"MaxFaces": max_faces} if max_faces is not None else {})}
+    for n, path in enumerate(files):
+        if worker is not None:
+            if worker.is_cancelled:
+                outcome.cancelled = True
+                break
+            worker.report(n, len(files), path.name)
+        result = FileResult(str(path))
+        outcome.results.append(result)
+        try:
+            response = engine.index_faces(CollectionId=collection_id, Image={"Bytes": path.read_bytes()},
+                                          ExternalImageId=external_image_id_for(path), **options)
+        except OSError as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            continue
+        except _PHOTO_ERRORS as exc:
+            result.error = f"{exc.code}: {exc}"
+            continue
         result.face_ids = [r["Face"]["FaceId"] for r in response["FaceRecords"]]
         result.unindexed = [list(u["Reasons"]) for u in response["UnindexedFaces"]]
     if worker is not None and not outcome.cancelled:

@@ -95,6 +95,10 @@ class ThumbnailLoader(QObject):
             self._queued.move_to_end(key)  # asked again: it is on screen now
         return None
 
+    def missing(self, collection_id: str, face_id: str) -> bool:
+        """True once the face is known to have no crop (as opposed to not loaded yet)."""
+        return self._cache.get((collection_id, face_id)) is _NO_THUMBNAIL
+
     def forget(self, collection_id: str, face_ids) -> None:
         for fid in face_ids:
             self._cache.pop((collection_id, fid), None)

@@ -1,0 +1,192 @@
+"""The curation window's backend interface over a remote Rekognition endpoint (no Qt here).
+
+The window talks to the local Engine: the sixteen operations plus a few extensions of ours
+(face crops, the association dry run, "not this person" marks, the journal...). Over the wire
+only the operations exist, so this adapter gives each extension the honest remote behaviour and
+names what it can offer in `capabilities` (see app.core.capabilities), which the window reads
+to enable its actions:
+
+- face_thumbnails: {} (the API returns no face crops; the window draws a "no crop" tile);
+- face_details: the bounding box and confidence ListFaces returns (no landmarks, pose, quality);
+- image_preview: None;
+- preview_association, store_analyzed: CapabilityUnavailable (a dry run needs the descriptors;
+  storing needs local analysis; imports send the image bytes with IndexFaces instead);
+- set_not_this_person / rejected_face_ids: kept on this computer, one JSON file per endpoint
+  (person_marks.py), checked against the endpoint's faces and users when set;
+- journal_entries: the writes this adapter made in this session (session_journal.py), so the
+  session report works; there is no workspace journal to read.
+"""
+
+from __future__ import annotations
+
+import os
+from botocore import xform_name
+
+from app.core.capabilities import ASSOCIATION_PREVIEW, LOCAL_ANALYSIS, NOT_THIS_PERSON, CapabilityUnavailable
+from app.core.errors import InvalidParameterException, ResourceNotFoundException
+from app.core.service_model import OPERATIONS
+from app.core.validation import validate_request
+
+from .boto3_backend import RemoteBackend
+from .person_marks import PersonMarks, default_marks_path
+from .session_journal import SessionJournal
+
+# the operations that change the endpoint: each successful one goes into the session journal
+WRITES = frozenset({"CreateCollection", "DeleteCollection", "IndexFaces", "DeleteFaces", "CreateUser", "DeleteUser",
+                    "AssociateFaces", "DisassociateFaces"})
+LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most this many per call (service model)
+LIST_USERS_PAGE = 500
+
+
+class RemoteCurationBackend:
+    capabilities = frozenset({NOT_THIS_PERSON})
+
+    def __init__(self, remote: RemoteBackend, marks_path: str | os.PathLike | None = None,
+                 profile_name: str | None = None):
+        """`marks_path`: where "not this person" marks are kept (default: per endpoint and profile, under the user data dir)."""
+        self.remote = remote
+        self.endpoint_url: str = remote.endpoint_url
+        self.marks = PersonMarks(marks_path or default_marks_path(self.endpoint_url, profile_name), self.endpoint_url)
+        self.journal = SessionJournal()
+        self._model_versions: dict[str, str] = {}  # collection id -> FaceModelVersion, as the endpoint reported it
+
+    @classmethod
+    def connect(cls, endpoint_url: str | None = None, region_name: str | None = None, profile_name: str | None = None,
+                verify: bool | str | None = None, marks_path: str | os.PathLike | None = None,
+                **remote_options) -> "RemoteCurationBackend":
+        """A RemoteBackend made from these settings, adapted; bad settings raise RemoteConfigurationError."""
+        remote = RemoteBackend(endpoint_url=endpoint_url, region_name=region_name, profile_name=profile_name,
+                               verify=verify, **remote_options)
+        try:
+            return cls(remote, marks_path, profile_name)
+        except Exception:
+            remote.close()
+            raise
+
+    @property
+    def workspace(self) -> str:
+        """What the window works on, for its title, settings keys and reports: the endpoint's URL."""
+        return self.endpoint_url
+
+    # -- the operations ----------------------------------------------------------------------------
+    def call(self, operation: str, params: dict | None = None) -> dict:
+        params = {} if params is None else params
+        response = self.remote.call(operation, params)
+        cid = params.get("CollectionId")
+        if response.get("FaceModelVersion") and cid:
+            self._model_versions[cid] = response["FaceModelVersion"]
+        if operation in WRITES:
+            self._after_write(operation, params, response)
+        return response
+
+    def _after_write(self, operation: str, params: dict, response: dict) -> None:
+        cid = params.get("CollectionId")
+        journaled = response
+        if operation == "IndexFaces":  # as the local journal keeps it: the outcome without FaceDetails
+            journaled = {"FaceRecords": [{"Face": r["Face"]} for r in response.get("FaceRecords", [])],
+                         "FaceModelVersion": response.get("FaceModelVersion"),
+                         "UnindexedFaces": [{"Reasons": u.get("Reasons", [])} for u in response.get("UnindexedFaces", [])]}
+        self.journal.record(operation, cid, params, journaled, self._model_versions.get(cid))
+        if operation == "DeleteCollection":
+            self.marks.forget(cid)
+            self._model_versions.pop(cid, None)
+        elif operation == "DeleteUser":
+            self.marks.forget(cid, user_id=params["UserId"])
+        elif operation == "DeleteFaces":
+            self.marks.forget(cid, face_ids=response.get("DeletedFaces", []))
+
+    def close(self) -> None:
+        self.remote.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RemoteCurationBackend({self.endpoint_url!r})"
+
+    # -- the window's extensions ----------------------------------------------------------------------
+    def face_thumbnails(self, collection_id: str, face_ids) -> dict[str, bytes]:
+        return {}  # the API has no call that returns face crops
+
+    def face_details(self, collection_id: str, face_ids) -> dict[str, dict]:
+        """What ListFaces tells of each face: its bounding box and detection confidence."""
+        faces = self._faces(collection_id, _checked_face_ids(face_ids))
+        return {fid: {"BoundingBox": f["BoundingBox"], "Confidence": f["Confidence"]} for fid, f in faces.items()}
+
+    def image_preview(self, collection_id: str, image_id: str) -> bytes | None:
+        return None  # the endpoint keeps no photos we could read back
+
+    def preview_association(self, collection_id: str, user_id: str, face_ids, threshold: float | None = None) -> dict:
+        raise CapabilityUnavailable(ASSOCIATION_PREVIEW, f"A preview of AssociateFaces is not available on a remote "
+                                    f"endpoint ({self.endpoint_url}): match confidences need the face descriptors, "
+                                    "which the API never returns")
+
+    def store_analyzed(self, collection_id: str, items, quality_filter: str = "AUTO", max_faces: int | None = None):
+        raise CapabilityUnavailable(LOCAL_ANALYSIS, f"Faces analysed on this computer cannot be stored on a remote "
+                                    f"endpoint ({self.endpoint_url}); send the image bytes with IndexFaces instead")
+
+    def set_not_this_person(self, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:
+        """Mark (or unmark) faces as "not this person" for a user, in this computer's marks file."""
+        face_ids = _checked_face_ids(face_ids)
+        validate_request("CreateUser", {"CollectionId": collection_id, "UserId": user_id})
+        self._require_user(collection_id, user_id)
+        found = self._faces(collection_id, face_ids)
+        missing = [f for f in face_ids if f not in found]
+        if missing:
+            raise InvalidParameterException(f"FaceIds: not in collection {collection_id}: {', '.join(missing)}")
+        response = {"ChangedFaceIds": self.marks.change(collection_id, user_id, face_ids, rejected)}
+        self.journal.record("MarkNotThisPerson" if rejected else "UnmarkNotThisPerson", collection_id,
+                            {"CollectionId": collection_id, "UserId": user_id, "FaceIds": face_ids}, response,
+                            self._model_versions.get(collection_id))
+        return response
+
+    def rejected_face_ids(self, collection_id: str, user_id: str) -> set[str]:
+        # read often (every user selection): from the file only, no round trip
+        return self.marks.faces(collection_id, user_id)
+
+    def journal_entries(self, after_seq: int = 0, collection_id: str | None = None, limit: int | None = None) -> list[dict]:
+        return self.journal.entries(after_seq, collection_id, limit)
+
+    # -- reading the endpoint --------------------------------------------------------------------------
+    def _faces(self, collection_id: str, face_ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for start in range(0, len(face_ids), LIST_FACES_MAX_IDS):
+            chunk = face_ids[start : start + LIST_FACES_MAX_IDS]
+            page = self.call("ListFaces", {"CollectionId": collection_id, "FaceIds": chunk, "MaxResults": len(chunk)})
+            found.update({f["FaceId"]: f for f in page["Faces"]})
+        return found
+
+    def _require_user(self, collection_id: str, user_id: str) -> None:
+        """ListUsers has no filter: page through it (as the local engine, a missing user is ResourceNotFound)."""
+        params = {"CollectionId": collection_id, "MaxResults": LIST_USERS_PAGE}
+        while True:
+            page = self.call("ListUsers", params)
+            if any(u["UserId"] == user_id for u in page["Users"]):
+                return
+            if not page.get("NextToken"):
+                raise ResourceNotFoundException(f"The user id: {user_id} does not exist in the collection: {collection_id}")
+            params["NextToken"] = page["NextToken"]
+
+
+def _checked_face_ids(face_ids) -> list[str]:
+    if not isinstance(face_ids, (list, tuple)) or not face_ids:
+        raise InvalidParameterException("FaceIds: give a non-empty list of FaceIds")
+    face_ids = list(dict.fromkeys(face_ids))
+    validate_request("ListFaces", {"CollectionId": "x", "FaceIds": face_ids})
+    return face_ids
+
+
+def _operation_method(operation: str):
+    def method(self: RemoteCurationBackend, **params) -> dict:
+        return self.call(operation, params)
+
+    method.__name__ = xform_name(operation)
+    method.__doc__ = f"The {operation} operation on the remote endpoint (AWS member names as keyword arguments)."
+    return method
+
+
+for _op in OPERATIONS:
+    setattr(RemoteCurationBackend, xform_name(_op), _operation_method(_op))
