@@ -229,3 +229,14 @@ def test_face_budgets_are_counted_in_the_background(qtbot, engine, people):
     assert alice.face_count == 2 and alice.budget == "2 / 100" and alice.status == "ACTIVE"
     assert w.users_model.entry(w.users_model.row_of("bob")).budget == "0 / 100"
     w.close()
+
+
+def test_start_up_objects_are_frozen_out_of_the_collector(qtbot, engine):
+    import gc
+
+    from .conftest import open_window
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    open_window(qtbot, engine)
+    qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=2000)
