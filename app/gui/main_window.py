@@ -22,6 +22,7 @@ from .face_grid import FaceGridView
 from .face_model import FaceFilter, FaceListModel
 from .import_panel import ImportPanel
 from .palette import THEMES, apply_theme
+from .photo_viewer import SourcePhotoViewer
 from .import_controller import ImportController
 from .report_export import last_journal_seq, session_report, workspace_report, write_report
 from .results_panel import ResultsPanel
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
     def __init__(self, engine, page_size: int = 500, parent=None):
         super().__init__(parent)
         self._start_up_frozen = False
+        self.photo_viewer: SourcePhotoViewer | None = None
         self.setObjectName("mainWindow")
         self.engine = engine
         self.capabilities = caps.capabilities_of(engine)  # a remote endpoint offers less than a workspace
@@ -196,6 +198,9 @@ class MainWindow(QMainWindow):
         self.act_sort_face = a("Sort by similarity to selected &face", sim.sort_by_face, "Ctrl+Shift+F", "sortByFace")
         self.act_sort_user = a("Sort by similarity to selected &user", sim.sort_by_user, "Ctrl+Shift+U", "sortByUser")
         self.act_sort_index = a("Index &order", self.reload_faces, "Ctrl+Shift+O", "sortByIndex")
+        self.act_source_photo = a("Show &source photo", self._toggle_source_photo, "Ctrl+T", "sourcePhoto",
+                                  "The photo the current face came from, with the face's box drawn")
+        self.act_source_photo.setCheckable(True)
         self.act_go_collections = a("Go to collections", partial(self._focus, "collections"), "Ctrl+Alt+1")
         self.act_go_users = a("Go to users", partial(self._focus, "users"), "Ctrl+Alt+2")
         self.act_go_faces = a("Go to faces", partial(self._focus, "faces"), "Ctrl+Alt+3")
@@ -228,6 +233,8 @@ class MainWindow(QMainWindow):
              f"Sorting by similarity to a user is not available {remote}: it needs match confidences, which the "
              "API does not preview. Sort by similarity to a face instead."),
             (caps.NOT_THIS_PERSON, self.act_not_this_person, "“Not this person” marks are not available here."),
+            (caps.IMAGE_PREVIEWS, self.act_source_photo,
+             f"Source photos are not available {remote}: the API returns no images."),
         ]
         unavailable = {}
         for capability, action, why in needs:
@@ -265,6 +272,9 @@ class MainWindow(QMainWindow):
         m.setToolTipsVisible(True)
         m.addActions([self.act_search, self.act_sort_face, self.act_sort_user, self.act_sort_index])
         self.view_menu = mb.addMenu("&View")
+        self.view_menu.setToolTipsVisible(True)
+        self.view_menu.addAction(self.act_source_photo)
+        self.view_menu.addSeparator()
         self.view_menu.addActions(self.act_filters)
         self.view_menu.addSeparator()
         self.view_menu.addActions([self.act_go_collections, self.act_go_users, self.act_go_faces])
@@ -465,6 +475,43 @@ class MainWindow(QMainWindow):
         n = len(self.face_grid.selectionModel().selectedIndexes())
         self.statusBar().showMessage(f"{n} face(s) selected" if n else "", 3000)
         self._update_actions()
+        if self.photo_viewer is not None and self.photo_viewer.isVisible():
+            self._show_source_photo()
+
+    # -- the source photo of the current face ----------------------------------------------------
+    @Slot(bool)
+    def _toggle_source_photo(self, checked: bool) -> None:
+        if not checked:
+            if self.photo_viewer is not None:
+                self.photo_viewer.hide()
+            return
+        if self.photo_viewer is None:
+            self.photo_viewer = SourcePhotoViewer(self)
+            self.photo_viewer.closed.connect(self._on_photo_viewer_closed)
+        self._show_source_photo()
+        self.photo_viewer.show()
+
+    @Slot()
+    def _on_photo_viewer_closed(self) -> None:
+        self.act_source_photo.setChecked(False)
+
+    def _show_source_photo(self) -> None:
+        face_id, collection = self.current_face(), self.current_collection()
+        if face_id is None or collection is None:
+            self.photo_viewer.show_face(None, None, None, None)
+            return
+        row = self.face_model.row_of(face_id)
+        if row is None:
+            self.photo_viewer.show_face(None, None, None, None)
+            return
+        entry = self.face_model.entry(row)
+        try:
+            jpeg = self.engine.image_preview(collection, entry.image_id)
+            box = self.engine.face_details(collection, [face_id]).get(face_id, {}).get("BoundingBox")
+        except Exception as exc:  # noqa: BLE001 - shown to the operator, never swallowed
+            self.report_error("Reading the source photo", exc)
+            return
+        self.photo_viewer.show_face(face_id, jpeg, box, entry.external_image_id)
 
     def _update_actions(self) -> None:
         has_coll = self.current_collection() is not None

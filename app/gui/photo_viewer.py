@@ -1,0 +1,69 @@
+"""The source photo of a face, with the face's box drawn on it.
+
+A non-modal window that follows the grid's current face while it is open (View ▸ Show source
+photo, Ctrl+T). It shows the downscaled preview the engine stored at indexing time; bounding
+boxes are ratios of the upright photo, so they apply to the preview as they are.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QDialog, QLabel, QScrollArea, QVBoxLayout
+
+BOX_PEN_WIDTH = 3
+
+
+def photo_with_box(jpeg: bytes, box: dict | None) -> QPixmap | None:
+    """The photo as a pixmap with `box` (ratios) outlined; None when the bytes do not decode."""
+    image = QImage.fromData(jpeg)
+    if image.isNull():
+        return None
+    pixmap = QPixmap.fromImage(image)
+    if box:
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("#ffd400"), BOX_PEN_WIDTH))
+        painter.drawRect(QRectF(box["Left"] * pixmap.width(), box["Top"] * pixmap.height(),
+                                box["Width"] * pixmap.width(), box["Height"] * pixmap.height()))
+        painter.end()
+    return pixmap
+
+
+class SourcePhotoViewer(QDialog):
+    """Shows one face's source photo; `closed` tells the window to uncheck its toggle."""
+
+    closed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("sourcePhotoViewer")
+        self.setWindowTitle("Source photo")
+        self.resize(720, 560)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scroll = QScrollArea()
+        scroll.setWidget(self.picture)
+        scroll.setWidgetResizable(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.caption)
+        layout.addWidget(scroll, 1)
+        self.face_id: str | None = None
+
+    def show_face(self, face_id: str | None, jpeg: bytes | None, box: dict | None, photo_name: str | None) -> None:
+        """Show `face_id`'s photo, or say plainly why there is none."""
+        self.face_id = face_id
+        pixmap = photo_with_box(jpeg, box) if jpeg else None
+        if face_id is None:
+            self.caption.setText("Select a face to see the photo it came from.")
+        elif pixmap is None:
+            self.caption.setText("No photo was stored for this face (it was indexed without one).")
+        else:
+            self.caption.setText(f"{photo_name or 'Photo'} — face {face_id}")
+        self.picture.setPixmap(pixmap if pixmap is not None else QPixmap())
+
+    def closeEvent(self, event) -> None:
+        super().closeEvent(event)
+        self.closed.emit()
