@@ -43,8 +43,8 @@ from app.capture.sources import source_for
 from app.core.association import DEFAULT_USER_MATCH_THRESHOLD
 from app.core.validation import validate_request
 
-from .exit_codes import PARTIAL_FAILURE, SUCCESS, ConfigurationError, ParamError, UsageError
-from .global_options import raising_parser
+from .exit_codes import PARTIAL_FAILURE, SUCCESS, ConfigurationError, ParamError
+from .global_options import parse_command_args, raising_parser
 from .render import render
 
 LIVE_MAX_SECONDS = 60.0  # a camera or stream runs until this without --max-seconds; a file to its end
@@ -92,13 +92,9 @@ class _Progress:
 
 
 def run_enroll(session, argv: list[str]) -> int:
-    parser = _parser()
-    if argv[:1] == ["help"] or "-h" in argv or "--help" in argv:
-        session.stdout.write(parser.format_help())
+    args = parse_command_args(_parser(), argv, session.stdout)
+    if args is None:
         return SUCCESS
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        raise UsageError(f"Unknown options: {', '.join(unknown)}")
     if not 1 <= args.frames <= 100:
         raise ParamError("--frames", f"must be from 1 to 100 (AssociateFaces takes 100 faces), got {args.frames}")
     if not 0.0 <= args.user_match_threshold <= 100.0:

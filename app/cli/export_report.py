@@ -17,7 +17,7 @@ from pathlib import Path
 from app.core.report import build_report
 
 from .exit_codes import SUCCESS, ConfigurationError, UsageError
-from .global_options import raising_parser
+from .global_options import parse_command_args, raising_parser
 from .render import render
 
 
@@ -33,13 +33,9 @@ def _parser():
 
 
 def run_export_report(session, argv: list[str]) -> int:
-    parser = _parser()
-    if argv[:1] == ["help"] or "-h" in argv or "--help" in argv:
-        session.stdout.write(parser.format_help())
+    args = parse_command_args(_parser(), argv, session.stdout)
+    if args is None:
         return SUCCESS
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        raise UsageError(f"Unknown options: {', '.join(unknown)}")
     if args.since_seq < 0:
         raise UsageError("argument --since-seq: must be 0 or more")
     engine = session.engine()

@@ -45,6 +45,18 @@ def raising_parser(**kwargs) -> argparse.ArgumentParser:
     return _RaisingParser(add_help=False, allow_abbrev=False, **kwargs)
 
 
+def parse_command_args(parser: argparse.ArgumentParser, argv: list[str], stdout):
+    """An extra command's options: None after printing help (`help`, -h, --help), else the
+    namespace; unknown options are a UsageError, as for the operation commands."""
+    if argv[:1] == ["help"] or "-h" in argv or "--help" in argv:
+        stdout.write(parser.format_help())
+        return None
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        raise UsageError(f"Unknown options: {', '.join(unknown)}")
+    return args
+
+
 # (flag, argparse settings); an entry without "action" takes a value
 _GLOBALS = (
     ("--debug", dict(action="store_true", default=None,

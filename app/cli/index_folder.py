@@ -31,8 +31,8 @@ from app.core.face_ops import AnalyzedImage, store_analyzed
 from app.core.records import get_collection
 from app.core.validation import validate_request
 
-from .exit_codes import PARTIAL_FAILURE, SUCCESS, ConfigurationError, UsageError
-from .global_options import raising_parser
+from .exit_codes import PARTIAL_FAILURE, SUCCESS, ConfigurationError
+from .global_options import parse_command_args, raising_parser
 from .model import input_shape
 from .render import render
 
@@ -103,13 +103,9 @@ class _Progress:
 
 
 def run_index_folder(session, argv: list[str]) -> int:
-    parser = _parser()
-    if argv[:1] == ["help"] or "-h" in argv or "--help" in argv:
-        session.stdout.write(parser.format_help())
+    args = parse_command_args(_parser(), argv, session.stdout)
+    if args is None:
         return SUCCESS
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        raise UsageError(f"Unknown options: {', '.join(unknown)}")
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         raise ConfigurationError(f"--folder {args.folder}: not a folder that can be read")

@@ -18,7 +18,8 @@ from .records import get_collection, get_user, user_status
 from .validation import validate_request
 
 
-def _check_face_ids(face_ids) -> list[str]:
+def check_face_ids(face_ids) -> list[str]:
+    """The FaceIds as a list without duplicates, each a valid FaceId (InvalidParameterException otherwise)."""
     if not isinstance(face_ids, (list, tuple)) or not face_ids:
         raise InvalidParameterException("FaceIds: give a non-empty list of FaceIds")
     validate_request("ListFaces", {"CollectionId": "x", "FaceIds": list(face_ids)})
@@ -33,7 +34,7 @@ def _in_chunks(conn, sql: str, head: tuple, items: list, size: int = 500):
 
 def face_thumbnails(engine, collection_id: str, face_ids) -> dict[str, bytes]:
     """JPEG crops of the given faces (faces indexed without one are absent)."""
-    face_ids = _check_face_ids(face_ids)
+    face_ids = check_face_ids(face_ids)
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
         sql = ("SELECT f.face_id, t.jpeg FROM faces f JOIN face_thumbnails t ON t.face_pk = f.pk "
@@ -43,7 +44,7 @@ def face_thumbnails(engine, collection_id: str, face_ids) -> dict[str, bytes]:
 
 def face_details(engine, collection_id: str, face_ids) -> dict[str, dict]:
     """The FaceDetail stored for each face at indexing time."""
-    face_ids = _check_face_ids(face_ids)
+    face_ids = check_face_ids(face_ids)
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
         sql = ("SELECT face_id, bbox_width, bbox_height, bbox_left, bbox_top, confidence, detail FROM faces "
@@ -82,7 +83,7 @@ def preview_association(engine, collection_id: str, user_id: str, face_ids, thre
 
 def set_not_this_person(engine, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:
     """Mark (or unmark) faces as "not this person" for a user; returns the faces changed."""
-    face_ids = _check_face_ids(face_ids)
+    face_ids = check_face_ids(face_ids)
     operation = "MarkNotThisPerson" if rejected else "UnmarkNotThisPerson"
     with engine.writing() as tx:
         conn = tx.conn

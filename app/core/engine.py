@@ -8,7 +8,6 @@ are thin adapters over it.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
 from .errors import InvalidParameterException
 from .records import CollectionRow
-from .service_model import OPERATIONS
+from .service_model import OPERATIONS, with_operation_methods
 from .store import Store
 from .validation import validate_request
 from .vector_index import CollectionIndex, StaleIndexError
@@ -60,6 +59,7 @@ class WriteTransaction:
         self.on_commit: list[Callable[[], None]] = []
 
 
+@with_operation_methods
 class Engine:
     # everything beyond the API is here: crops, previews, dry runs, the journal, local analysis
     capabilities = capabilities_module.ALL
@@ -236,20 +236,3 @@ class Engine:
     def journal_entries(self, after_seq: int = 0, collection_id: str | None = None, limit: int | None = None) -> list[dict]:
         with self.store.read() as conn:
             return journal.entries(conn, after_seq, collection_id, limit)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _operation_method(operation: str):
-    def method(self: Engine, **params) -> dict:
-        return self.call(operation, params)
-
-    method.__name__ = _snake(operation)
-    method.__doc__ = f"The {operation} operation (AWS member names as keyword arguments)."
-    return method
-
-
-for _op in OPERATIONS:
-    setattr(Engine, _snake(_op), _operation_method(_op))

@@ -12,12 +12,12 @@ import sqlite3
 import time
 
 
-def _sanitise(value):
+def without_bytes(value):
     """Requests are stored without image bytes: a digest and size stand in for them."""
     if isinstance(value, dict):
-        return {k: _sanitise(v) for k, v in value.items()}
+        return {k: without_bytes(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_sanitise(v) for v in value]
+        return [without_bytes(v) for v in value]
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         return {"Sha256": hashlib.sha256(data).hexdigest(), "Size": len(data)}
@@ -28,7 +28,7 @@ def record(conn: sqlite3.Connection, operation: str, collection_id: str | None, 
            model_version: str | None) -> int:
     cur = conn.execute(
         "INSERT INTO journal(time, operation, collection_id, request, response, model_version) VALUES (?,?,?,?,?,?)",
-        (time.time(), operation, collection_id, json.dumps(_sanitise(request), sort_keys=True),
+        (time.time(), operation, collection_id, json.dumps(without_bytes(request), sort_keys=True),
          json.dumps(response, sort_keys=True), model_version),
     )
     return cur.lastrowid

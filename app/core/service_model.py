@@ -8,6 +8,7 @@ the loader's own, shared by every caller: treat them as read-only.
 from __future__ import annotations
 
 import functools
+import re
 
 # The operations the engine implements; everything else in the model is out of scope.
 OPERATIONS = (
@@ -63,3 +64,29 @@ def output_shape(operation: str) -> dict | None:
 
 def operation_errors(operation: str) -> list[str]:
     return [error["shape"] for error in _operation(operation).get("errors", ())]
+
+
+def method_name(operation: str) -> str:
+    """The boto3-style method name of an operation: AssociateFaces -> associate_faces."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+def _forwarding_method(operation: str, owner: str):
+    def method(self, **params) -> dict:
+        return self.call(operation, params)
+
+    method.__name__ = method_name(operation)
+    method.__qualname__ = f"{owner}.{method.__name__}"
+    method.__doc__ = f"The {operation} operation (AWS member names as keyword arguments)."
+    return method
+
+
+def with_operation_methods(cls):
+    """Class decorator: one keyword-argument method per operation, forwarding to `self.call`.
+
+    The engine and the remote backends share it, so `backend.associate_faces(CollectionId=...)`
+    means the same thing on each.
+    """
+    for operation in OPERATIONS:
+        setattr(cls, method_name(operation), _forwarding_method(operation, cls.__name__))
+    return cls

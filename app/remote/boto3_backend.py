@@ -33,7 +33,7 @@ from botocore.exceptions import (
 
 from app import __version__
 from app.core.errors import InvalidParameterException
-from app.core.service_model import OPERATIONS
+from app.core.service_model import OPERATIONS, with_operation_methods
 from app.core.validation import UnknownOperationError, validate_request
 
 from .remote_errors import EndpointUnreachableError, RemoteConfigurationError, error_from_client_error
@@ -41,6 +41,7 @@ from .remote_errors import EndpointUnreachableError, RemoteConfigurationError, e
 DEFAULT_REGION = "us-east-1"
 
 
+@with_operation_methods
 class RemoteBackend:
     def __init__(
         self,
@@ -156,16 +157,3 @@ def _response_value(value):
     if isinstance(value, datetime.datetime):
         return value.timestamp()
     return value
-
-
-def _operation_method(operation: str):
-    def method(self: RemoteBackend, **params) -> dict:
-        return self.call(operation, params)
-
-    method.__name__ = xform_name(operation)
-    method.__doc__ = f"The {operation} operation on the remote endpoint (AWS member names as keyword arguments)."
-    return method
-
-
-for _op in OPERATIONS:
-    setattr(RemoteBackend, xform_name(_op), _operation_method(_op))

@@ -20,11 +20,11 @@ to enable its actions:
 from __future__ import annotations
 
 import os
-from botocore import xform_name
 
 from app.core.capabilities import ASSOCIATION_PREVIEW, LOCAL_ANALYSIS, NOT_THIS_PERSON, CapabilityUnavailable
+from app.core.curation import check_face_ids
 from app.core.errors import InvalidParameterException, ResourceNotFoundException
-from app.core.service_model import OPERATIONS
+from app.core.service_model import with_operation_methods
 from app.core.validation import validate_request
 
 from .boto3_backend import RemoteBackend
@@ -38,6 +38,7 @@ LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most this many per call (serv
 LIST_USERS_PAGE = 500
 
 
+@with_operation_methods
 class RemoteCurationBackend:
     capabilities = frozenset({NOT_THIS_PERSON})
 
@@ -113,7 +114,7 @@ class RemoteCurationBackend:
 
     def face_details(self, collection_id: str, face_ids) -> dict[str, dict]:
         """What ListFaces tells of each face: its bounding box and detection confidence."""
-        faces = self._faces(collection_id, _checked_face_ids(face_ids))
+        faces = self._faces(collection_id, check_face_ids(face_ids))
         return {fid: {"BoundingBox": f["BoundingBox"], "Confidence": f["Confidence"]} for fid, f in faces.items()}
 
     def image_preview(self, collection_id: str, image_id: str) -> bytes | None:
@@ -130,7 +131,7 @@ class RemoteCurationBackend:
 
     def set_not_this_person(self, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:
         """Mark (or unmark) faces as "not this person" for a user, in this computer's marks file."""
-        face_ids = _checked_face_ids(face_ids)
+        face_ids = check_face_ids(face_ids)
         validate_request("CreateUser", {"CollectionId": collection_id, "UserId": user_id})
         self._require_user(collection_id, user_id)
         found = self._faces(collection_id, face_ids)
@@ -169,24 +170,3 @@ class RemoteCurationBackend:
             if not page.get("NextToken"):
                 raise ResourceNotFoundException(f"The user id: {user_id} does not exist in the collection: {collection_id}")
             params["NextToken"] = page["NextToken"]
-
-
-def _checked_face_ids(face_ids) -> list[str]:
-    if not isinstance(face_ids, (list, tuple)) or not face_ids:
-        raise InvalidParameterException("FaceIds: give a non-empty list of FaceIds")
-    face_ids = list(dict.fromkeys(face_ids))
-    validate_request("ListFaces", {"CollectionId": "x", "FaceIds": face_ids})
-    return face_ids
-
-
-def _operation_method(operation: str):
-    def method(self: RemoteCurationBackend, **params) -> dict:
-        return self.call(operation, params)
-
-    method.__name__ = xform_name(operation)
-    method.__doc__ = f"The {operation} operation on the remote endpoint (AWS member names as keyword arguments)."
-    return method
-
-
-for _op in OPERATIONS:
-    setattr(RemoteCurationBackend, xform_name(_op), _operation_method(_op))

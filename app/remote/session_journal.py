@@ -8,21 +8,11 @@ without image bytes (a digest and size stand in), as the local journal keeps the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
 
-
-def _without_bytes(value):
-    if isinstance(value, dict):
-        return {k: _without_bytes(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_without_bytes(v) for v in value]
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        return {"Sha256": hashlib.sha256(data).hexdigest(), "Size": len(data)}
-    return value
+from app.core.journal import without_bytes
 
 
 class SessionJournal:
@@ -34,7 +24,7 @@ class SessionJournal:
                model_version: str | None) -> int:
         # a JSON round trip: entries hold plain JSON values, exactly what a stored journal gives back
         entry = {"Time": time.time(), "Operation": operation, "CollectionId": collection_id,
-                 "Request": json.loads(json.dumps(_without_bytes(request), sort_keys=True)),
+                 "Request": json.loads(json.dumps(without_bytes(request), sort_keys=True)),
                  "Response": json.loads(json.dumps(response, sort_keys=True)), "FaceModelVersion": model_version}
         with self._lock:
             entry["Seq"] = len(self._entries) + 1
