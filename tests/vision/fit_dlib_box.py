@@ -10,7 +10,7 @@ them by overlap, and least-squares fits
 
 (w: the YuNet box width). The points' mean is steadier than the YuNet box centre: fitted on the
 test photos this gives a mean IoU of ~0.81 with dlib's boxes against ~0.69 for raw YuNet boxes. It prints the constants that app/vision/dlib_box.py keeps.
-Needs dlib-bin (a test dependency): python tests/vision/fit_dlib_box.py
+Needs dlib-bin (a test dependency): .venv/bin/python -m tests.vision.fit_dlib_box
 """
 
 from __future__ import annotations
