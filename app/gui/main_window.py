@@ -22,7 +22,7 @@ from .face_grid import FaceGridView
 from .face_model import FaceFilter, FaceListModel
 from .import_panel import ImportPanel
 from .palette import THEMES, apply_theme
-from .photo_viewer import SourcePhotoViewer
+from .photo_viewer import SourcePhotoController
 from .import_controller import ImportController
 from .report_export import last_journal_seq, session_report, workspace_report, write_report
 from .results_panel import ResultsPanel
@@ -32,6 +32,7 @@ from .settings import KEY_GEOMETRY, KEY_SPLITTER, KEY_STATE, KEY_THEME, app_sett
 from .thumbnail_loader import ThumbnailLoader
 from .user_list_view import UserListView
 from .user_model import UserListModel, count_faces
+from .window_menus import build_menus, disable_unavailable
 from .workers import Task, TaskList
 
 FILTER_LABELS = [(FaceFilter.ALL, "All faces"), (FaceFilter.UNASSIGNED, "Unassigned faces"),
@@ -64,7 +65,6 @@ class MainWindow(QMainWindow):
     def __init__(self, engine, page_size: int = 500, parent=None):
         super().__init__(parent)
         self._start_up_frozen = False
-        self.photo_viewer: SourcePhotoViewer | None = None
         self.setObjectName("mainWindow")
         self.engine = engine
         self.capabilities = caps.capabilities_of(engine)  # a remote endpoint offers less than a workspace
@@ -79,11 +79,12 @@ class MainWindow(QMainWindow):
         self.face_model = FaceListModel(engine, self.thumbnails, page_size, self)
         self.curation = CurationController(self)
         self.similarity = SimilarityController(self)
+        self.source_photo = SourcePhotoController(self)
         self.enrollment = None  # EnrollmentController, made when the panel is first opened
         self._build_views()
         self._build_actions()
-        self.unavailable = self._unavailable_actions()
-        self._build_menus()
+        self.unavailable = disable_unavailable(self)
+        build_menus(self)
         self._build_docks()
         self.importer = ImportController(self)
         self._build_status_bar()
@@ -198,7 +199,7 @@ class MainWindow(QMainWindow):
         self.act_sort_face = a("Sort by similarity to selected &face", sim.sort_by_face, "Ctrl+Shift+F", "sortByFace")
         self.act_sort_user = a("Sort by similarity to selected &user", sim.sort_by_user, "Ctrl+Shift+U", "sortByUser")
         self.act_sort_index = a("Index &order", self.reload_faces, "Ctrl+Shift+O", "sortByIndex")
-        self.act_source_photo = a("Show &source photo", self._toggle_source_photo, "Ctrl+T", "sourcePhoto",
+        self.act_source_photo = a("Show &source photo", self.source_photo.toggle, "Ctrl+T", "sourcePhoto",
                                   "The photo the current face came from, with the face's box drawn")
         self.act_source_photo.setCheckable(True)
         self.act_go_collections = a("Go to collections", partial(self._focus, "collections"), "Ctrl+Alt+1")
@@ -219,74 +220,6 @@ class MainWindow(QMainWindow):
                                   [_tool_button(self.act_new_collection), _tool_button(self.act_delete_collection)]))
         self.left.addWidget(_pane("Users", self.users_view,
                                   [_tool_button(self.act_new_user), _tool_button(self.act_delete_user)]))
-
-    def _unavailable_actions(self) -> dict[QAction, str]:
-        """Actions this backend cannot serve, each with why; they stay disabled and say so in their tooltip."""
-        remote = "on a remote endpoint"
-        needs = [
-            (caps.WORKSPACE_JOURNAL, self.act_export_workspace,
-             f"Workspace reports are not available {remote}: it keeps no journal this window can read. "
-             "The session report lists what this window did."),
-            (caps.LOCAL_ANALYSIS, self.act_enroll,
-             f"Camera enrollment is not available {remote}: the frames are analysed and stored on this computer."),
-            (caps.ASSOCIATION_PREVIEW, self.act_sort_user,
-             f"Sorting by similarity to a user is not available {remote}: it needs match confidences, which the "
-             "API does not preview. Sort by similarity to a face instead."),
-            (caps.NOT_THIS_PERSON, self.act_not_this_person, "“Not this person” marks are not available here."),
-            (caps.IMAGE_PREVIEWS, self.act_source_photo,
-             f"Source photos are not available {remote}: the API returns no images."),
-        ]
-        unavailable = {}
-        for capability, action, why in needs:
-            if capability not in self.capabilities:
-                action.setEnabled(False)
-                action.setToolTip(why)
-                action.setStatusTip(why)
-                unavailable[action] = why
-        return unavailable
-
-    def _build_menus(self) -> None:
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        m.setToolTipsVisible(True)  # a disabled command's tooltip says why it is disabled
-        m.addActions([self.act_new_collection, self.act_delete_collection])
-        m.addSeparator()
-        m.addActions([self.act_import_files, self.act_import_folder])
-        m.addSeparator()
-        m.addActions([self.act_export_session, self.act_export_workspace])
-        m.addSeparator()
-        m.addAction(self.act_quit)
-        m = mb.addMenu("&Edit")
-        m.addActions([self.act_undo, self.act_redo])
-        m = mb.addMenu("&Users")
-        m.setToolTipsVisible(True)
-        m.addActions([self.act_new_user, self.act_delete_user, self.act_pin_user, self.act_unpin_user])
-        m.addSeparator()
-        m.addAction(self.act_enroll)
-        m = mb.addMenu("F&aces")
-        m.setToolTipsVisible(True)
-        m.addActions([self.act_associate, self.act_disassociate, self.act_not_this_person])
-        m.addSeparator()
-        m.addAction(self.act_delete_faces)
-        m = mb.addMenu("&Search")
-        m.setToolTipsVisible(True)
-        m.addActions([self.act_search, self.act_sort_face, self.act_sort_user, self.act_sort_index])
-        self.view_menu = mb.addMenu("&View")
-        self.view_menu.setToolTipsVisible(True)
-        self.view_menu.addAction(self.act_source_photo)
-        self.view_menu.addSeparator()
-        self.view_menu.addActions(self.act_filters)
-        self.view_menu.addSeparator()
-        self.view_menu.addActions([self.act_go_collections, self.act_go_users, self.act_go_faces])
-        self.view_menu.addSeparator()
-        themes = self.view_menu.addMenu("&Theme")
-        themes.addActions(list(self.act_themes.values()))
-        self.view_menu.addSeparator()
-        # the grid's context menu: the same commands
-        self.face_grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        for act in (self.act_associate, self.act_disassociate, self.act_not_this_person, self.act_search,
-                    self.act_sort_face):
-            self.face_grid.addAction(act)
 
     def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -475,43 +408,7 @@ class MainWindow(QMainWindow):
         n = len(self.face_grid.selectionModel().selectedIndexes())
         self.statusBar().showMessage(f"{n} face(s) selected" if n else "", 3000)
         self._update_actions()
-        if self.photo_viewer is not None and self.photo_viewer.isVisible():
-            self._show_source_photo()
-
-    # -- the source photo of the current face ----------------------------------------------------
-    @Slot(bool)
-    def _toggle_source_photo(self, checked: bool) -> None:
-        if not checked:
-            if self.photo_viewer is not None:
-                self.photo_viewer.hide()
-            return
-        if self.photo_viewer is None:
-            self.photo_viewer = SourcePhotoViewer(self)
-            self.photo_viewer.closed.connect(self._on_photo_viewer_closed)
-        self._show_source_photo()
-        self.photo_viewer.show()
-
-    @Slot()
-    def _on_photo_viewer_closed(self) -> None:
-        self.act_source_photo.setChecked(False)
-
-    def _show_source_photo(self) -> None:
-        face_id, collection = self.current_face(), self.current_collection()
-        if face_id is None or collection is None:
-            self.photo_viewer.show_face(None, None, None, None)
-            return
-        row = self.face_model.row_of(face_id)
-        if row is None:
-            self.photo_viewer.show_face(None, None, None, None)
-            return
-        entry = self.face_model.entry(row)
-        try:
-            jpeg = self.engine.image_preview(collection, entry.image_id)
-            box = self.engine.face_details(collection, [face_id]).get(face_id, {}).get("BoundingBox")
-        except Exception as exc:  # noqa: BLE001 - shown to the operator, never swallowed
-            self.report_error("Reading the source photo", exc)
-            return
-        self.photo_viewer.show_face(face_id, jpeg, box, entry.external_image_id)
+        self.source_photo.follow()
 
     def _update_actions(self) -> None:
         has_coll = self.current_collection() is not None

@@ -7,7 +7,7 @@ boxes are ratios of the upright photo, so they apply to the preview as they are.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QScrollArea, QVBoxLayout
 
@@ -67,3 +67,49 @@ class SourcePhotoViewer(QDialog):
     def closeEvent(self, event) -> None:
         super().closeEvent(event)
         self.closed.emit()
+
+
+class SourcePhotoController(QObject):
+    """Keeps the viewer in step with the window: toggled by the action, following the grid."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.viewer: SourcePhotoViewer | None = None
+
+    @Slot(bool)
+    def toggle(self, checked: bool) -> None:
+        if not checked:
+            if self.viewer is not None:
+                self.viewer.hide()
+            return
+        if self.viewer is None:
+            self.viewer = SourcePhotoViewer(self.window)
+            self.viewer.closed.connect(self._on_closed)
+        self.show_current()
+        self.viewer.show()
+
+    def follow(self) -> None:
+        """The grid's current face changed: show its photo if the viewer is open."""
+        if self.viewer is not None and self.viewer.isVisible():
+            self.show_current()
+
+    @Slot()
+    def _on_closed(self) -> None:
+        self.window.act_source_photo.setChecked(False)
+
+    def show_current(self) -> None:
+        w = self.window
+        face_id, collection = w.current_face(), w.current_collection()
+        row = w.face_model.row_of(face_id) if face_id is not None else None
+        if collection is None or row is None:
+            self.viewer.show_face(None, None, None, None)
+            return
+        entry = w.face_model.entry(row)
+        try:
+            jpeg = w.engine.image_preview(collection, entry.image_id)
+            box = w.engine.face_details(collection, [face_id]).get(face_id, {}).get("BoundingBox")
+        except Exception as exc:  # noqa: BLE001 - shown to the operator, never swallowed
+            w.report_error("Reading the source photo", exc)
+            return
+        self.viewer.show_face(face_id, jpeg, box, entry.external_image_id)

@@ -35,7 +35,7 @@ def test_source_photo_follows_the_current_face(qtbot, engine, analyzer, rng):
 
     select(window, ids[0])
     window.act_source_photo.trigger()
-    viewer = window.photo_viewer
+    viewer = window.source_photo.viewer
     qtbot.waitUntil(viewer.isVisible)
     assert viewer.face_id == ids[0] and "group.jpg" in viewer.caption.text()
     image = viewer.picture.pixmap().toImage()
