@@ -22,6 +22,7 @@ from pathlib import Path
 
 import app
 from app.core.workspace import resolve_workspace
+from app.vision.analyzers import analyzer_choice
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,17 @@ def create_default_analyzer():
     from app.vision.default_analyzer import create_default_analyzer as create
 
     return create()
+
+
+def local_engine(workspace, model_pack=None):
+    """The engine on a workspace, with the analyzer the user chose (loaded on first import).
+
+    ValueError for a model pack that cannot be used; WorkspaceError / OSError for the workspace.
+    """
+    from app.core.engine import Engine
+
+    factory, model_version = analyzer_choice(model_pack)
+    return Engine(workspace, analyzer_factory=factory, face_model_version=model_version)
 
 
 def parse_args(argv):
@@ -47,6 +59,9 @@ def parse_args(argv):
     remote.add_argument("--no-verify-ssl", dest="verify_ssl", action="store_false",
                         help="do not verify the endpoint's TLS certificate")
     remote.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for verifying the endpoint's TLS certificate")
+    parser.add_argument("--model-pack", metavar="DIR",
+                        help="use the insightface model pack in this folder (SCRFD + ArcFace) for new collections "
+                             "and imports (default: $REKURATOR_MODEL_PACK, else the bundled dlib models)")
     parser.add_argument("--version", action="version", version=f"rekurator {app.__version__}")
     parser.add_argument("--self-test", action="store_true",
                         help="check this install (face models, a sample photo, the window offscreen), print a JSON "
@@ -152,7 +167,10 @@ def _window_main(args) -> int:
     else:
         workspace = resolve_workspace(args.workspace)
         try:
-            engine = Engine(workspace, analyzer_factory=create_default_analyzer)
+            engine = local_engine(workspace, args.model_pack)
+        except ValueError as exc:  # ModelPackError: a folder that holds no usable pack
+            QMessageBox.critical(None, "Rekurator", f"The model pack cannot be used.\n\n{exc}")
+            return 1
         except (WorkspaceError, OSError) as exc:
             QMessageBox.critical(None, "Rekurator", f"The workspace {workspace} cannot be opened.\n\n{exc}")
             return 1

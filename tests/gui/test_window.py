@@ -240,3 +240,26 @@ def test_start_up_objects_are_frozen_out_of_the_collector(qtbot, engine):
     assert gc.get_freeze_count() == 0
     open_window(qtbot, engine)
     qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=2000)
+
+
+def test_model_pack_choice_reaches_new_collections(tmp_path, monkeypatch):
+    import numpy as np
+
+    from app.gui.main import local_engine, parse_args
+    from app.vision.analyzers import DEFAULT_MODEL_VERSION, MODEL_PACK_ENV
+    from app.vision.insightface_analyzer import pack_model_version
+    from app.vision.insightface_pack import ModelPackError
+    from tests.vision.test_insightface_backend import build_constant_scrfd, build_recognizer, placed_outputs
+
+    monkeypatch.delenv(MODEL_PACK_ENV, raising=False)
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    build_constant_scrfd(pack / "det.onnx", placed_outputs())
+    build_recognizer(pack / "rec.onnx", np.ones((3 * 112 * 112, 512), np.float32))
+    args = parse_args(["--workspace", str(tmp_path / "ws"), "--model-pack", str(pack)])
+    with local_engine(args.workspace, args.model_pack) as eng:
+        assert eng.create_collection(CollectionId="packed")["FaceModelVersion"] == pack_model_version(pack)
+    with local_engine(tmp_path / "ws2") as eng:
+        assert eng.create_collection(CollectionId="plain")["FaceModelVersion"] == DEFAULT_MODEL_VERSION
+    with pytest.raises(ModelPackError):
+        local_engine(tmp_path / "ws3", tmp_path / "nothing-here")
