@@ -48,7 +48,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from app.core.analysis import ImageAnalysis
-from app.core.association import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PER_USER
+from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PER_USER
 from app.core.errors import ConflictException, InvalidParameterException, ResourceNotFoundException
 from app.core.face_ops import AnalyzedImage
 from app.core.quality import quality_reasons

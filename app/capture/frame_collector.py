@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from app.core.association import DEFAULT_USER_MATCH_THRESHOLD
+from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD
 
 from .errors import CaptureError, SourceStoppedError
 from .frame_hints import FrameHint

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.core.association import DEFAULT_USER_MATCH_THRESHOLD, score_against_user
+from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD, score_against_user
 from app.core.similarity import scale_for
 from app.vision.face_detail import PREVIEW_SIDE, jpeg
 

@@ -40,7 +40,7 @@ from app.capture.errors import InvalidSourceError, SourceUnavailableError
 from app.capture.frame_hints import FrameHint
 from app.capture.frame_selection import DEFAULT_FRAMES
 from app.capture.sources import source_for
-from app.core.association import DEFAULT_USER_MATCH_THRESHOLD
+from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD
 from app.core.validation import validate_request
 
 from .exit_codes import PARTIAL_FAILURE, SUCCESS, ConfigurationError, ParamError

@@ -12,9 +12,9 @@ import time
 
 from . import journal
 from .detail_codec import decode_detail
-from .association import DEFAULT_USER_MATCH_THRESHOLD, decide_association, _unique
+from .association_plan import DEFAULT_USER_MATCH_THRESHOLD, plan_association, unique_ids
 from .errors import InvalidParameterException
-from .records import get_collection, get_user, user_status
+from .records import get_collection, get_user
 from .validation import validate_request
 
 
@@ -23,7 +23,7 @@ def check_face_ids(face_ids) -> list[str]:
     if not isinstance(face_ids, (list, tuple)) or not face_ids:
         raise InvalidParameterException("FaceIds: give a non-empty list of FaceIds")
     validate_request("ListFaces", {"CollectionId": "x", "FaceIds": list(face_ids)})
-    return _unique(list(face_ids))
+    return unique_ids(face_ids)
 
 
 def _in_chunks(conn, sql: str, head: tuple, items: list, size: int = 500):
@@ -69,16 +69,14 @@ def image_preview(engine, collection_id: str, image_id: str) -> bytes | None:
 
 
 def preview_association(engine, collection_id: str, user_id: str, face_ids, threshold: float | None = None) -> dict:
-    """The AssociateFaces response this call would give now, with nothing written."""
+    """The AssociateFaces response this call would give now, with nothing written (from PlanAssociation)."""
     threshold = DEFAULT_USER_MATCH_THRESHOLD if threshold is None else threshold
     validate_request("AssociateFaces", {"CollectionId": collection_id, "UserId": user_id, "FaceIds": list(face_ids),
                                         "UserMatchThreshold": threshold})
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
         user = get_user(conn, coll, user_id)
-        associated, unsuccessful, moved, count = decide_association(conn, coll, user, _unique(list(face_ids)), float(threshold))
-    return {"AssociatedFaces": associated, "UnsuccessfulFaceAssociations": unsuccessful,
-            "UserStatus": user_status(count + len(moved))}
+        return plan_association(conn, coll, user, list(face_ids), float(threshold)).associate_faces_response()
 
 
 def set_not_this_person(engine, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:

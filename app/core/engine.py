@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-from . import association, collection_ops, curation, face_ops, journal, search_ops, user_ops
+from . import association, change_sets, collection_ops, curation, curation_ops, face_ops, journal, search_ops, user_ops
 from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
 from .errors import InvalidParameterException
-from .records import CollectionRow
-from .service_model import OPERATIONS, with_operation_methods
+from .extension_model import EXTENSIONS
+from .operation_methods import AwsOperationMethods, ExtensionMethods
+from .records import CollectionRow, get_collection, get_user, user_face_count, user_status
+from .service_model import OPERATIONS
 from .store import Store
 from .validation import validate_request
 from .vector_index import CollectionIndex, StaleIndexError
@@ -47,8 +49,14 @@ _HANDLERS: dict[str, Callable] = {
     "SearchUsersByImage": search_ops.search_users_by_image,
     "SearchFaces": search_ops.search_faces,
     "SearchFacesByImage": search_ops.search_faces_by_image,
+    # extensions (ours): see extension_model.py and the README
+    "PlanAssociation": curation_ops.plan,
+    "MoveFaces": curation_ops.move_faces,
+    "MergeUsers": curation_ops.merge_users,
+    "SplitUser": curation_ops.split_user,
+    "ApplyChangeSet": change_sets.apply_change_set,
 }
-assert set(_HANDLERS) == set(OPERATIONS)
+assert set(_HANDLERS) == set(OPERATIONS) | set(EXTENSIONS)
 
 
 class WriteTransaction:
@@ -59,8 +67,7 @@ class WriteTransaction:
         self.on_commit: list[Callable[[], None]] = []
 
 
-@with_operation_methods
-class Engine:
+class Engine(AwsOperationMethods, ExtensionMethods):
     # everything beyond the API is here: crops, previews, dry runs, the journal, local analysis
     capabilities = capabilities_module.ALL
 
@@ -232,6 +239,22 @@ class Engine:
                 validate_request("IndexFaces", {"CollectionId": collection_id, "Image": {"Bytes": b"-"},
                                                 "ExternalImageId": item.external_image_id})
         return face_ops.store_analyzed(self, collection_id, items, quality_filter, max_faces)
+
+    def analyzer_for_collection(self, collection_id: str) -> FaceAnalyzer:
+        """The analyzer for a collection's face model (ResourceNotFoundException for an unknown
+        collection, InvalidParameterException when the loaded analyzer is another model)."""
+        validate_request("DescribeCollection", {"CollectionId": collection_id})
+        with self.store.read() as conn:
+            collection = get_collection(conn, collection_id)
+        return self.analyzer_for(collection)
+
+    def describe_user(self, collection_id: str, user_id: str) -> dict:
+        """{"UserId", "FaceCount", "UserStatus"} of one user (ResourceNotFoundException if it does not exist)."""
+        validate_request("CreateUser", {"CollectionId": collection_id, "UserId": user_id})
+        with self.store.read() as conn:
+            user = get_user(conn, get_collection(conn, collection_id), user_id)
+            count = user_face_count(conn, user.pk)
+        return {"UserId": user_id, "FaceCount": count, "UserStatus": user_status(count)}
 
     def journal_entries(self, after_seq: int = 0, collection_id: str | None = None, limit: int | None = None) -> list[dict]:
         with self.store.read() as conn:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import re
 
+from . import extension_model
+
 # The operations the engine implements; everything else in the model is out of scope.
 OPERATIONS = (
     "CreateCollection",
@@ -47,6 +49,8 @@ def _operation(operation: str) -> dict:
 
 
 def shape(name: str) -> dict:
+    if name in extension_model.SHAPES:
+        return extension_model.SHAPES[name]
     try:
         return _model()["shapes"][name]
     except KeyError:
@@ -54,6 +58,8 @@ def shape(name: str) -> dict:
 
 
 def input_shape(operation: str) -> dict:
+    if operation in extension_model.EXTENSIONS:
+        return shape(extension_model.input_shape_name(operation))
     return shape(_operation(operation)["input"]["shape"])
 
 
@@ -69,24 +75,3 @@ def operation_errors(operation: str) -> list[str]:
 def method_name(operation: str) -> str:
     """The boto3-style method name of an operation: AssociateFaces -> associate_faces."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
-
-
-def _forwarding_method(operation: str, owner: str):
-    def method(self, **params) -> dict:
-        return self.call(operation, params)
-
-    method.__name__ = method_name(operation)
-    method.__qualname__ = f"{owner}.{method.__name__}"
-    method.__doc__ = f"The {operation} operation (AWS member names as keyword arguments)."
-    return method
-
-
-def with_operation_methods(cls):
-    """Class decorator: one keyword-argument method per operation, forwarding to `self.call`.
-
-    The engine and the remote backends share it, so `backend.associate_faces(CollectionId=...)`
-    means the same thing on each.
-    """
-    for operation in OPERATIONS:
-        setattr(cls, method_name(operation), _forwarding_method(operation, cls.__name__))
-    return cls

@@ -30,7 +30,7 @@ import sys
 import unicodedata
 from collections.abc import Callable
 
-from app.core import service_model
+from app.core import extension_model, service_model
 from app.core.errors import ImageTooLargeException, InvalidParameterException
 
 # Blob shapes whose maximum maps to a dedicated AWS error instead of InvalidParameterException.
@@ -38,7 +38,8 @@ _TOO_LARGE_ERRORS = {"ImageBlob": ImageTooLargeException}
 
 _VALUE_PREVIEW_CHARS = 80
 
-_IN_SCOPE = frozenset(service_model.OPERATIONS)
+# the AWS operations and our extensions (app.core.extension_model); the server serves only the former
+_IN_SCOPE = frozenset(service_model.OPERATIONS) | frozenset(extension_model.EXTENSIONS)
 
 Checker = Callable[[object], None]
 

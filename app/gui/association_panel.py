@@ -17,7 +17,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
                                QTableWidgetItem, QVBoxLayout)
 
-from app.core.association import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PER_USER
+from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PER_USER
 from app.core.capabilities import ASSOCIATION_PREVIEW, capabilities_of
 
 from . import association_preview as ap

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.core.association import MAX_FACES_PER_USER, USER_FACE_LIMIT_EXCEEDED
+from app.core.association_plan import MAX_FACES_PER_USER, USER_FACE_LIMIT_EXCEEDED
 
 DIFFERENT_USER = "ASSOCIATED_TO_A_DIFFERENT_USER"
 

@@ -10,7 +10,7 @@ from functools import partial
 
 from PySide6.QtCore import QObject, Slot
 
-from app.core.association import MAX_FACES_PER_USER
+from app.core.association_plan import MAX_FACES_PER_USER
 from app.core.capabilities import ASSOCIATION_PREVIEW, capabilities_of
 
 from . import association_preview as ap

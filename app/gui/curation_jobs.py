@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.core.association import MAX_FACES_PER_USER
+from app.core.association_plan import MAX_FACES_PER_USER
 from app.core.errors import InvalidParameterException
 
 RESTORE_THRESHOLD = 0.0  # putting a face back where it was is not a new match decision

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from app.capture.frame_hints import FrameHint
 from app.capture.frame_selection import DEFAULT_FRAMES
-from app.core.association import MAX_FACES_PER_USER
+from app.core.association_plan import MAX_FACES_PER_USER
 
 from .frame_preview import FramePreview
 

@@ -7,7 +7,7 @@ from enum import IntEnum
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from app.core.association import MAX_FACES_PER_USER
+from app.core.association_plan import MAX_FACES_PER_USER
 
 UPDATING = "UPDATING"  # what a user shows while a worker associates or disassociates its faces
 

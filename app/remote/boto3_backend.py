@@ -33,7 +33,8 @@ from botocore.exceptions import (
 
 from app import __version__
 from app.core.errors import InvalidParameterException
-from app.core.service_model import OPERATIONS, with_operation_methods
+from app.core.operation_methods import AwsOperationMethods
+from app.core.service_model import OPERATIONS
 from app.core.validation import UnknownOperationError, validate_request
 
 from .remote_errors import EndpointUnreachableError, RemoteConfigurationError, error_from_client_error
@@ -41,8 +42,7 @@ from .remote_errors import EndpointUnreachableError, RemoteConfigurationError, e
 DEFAULT_REGION = "us-east-1"
 
 
-@with_operation_methods
-class RemoteBackend:
+class RemoteBackend(AwsOperationMethods):
     def __init__(
         self,
         endpoint_url: str | None = None,

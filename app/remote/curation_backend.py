@@ -24,7 +24,7 @@ import os
 from app.core.capabilities import ASSOCIATION_PREVIEW, LOCAL_ANALYSIS, NOT_THIS_PERSON, CapabilityUnavailable
 from app.core.curation import check_face_ids
 from app.core.errors import InvalidParameterException, ResourceNotFoundException
-from app.core.service_model import with_operation_methods
+from app.core.operation_methods import AwsOperationMethods, ExtensionMethods
 from app.core.validation import validate_request
 
 from .boto3_backend import RemoteBackend
@@ -38,8 +38,7 @@ LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most this many per call (serv
 LIST_USERS_PAGE = 500
 
 
-@with_operation_methods
-class RemoteCurationBackend:
+class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
     capabilities = frozenset({NOT_THIS_PERSON})
 
     def __init__(self, remote: RemoteBackend, marks_path: str | os.PathLike | None = None,

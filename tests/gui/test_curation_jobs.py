@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from app.core.association import USER_FACE_LIMIT_EXCEEDED
+from app.core.association_plan import USER_FACE_LIMIT_EXCEEDED
 from app.core.errors import ResourceNotFoundException
 from app.gui import association_preview as ap
 from app.gui.curation_jobs import (AssociationPlan, StrandedFacesError, face_similarities, run_association,

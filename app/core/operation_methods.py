@@ -1,0 +1,109 @@
+"""One keyword-argument method per operation, forwarding to `self.call`, declared where readers and
+type checkers see them.
+
+The engine and the remote backends share these, so `backend.associate_faces(CollectionId=...)` means
+the same thing on each. tests/core/test_operation_methods.py checks the list against the service
+model and the extensions, so a new operation cannot be forgotten here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AwsOperationMethods:
+    """The sixteen Rekognition operations as methods (AWS member names as keywords)."""
+
+    def call(self, operation: str, params: dict | None = None) -> dict:
+        raise NotImplementedError
+
+    def create_collection(self, **params: Any) -> dict:
+        """CreateCollection."""
+        return self.call("CreateCollection", params)
+
+    def delete_collection(self, **params: Any) -> dict:
+        """DeleteCollection."""
+        return self.call("DeleteCollection", params)
+
+    def describe_collection(self, **params: Any) -> dict:
+        """DescribeCollection."""
+        return self.call("DescribeCollection", params)
+
+    def list_collections(self, **params: Any) -> dict:
+        """ListCollections."""
+        return self.call("ListCollections", params)
+
+    def index_faces(self, **params: Any) -> dict:
+        """IndexFaces."""
+        return self.call("IndexFaces", params)
+
+    def list_faces(self, **params: Any) -> dict:
+        """ListFaces."""
+        return self.call("ListFaces", params)
+
+    def delete_faces(self, **params: Any) -> dict:
+        """DeleteFaces."""
+        return self.call("DeleteFaces", params)
+
+    def create_user(self, **params: Any) -> dict:
+        """CreateUser."""
+        return self.call("CreateUser", params)
+
+    def delete_user(self, **params: Any) -> dict:
+        """DeleteUser."""
+        return self.call("DeleteUser", params)
+
+    def list_users(self, **params: Any) -> dict:
+        """ListUsers."""
+        return self.call("ListUsers", params)
+
+    def associate_faces(self, **params: Any) -> dict:
+        """AssociateFaces."""
+        return self.call("AssociateFaces", params)
+
+    def disassociate_faces(self, **params: Any) -> dict:
+        """DisassociateFaces."""
+        return self.call("DisassociateFaces", params)
+
+    def search_users(self, **params: Any) -> dict:
+        """SearchUsers."""
+        return self.call("SearchUsers", params)
+
+    def search_users_by_image(self, **params: Any) -> dict:
+        """SearchUsersByImage."""
+        return self.call("SearchUsersByImage", params)
+
+    def search_faces(self, **params: Any) -> dict:
+        """SearchFaces."""
+        return self.call("SearchFaces", params)
+
+    def search_faces_by_image(self, **params: Any) -> dict:
+        """SearchFacesByImage."""
+        return self.call("SearchFacesByImage", params)
+
+
+class ExtensionMethods:
+    """Our extension operations as methods (see app.core.extension_model and the README)."""
+
+    def call(self, operation: str, params: dict | None = None) -> dict:
+        raise NotImplementedError
+
+    def plan_association(self, **params: Any) -> dict:
+        """PlanAssociation (extension, ours)."""
+        return self.call("PlanAssociation", params)
+
+    def move_faces(self, **params: Any) -> dict:
+        """MoveFaces (extension, ours)."""
+        return self.call("MoveFaces", params)
+
+    def merge_users(self, **params: Any) -> dict:
+        """MergeUsers (extension, ours)."""
+        return self.call("MergeUsers", params)
+
+    def split_user(self, **params: Any) -> dict:
+        """SplitUser (extension, ours)."""
+        return self.call("SplitUser", params)
+
+    def apply_change_set(self, **params: Any) -> dict:
+        """ApplyChangeSet (extension, ours)."""
+        return self.call("ApplyChangeSet", params)
