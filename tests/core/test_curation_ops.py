@@ -92,15 +92,16 @@ def test_preview_equals_outcome_over_random_drops(engine, people, rng):
     for u in users:
         engine.create_user(CollectionId="c", UserId=u)
     # one user starts near the cap, with a mixed first batch (no threshold on a first batch)
-    engine.associate_faces(CollectionId="c", UserId="u0", FaceIds=people[0][:40] + people[1][:40] + people[2][:17])
+    engine.associate_faces(CollectionId="c", UserId="u0", FaceIds=people[0][:33] + people[1][:33] + people[2][:33])
     seen: set = set()
     for trial in range(300):
-        user = users[int(rng.integers(len(users)))]
+        # u0 often, so that drops on a (nearly) full user come up
+        user = "u0" if rng.random() < 0.4 else users[int(rng.integers(len(users)))]
         size = int(rng.integers(1, 12))
         batch = [str(x) for x in rng.choice(pool, size=size, replace=True)]
         if rng.random() < 0.2:
             batch.append(str(uuid.uuid4()))
-        threshold = float(rng.choice([0.0, 50.0, 75.0, float(rng.uniform(60, 95))]))
+        threshold = float(rng.choice([0.0, 0.0, 50.0, 75.0, float(rng.uniform(60, 95))]))
         move = bool(rng.random() < 0.5)
         before = owners(engine, [f for f in batch if f in set(pool)])
         plan = engine.plan_association(CollectionId="c", UserId=user, FaceIds=batch, UserMatchThreshold=threshold,
