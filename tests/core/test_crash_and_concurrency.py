@@ -85,3 +85,44 @@ def test_two_processes_write_one_workspace(tmp_path, rounds):
     ).fetchone()[0]
     conn.close()
     assert full_users == 2 * rounds  # no lost write
+
+
+def check_curation_consistent(workspace) -> int:
+    """MoveFaces and MergeUsers are all or nothing: an image's faces are all on one user, and the
+    journal holds exactly the calls that took effect. Returns the number of merges."""
+    conn = sqlite3.connect(database_path(workspace))
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        owners = conn.execute(
+            "SELECT i.external_image_id, COUNT(DISTINCT COALESCE(u.user_id, '-')), MIN(u.user_id), COUNT(f.pk) "
+            "FROM images i JOIN faces f ON f.image_pk = i.pk LEFT JOIN users u ON u.pk = f.user_pk GROUP BY i.pk"
+        ).fetchall()
+        assert all(n_owners == 1 for _img, n_owners, _u, _n in owners), owners
+        users = {r[0] for r in conn.execute("SELECT user_id FROM users")}
+        journal = dict(conn.execute("SELECT operation, COUNT(*) FROM journal GROUP BY operation").fetchall())
+        on_b = sum(1 for _img, _n, user, _c in owners if user and user.startswith("b-"))
+        on_c = sum(1 for _img, _n, user, _c in owners if user and user.startswith("c-"))
+        assert journal.get("MergeUsers", 0) == on_c
+        assert journal.get("MoveFaces", 0) == on_b + on_c
+        merged_b = {f"b-{user[2:]}" for _img, _n, user, _c in owners if user and user.startswith("c-")}
+        assert not merged_b & users  # a merge deletes its emptied source in the same transaction
+        return on_c
+    finally:
+        conn.close()
+
+
+def test_sigkill_mid_move_or_merge_leaves_database_consistent(tmp_path):
+    workspace = tmp_path / "ws"
+    rnd = random.Random(99)
+    for _attempt in range(6):
+        proc = subprocess.Popen([sys.executable, "-m", "tests.core.curation_writer_process", str(workspace), "1000"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        time.sleep(rnd.uniform(0.0, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        merges = check_curation_consistent(workspace)
+    assert merges >= 3
