@@ -1,11 +1,13 @@
 """The drop preview: what associating these faces with this user would do, before it is done.
 
 Per face: would associate / would move / would fail, the reasons, and the match confidence
-against the threshold. The threshold (default 75) is remembered in QSettings. Accepting yields
-an AssociationPlan for the worker; the window opens the dialog without blocking.
+against the threshold, all from the backend's PlanAssociation, which runs in the background (the
+first plan before the dialog opens, a new one per threshold or move change; a stale one is
+dropped). The threshold (default 75) is remembered in QSettings. Accepting yields an
+AssociationRequest for the worker.
 
-On a backend without a dry run (a remote endpoint) the dialog says so, shows only what ListFaces
-tells (missing faces, faces of other users, the cap), and still lets the operator confirm.
+On a remote endpoint the plan cannot check matches (MatchChecked false): the dialog says so and
+still lets the operator confirm.
 """
 
 from __future__ import annotations
@@ -17,14 +19,11 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel,
                                QTableWidgetItem, QVBoxLayout)
 
-from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PER_USER
-from app.core.capabilities import ASSOCIATION_PREVIEW, capabilities_of
+from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD
 
 from . import association_preview as ap
-from .curation_jobs import AssociationPlan
 from .settings import KEY_THRESHOLD, app_settings, read_float
 from .tables import fill_table, make_table
-from .workers import Task
 
 OUTCOME_TEXT = {ap.ASSOCIATE: "Would associate", ap.MOVE: "Would move here", ap.FAIL: "Would not associate",
                 ap.ALREADY: "Already on this user", ap.UNCHECKED: "Will be sent (no preview)"}
@@ -37,26 +36,26 @@ def remembered_threshold() -> float:
 
 
 class AssociationPreviewDialog(QDialog):
-    def __init__(self, engine, collection_id: str, user_id: str, face_ids, thumbnails=None, parent=None, tasks=None):
-        """`tasks` (the window's TaskList) runs the first-batch check in the background; without it, inline."""
+    def __init__(self, engine, runner, collection_id: str, user_id: str, face_ids, plan: dict, thumbnails=None,
+                 parent=None):
+        """`plan`: the PlanAssociation response for the remembered threshold, with moves (fetched by the caller)."""
         super().__init__(parent)
-        self._tasks = tasks
         self.setObjectName("associationPreview")
         self.setWindowTitle(f"Associate faces with {user_id}")
         self.engine = engine
+        self.runner = runner
         self.collection_id = collection_id
         self.user_id = user_id
         self.face_ids = list(dict.fromkeys(face_ids))
         self._thumbnails = thumbnails
         self.rows: list[ap.PreviewRow] = []
-        self.checked = ASSOCIATION_PREVIEW in capabilities_of(engine)  # False: no dry run, ownership only
-        # ownership does not depend on the threshold: read once
-        self._ownership = None if self.checked else ap.ownership_preview(engine, collection_id, user_id, self.face_ids)
-        self.user_face_count = len(engine.list_faces(CollectionId=collection_id, UserId=user_id,
-                                                     MaxResults=MAX_FACES_PER_USER)["Faces"])
+        self.checked = bool(plan.get("MatchChecked", True))  # False: the endpoint decides matches
+        self.user_face_count = int(plan["UserFaceCount"])
+        self._outlier_key = f"outliers:{id(self)}"
+        self._plan_key = f"plan:{id(self)}"
 
         self.header = QLabel(f"Associate {len(self.face_ids)} face(s) with <b>{user_id}</b>, who has "
-                             f"{self.user_face_count} / {MAX_FACES_PER_USER} faces.")
+                             f"{self.user_face_count} / {plan['FaceLimit']} faces.")
         self.note = QLabel(NO_PREVIEW_NOTE)
         self.note.setObjectName("previewNote")
         self.note.setWordWrap(True)
@@ -70,11 +69,11 @@ class AssociationPreviewDialog(QDialog):
         self.threshold.setRange(0.0, 100.0)
         self.threshold.setDecimals(1)
         self.threshold.setSingleStep(1.0)
-        self.threshold.setValue(remembered_threshold())
+        self.threshold.setValue(float(plan["UserMatchThreshold"]))
         self.threshold.setAccessibleName("User match threshold")
         self.move_faces = QCheckBox("Move faces that belong to other users (take them off their user first)")
         self.move_faces.setObjectName("moveFaces")
-        self.move_faces.setChecked(True)
+        self.move_faces.setChecked(bool(plan["MoveFromOwners"]))
         self.table = make_table("previewTable", COLUMNS, "What each face would do")
         self.summary = QLabel()
         self.summary.setObjectName("previewSummary")
@@ -99,7 +98,7 @@ class AssociationPreviewDialog(QDialog):
 
         self.threshold.valueChanged.connect(self._on_threshold_changed)
         self.move_faces.toggled.connect(self._on_move_toggled)
-        self.refresh()
+        self.show_plan(plan)
 
     @Slot(float)
     def _on_threshold_changed(self, _value: float) -> None:
@@ -110,16 +109,21 @@ class AssociationPreviewDialog(QDialog):
         self.refresh()
 
     def refresh(self) -> None:
-        """Ask the engine again (the dry run is cheap) and redraw the table."""
-        threshold = self.threshold.value()
-        if self.checked:
-            preview = self.engine.preview_association(self.collection_id, self.user_id, self.face_ids, threshold)
-        else:
-            preview = self._ownership
-        base = ap.preview_rows(self.face_ids, preview, self.user_face_count, move=False, checked=self.checked)
-        self.move_faces.setVisible(any(r.movable for r in base))
-        self.rows = ap.preview_rows(self.face_ids, preview, self.user_face_count, move=self.move_faces.isChecked(),
-                                    checked=self.checked)
+        """Ask for a new plan in the background; until it arrives, confirming waits for it."""
+        self.ok.setEnabled(False)
+        request = ap.plan_request(self.collection_id, self.user_id, self.face_ids, self.threshold.value(),
+                                  self.move_faces.isChecked())
+        self.runner.run("Previewing the association", partial(_plan, self.engine, request), self.show_plan,
+                        self._on_plan_failed, key=self._plan_key, scope=self.collection_id)
+
+    @Slot(object)
+    def _on_plan_failed(self, exc) -> None:
+        self.summary.setText(f"Could not preview the association: {exc}")
+
+    def show_plan(self, plan: dict) -> None:
+        threshold = float(plan["UserMatchThreshold"])
+        self.rows = ap.rows_from_plan(plan)
+        self.move_faces.setVisible(ap.has_owned_faces(self.rows))
         table_rows = []
         for row in self.rows:
             face = QTableWidgetItem(row.face_id)
@@ -146,22 +150,12 @@ class AssociationPreviewDialog(QDialog):
         if self.user_face_count != 0 or len(candidates) < 2:
             self._show_outliers([])
             return
-        if self._tasks is None:
-            self._show_outliers(ap.first_batch_outliers(self.engine, self.collection_id, candidates, threshold))
-            return
         # one SearchFaces per face: in the background, so the dialog opens at once
         self.warning.setText("Checking whether these faces look alike…")
         self.warning.setVisible(True)
-        task = Task(partial(ap.first_batch_outliers, self.engine, self.collection_id, candidates, threshold),
-                    "Checking the first batch", threshold, self._tasks)
-        task.succeeded.connect(self._on_outliers)
-        task.failed.connect(self._on_outliers_failed)
-        self._tasks.start(task)
-
-    @Slot(object)
-    def _on_outliers(self, outliers) -> None:
-        if self.sender().context == self.threshold.value():  # else a newer check is on its way
-            self._show_outliers(outliers)
+        self.runner.run("Checking the first batch",
+                        partial(ap.first_batch_outliers, self.engine, self.collection_id, candidates, threshold),
+                        self._show_outliers, self._on_outliers_failed, key=self._outlier_key, scope=self.collection_id)
 
     @Slot(object)
     def _on_outliers_failed(self, exc) -> None:
@@ -177,12 +171,16 @@ class AssociationPreviewDialog(QDialog):
         self.warning.setText(text)
         self.warning.setVisible(bool(text))
 
-    def plan(self) -> AssociationPlan:
-        return AssociationPlan(self.collection_id, self.user_id, tuple(self.face_ids), float(self.threshold.value()),
-                               ap.planned_moves(self.rows))
+    def request(self) -> ap.AssociationRequest:
+        return ap.AssociationRequest(self.collection_id, self.user_id, tuple(self.face_ids), float(self.threshold.value()),
+                                     self.move_faces.isChecked())
 
     def accept(self) -> None:
         settings = app_settings()
         settings.setValue(KEY_THRESHOLD, float(self.threshold.value()))
         settings.sync()
         super().accept()
+
+
+def _plan(engine, request: dict, worker=None) -> dict:
+    return engine.plan_association(**request)

@@ -23,7 +23,7 @@ class CollectionEntry:
     model_version: str
 
 
-def _describe(engine, collection_id: str) -> CollectionEntry:
+def describe_entry(engine, collection_id: str, worker=None) -> CollectionEntry:
     d = engine.describe_collection(CollectionId=collection_id)
     return CollectionEntry(collection_id, d["FaceCount"], d["UserCount"], d["FaceModelVersion"])
 
@@ -44,14 +44,14 @@ class CollectionListModel(QAbstractListModel):
             token = page.get("NextToken")
             if not token:
                 break
-        rows = [_describe(self._engine, cid) for cid in ids]
+        rows = [describe_entry(self._engine, cid) for cid in ids]
         self.beginResetModel()
         self._rows = rows
         self.endResetModel()
 
     def add(self, collection_id: str) -> int:
         """Insert a newly created collection in sorted place; its row."""
-        entry = _describe(self._engine, collection_id)
+        entry = describe_entry(self._engine, collection_id)
         row = next((i for i, e in enumerate(self._rows) if e.collection_id > collection_id), len(self._rows))
         self.beginInsertRows(QModelIndex(), row, row)
         self._rows.insert(row, entry)
@@ -67,10 +67,15 @@ class CollectionListModel(QAbstractListModel):
         self.endRemoveRows()
 
     def refresh_counts(self, collection_id: str) -> None:
-        row = self.row_of(collection_id)
+        if self.row_of(collection_id) is not None:
+            self.set_entry(describe_entry(self._engine, collection_id))
+
+    def set_entry(self, entry: CollectionEntry) -> None:
+        """A collection's counts as just read (in a worker: see describe_entry)."""
+        row = self.row_of(entry.collection_id)
         if row is None:
             return
-        self._rows[row] = _describe(self._engine, collection_id)
+        self._rows[row] = entry
         index = self.index(row)
         self.dataChanged.emit(index, index, [CollectionRole.FaceCount, CollectionRole.UserCount,
                                              Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])

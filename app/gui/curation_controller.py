@@ -1,7 +1,8 @@
-"""The curation edits: preview, run in a worker, show the outcome, push the undo command.
+"""The curation edits: plan, preview, run, show the outcome, keep the history; undo and redo.
 
-The window owns the widgets; this object owns the flow of each edit and is the sink the undo
-commands report to. Every engine error reaches the user through show_error.
+Every backend call goes through the window's operation runner (a worker thread); results come back
+by signal and stale ones are dropped. Each edit is one backend operation returning a change set,
+which the window applies to its models in place and which the history command keeps for undo.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from functools import partial
 from PySide6.QtCore import QObject, Slot
 
 from app.core.association_plan import MAX_FACES_PER_USER
-from app.core.capabilities import ASSOCIATION_PREVIEW, capabilities_of
 
 from . import association_preview as ap
 from . import message_boxes
 from .association_panel import AssociationPreviewDialog, remembered_threshold
-from .curation_jobs import AssociationPlan, run_association, run_disassociation, run_not_this_person
-from .undo_commands import AssociateCommand, DisassociateCommand, NotThisPersonCommand
-from .workers import Task
+from .curation_jobs import (AssociationOutcome, DisassociationOutcome, NotThisPersonOutcome, run_association,
+                            run_disassociation, run_not_this_person)
+from .undo_commands import BackgroundCommand, ChangeSetCommand
 
 
 class CurationController(QObject):
@@ -26,15 +26,14 @@ class CurationController(QObject):
         super().__init__(window)
         self.window = window
         self.engine = window.engine
+        self.runner = window.runner
         self.preview_dialog: AssociationPreviewDialog | None = None
+        self.history_busy = False  # an undo or redo is running in the background
 
     # -- association ---------------------------------------------------------------------------
     def associate(self, user_id: str, face_ids, quick: bool = False) -> None:
-        """Start associating faces with a user: the preview dialog, or straight away for a quick key.
-
-        A quick association still opens the preview when some faces belong to other users, since
-        moving them is a choice the user has to make (without a dry run, ListFaces tells who owns them).
-        """
+        """Plan in the background, then open the preview (or, for a pinned key with no face owned by
+        another user, associate straight away)."""
         w = self.window
         collection_id = w.current_collection()
         face_ids = list(dict.fromkeys(face_ids))
@@ -46,20 +45,21 @@ class CurationController(QObject):
                 f"AssociateFaces takes at most {MAX_FACES_PER_USER} faces at a time (a user holds at most "
                 f"{MAX_FACES_PER_USER}); select fewer faces."))
             return
-        try:
-            if quick:
-                threshold = remembered_threshold()
-                if ASSOCIATION_PREVIEW in capabilities_of(self.engine):
-                    preview = self.engine.preview_association(collection_id, user_id, face_ids, threshold)
-                else:
-                    preview = ap.ownership_preview(self.engine, collection_id, user_id, face_ids)
-                if not any(ap.DIFFERENT_USER in f["Reasons"] for f in preview["UnsuccessfulFaceAssociations"]):
-                    self.run(AssociationPlan(collection_id, user_id, tuple(face_ids), threshold))
-                    return
-            dialog = AssociationPreviewDialog(self.engine, collection_id, user_id, face_ids, w.thumbnails, w, w.tasks)
-        except Exception as exc:  # noqa: BLE001 - e.g. the user was deleted by another program
-            message_boxes.show_error(w, f"Previewing the association with {user_id}", exc)
+        request = ap.plan_request(collection_id, user_id, face_ids, remembered_threshold(), move=True)
+        w.statusBar().showMessage(f"Previewing the association with {user_id}…", 2000)
+        self.runner.run(f"Previewing the association with {user_id}", partial(_plan, self.engine, request),
+                        partial(self._plan_ready, request, quick),
+                        partial(self._plan_failed, user_id), key="drop-plan", scope=collection_id)
+
+    def _plan_ready(self, request: dict, quick: bool, plan: dict) -> None:
+        rows = ap.rows_from_plan(plan)
+        if quick and not ap.has_owned_faces(rows):
+            self.run(ap.AssociationRequest(request["CollectionId"], request["UserId"], tuple(request["FaceIds"]),
+                                           request["UserMatchThreshold"], False))
             return
+        w = self.window
+        dialog = AssociationPreviewDialog(self.engine, self.runner, request["CollectionId"], request["UserId"],
+                                          request["FaceIds"], plan, w.thumbnails, w)
         if self.preview_dialog is not None:
             self.preview_dialog.close()
         self.preview_dialog = dialog
@@ -67,10 +67,13 @@ class CurationController(QObject):
         dialog.finished.connect(self._on_preview_finished)
         dialog.open()
 
+    def _plan_failed(self, user_id: str, exc: BaseException) -> None:
+        self.window.report_error(f"Previewing the association with {user_id}", exc)
+
     @Slot()
     def _on_preview_accepted(self) -> None:
         dialog = self.sender()
-        self.run(dialog.plan())
+        self.run(dialog.request())
 
     @Slot(int)
     def _on_preview_finished(self, _result: int) -> None:
@@ -79,45 +82,33 @@ class CurationController(QObject):
             self.preview_dialog = None
         dialog.deleteLater()
 
-    def run(self, plan: AssociationPlan) -> Task:
+    def run(self, request: ap.AssociationRequest):
         w = self.window
-        users = [plan.user_id, *plan.moves]
-        w.users_model.set_busy(users, True)
-        task = Task(partial(run_association, self.engine, plan), f"Associating faces with {plan.user_id}", plan, w)
-        task.succeeded.connect(self._association_done)
-        task.failed.connect(self._association_failed)
-        task.ended.connect(self._task_ended)
-        return w.tasks.start(task)
+        w.users_model.set_busy([request.user_id], True)
+        return self.runner.run(f"Associating faces with {request.user_id}", partial(run_association, self.engine, request),
+                               self._association_done, partial(self._association_failed, request),
+                               on_ended=partial(w.users_model.set_busy, [request.user_id], False))
 
-    @Slot(object)
-    def _association_done(self, outcome) -> None:
+    def _association_done(self, outcome: AssociationOutcome) -> None:
         w = self.window
-        plan = outcome.plan
-        if outcome.associated or outcome.moved:
-            w.undo_stack.push(AssociateCommand(self.engine, self, plan.collection_id, plan.user_id, outcome.associated,
-                                               outcome.moved))
+        request = outcome.request
+        if outcome.change_set["FaceChanges"]:
+            n_moved = sum(len(ids) for ids in outcome.moved.values())
+            n_new = len(outcome.associated)
+            if n_moved and n_new:
+                text = f"Associate {_plural(n_new, 'face')} and move {n_moved} to {request.user_id}"
+            elif n_moved:
+                text = f"Move {_plural(n_moved, 'face')} from {', '.join(outcome.moved)} to {request.user_id}"
+            else:
+                text = f"Associate {_plural(n_new, 'face')} with {request.user_id}"
+            w.undo_stack.push(ChangeSetCommand(self, text, outcome.change_set))
         w.results_panel.show_association(outcome)
         w.show_results()
-        self.faces_changed(plan.collection_id, list(plan.face_ids), outcome.touched_users)
-        if outcome.stranded:
-            message_boxes.show_error(w, "Putting faces back on their users", RuntimeError(
-                f"{len(outcome.stranded)} face(s) could not be put back and are now unassigned: "
-                f"{', '.join(outcome.stranded)}"))
+        self.apply_change_set(outcome.change_set)
 
-    @Slot(object)
-    def _association_failed(self, exc) -> None:
-        plan = self.sender().context
-        self.window.report_error(f"Associating faces with {plan.user_id}", exc)
-        self.faces_changed(plan.collection_id, list(plan.face_ids), [plan.user_id, *plan.moves])
-
-    @Slot()
-    def _task_ended(self) -> None:
-        task = self.sender()
-        ctx = task.context
-        if isinstance(ctx, AssociationPlan):
-            self.window.users_model.set_busy([ctx.user_id, *ctx.moves], False)
-        elif isinstance(ctx, dict) and "users" in ctx:
-            self.window.users_model.set_busy(ctx["users"], False)
+    def _association_failed(self, request: ap.AssociationRequest, exc: BaseException) -> None:
+        self.window.report_error(f"Associating faces with {request.user_id}", exc)
+        self.window.faces_changed(request.collection_id, list(request.face_ids), [request.user_id])
 
     # -- disassociation, "not this person", deletion -----------------------------------------------
     def disassociate(self, face_ids) -> None:
@@ -133,22 +124,20 @@ class CurationController(QObject):
             w.statusBar().showMessage("None of the selected faces is assigned to a user.", 4000)
             return
         w.users_model.set_busy(list(by_user), True)
-        task = Task(partial(run_disassociation, self.engine, collection_id, by_user), "Disassociating faces",
-                    {"users": list(by_user), "collection": collection_id, "faces": list(face_ids)}, w)
-        task.succeeded.connect(self._disassociation_done)
-        task.failed.connect(self._edit_failed)
-        task.ended.connect(self._task_ended)
-        w.tasks.start(task)
+        self.runner.run("Disassociating faces", partial(run_disassociation, self.engine, collection_id, by_user),
+                        self._disassociation_done, partial(self._edit_failed, "Disassociating faces", collection_id,
+                                                           list(face_ids), list(by_user)),
+                        on_ended=partial(w.users_model.set_busy, list(by_user), False))
 
-    @Slot(object)
-    def _disassociation_done(self, outcome) -> None:
+    def _disassociation_done(self, outcome: DisassociationOutcome) -> None:
         w = self.window
         if outcome.freed_ids:
-            w.undo_stack.push(DisassociateCommand(self.engine, self, outcome.collection_id, outcome.disassociated))
+            users = ", ".join(outcome.disassociated)
+            w.undo_stack.push(ChangeSetCommand(self, f"Disassociate {_plural(len(outcome.freed_ids), 'face')} from {users}",
+                                               outcome.change_set))
         w.results_panel.show_disassociation(outcome)
         w.show_results()
-        ctx = self.sender().context
-        self.faces_changed(outcome.collection_id, ctx["faces"], ctx["users"])
+        self.apply_change_set(outcome.change_set)
         for user_id, exc in outcome.errors.items():
             w.report_error(f"Disassociating faces from {user_id}", exc)
 
@@ -160,23 +149,22 @@ class CurationController(QObject):
             w.statusBar().showMessage("Select faces first.", 4000)
             return
         w.users_model.set_busy([user_id], True)
-        task = Task(partial(run_not_this_person, self.engine, collection_id, user_id, face_ids),
-                    f"Marking faces as not {user_id}", {"users": [user_id], "collection": collection_id, "faces": face_ids}, w)
-        task.succeeded.connect(self._not_this_person_done)
-        task.failed.connect(self._edit_failed)
-        task.ended.connect(self._task_ended)
-        w.tasks.start(task)
+        self.runner.run(f"Marking faces as not {user_id}",
+                        partial(run_not_this_person, self.engine, collection_id, user_id, face_ids),
+                        self._not_this_person_done,
+                        partial(self._edit_failed, f"Marking faces as not {user_id}", collection_id, face_ids, [user_id]),
+                        on_ended=partial(w.users_model.set_busy, [user_id], False))
 
-    @Slot(object)
-    def _not_this_person_done(self, outcome) -> None:
+    def _not_this_person_done(self, outcome: NotThisPersonOutcome) -> None:
         w = self.window
         if outcome.marked or outcome.disassociated:
-            w.undo_stack.push(NotThisPersonCommand(self.engine, self, outcome.collection_id, outcome.user_id,
-                                                   outcome.disassociated, outcome.marked))
+            n = len(set(outcome.disassociated) | set(outcome.marked))
+            w.undo_stack.push(ChangeSetCommand(self, f"Mark {_plural(n, 'face')} as not {outcome.user_id}",
+                                               outcome.change_set, {"UserId": outcome.user_id, "FaceIds": outcome.marked}))
         w.results_panel.show_not_this_person(outcome)
         w.show_results()
-        ctx = self.sender().context
-        self.faces_changed(outcome.collection_id, ctx["faces"], ctx["users"])
+        self.apply_change_set(outcome.change_set)
+        w.refresh_rejected()
 
     def delete_faces(self, face_ids) -> None:
         w = self.window
@@ -188,33 +176,71 @@ class CurationController(QObject):
         if not message_boxes.confirm(w, "Delete faces", f"Delete {len(face_ids)} face(s) from {collection_id}? "
                                      "Faces that belong to a user are kept. This cannot be undone."):
             return
-        task = Task(partial(_delete_faces, self.engine, collection_id, face_ids), "Deleting faces",
-                    {"collection": collection_id, "faces": face_ids}, w)
-        task.succeeded.connect(self._deletion_done)
-        task.failed.connect(self._edit_failed)
-        w.tasks.start(task)
+        self.runner.run("Deleting faces", partial(_delete_faces, self.engine, collection_id, face_ids),
+                        partial(self._deletion_done, collection_id, face_ids),
+                        partial(self._edit_failed, "Deleting faces", collection_id, face_ids, []))
 
-    @Slot(object)
-    def _deletion_done(self, response) -> None:
+    def _deletion_done(self, collection_id: str, face_ids: list[str], response: dict) -> None:
         w = self.window
-        ctx = self.sender().context
         w.results_panel.show_deletion(response)
         w.show_results()
-        w.thumbnails.forget(ctx["collection"], response["DeletedFaces"])
-        self.faces_changed(ctx["collection"], ctx["faces"], [])
+        w.thumbnails.forget(collection_id, response["DeletedFaces"])
+        w.faces_changed(collection_id, face_ids, [])
 
-    @Slot(object)
-    def _edit_failed(self, exc) -> None:
-        ctx = self.sender().context
-        self.window.report_error(self.sender().name, exc)
-        self.faces_changed(ctx["collection"], ctx["faces"], ctx.get("users", []))
+    def _edit_failed(self, action: str, collection_id: str, face_ids: list[str], user_ids: list[str],
+                     exc: BaseException) -> None:
+        self.window.report_error(action, exc)
+        self.window.faces_changed(collection_id, face_ids, user_ids)
 
-    # -- the undo commands' sink -----------------------------------------------------------------
+    # -- undo and redo: the backend first, then the stack -----------------------------------------
+    def undo(self) -> None:
+        stack = self.window.undo_stack
+        if self.history_busy or not stack.canUndo():
+            return
+        command = stack.command(stack.index() - 1)
+        assert isinstance(command, BackgroundCommand)
+        self._run_history(command, "Undo", command.undo_job(self.engine), stack.undo)
+
+    def redo(self) -> None:
+        stack = self.window.undo_stack
+        if self.history_busy or not stack.canRedo():
+            return
+        command = stack.command(stack.index())
+        assert isinstance(command, BackgroundCommand)
+        self._run_history(command, "Redo", command.redo_job(self.engine), stack.redo)
+
+    def _run_history(self, command: BackgroundCommand, verb: str, job, move_stack) -> None:
+        self.history_busy = True
+        self.window.update_history_actions()
+        self.runner.run(f"{verb}: {command.text()}", job, partial(self._history_done, command, verb, move_stack),
+                        partial(self._history_failed, command, verb), on_ended=self._history_ended)
+
+    def _history_done(self, command: BackgroundCommand, verb: str, move_stack, result) -> None:
+        command.last_result = result
+        move_stack()  # calls command.undo()/redo(), which show the result
+        self.window.statusBar().showMessage(f"{verb} done: {command.text()}", 6000)
+
+    def _history_failed(self, command: BackgroundCommand, verb: str, exc: BaseException) -> None:
+        self.window.report_error(f"{verb} {command.text()[0].lower()}{command.text()[1:]}", exc)
+
+    def _history_ended(self) -> None:
+        self.history_busy = False
+        self.window.update_history_actions()
+
+    # -- the commands' sink ----------------------------------------------------------------------
+    def apply_change_set(self, change_set: dict) -> None:
+        self.window.apply_change_set(change_set)
+
     def faces_changed(self, collection_id: str, face_ids, user_ids) -> None:
         self.window.faces_changed(collection_id, list(face_ids), list(user_ids))
 
-    def command_failed(self, action: str, error: Exception) -> None:
-        self.window.report_error(action, error)
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _plan(engine, request: dict, worker=None) -> dict:
+    return engine.plan_association(**request)
 
 
 def _delete_faces(engine, collection_id: str, face_ids: list[str], worker=None) -> dict:

@@ -1,103 +1,49 @@
-"""What the window's background workers do, as plain functions over the engine (no Qt here).
+"""What the window's background workers do, as plain functions over the backend (no Qt here).
 
-A "move" (a face owned by another user) is a disassociation there followed by the association
-here. The engine runs each operation as its own transaction, so these functions compensate: a
-face taken from its owner and then not associated (or an error half-way) is put back on its
-owner, so no face is ever left stranded by a failed step.
+Each curation edit is one backend operation (MoveFaces, DisassociateFaces, ApplyChangeSet...) so
+the engine runs it as one transaction; nothing here composes or compensates. Every function
+returns the change set of what happened (app.core.change_sets), which the window applies to its
+models and keeps for undo.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.core import change_sets
 from app.core.association_plan import MAX_FACES_PER_USER
 from app.core.errors import InvalidParameterException
 
-RESTORE_THRESHOLD = 0.0  # putting a face back where it was is not a new match decision
-
-
-@dataclass(frozen=True)
-class AssociationPlan:
-    collection_id: str
-    user_id: str
-    face_ids: tuple[str, ...]  # in request order (the engine admits faces in this order)
-    threshold: float
-    moves: dict = field(default_factory=dict)  # owner user id -> face ids to take from that owner first
-
-    def __post_init__(self):
-        if not self.face_ids:
-            raise ValueError("an association needs at least one face")
-        if len(self.face_ids) > MAX_FACES_PER_USER:
-            raise ValueError(f"AssociateFaces takes at most {MAX_FACES_PER_USER} faces at a time, not {len(self.face_ids)}")
+from .association_preview import AssociationRequest
 
 
 @dataclass
 class AssociationOutcome:
-    plan: AssociationPlan
-    response: dict  # the AssociateFaces response, as the engine gave it
-    associated: list[str]  # faces that were free and are now on the user
-    moved: dict[str, list[str]]  # owner -> faces taken from that owner, now on the user
-    restored: dict[str, list[str]]  # owner -> faces taken but not associated, put back
-    stranded: list[str] = field(default_factory=list)  # faces that could not be put back (now unassigned)
+    request: AssociationRequest
+    response: dict  # the MoveFaces response: AssociateFaces' shape plus MovedFaces and ChangeSet
 
     @property
-    def moved_ids(self) -> list[str]:
-        return [f for ids in self.moved.values() for f in ids]
+    def change_set(self) -> dict:
+        return self.response["ChangeSet"]
 
     @property
-    def touched_users(self) -> list[str]:
-        return [self.plan.user_id, *self.plan.moves]
+    def associated(self) -> list[str]:
+        moved = {f["FaceId"] for f in self.response.get("MovedFaces", [])}
+        return [f["FaceId"] for f in self.response["AssociatedFaces"] if f["FaceId"] not in moved]
+
+    @property
+    def moved(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for f in self.response.get("MovedFaces", []):
+            out.setdefault(f["FromUserId"], []).append(f["FaceId"])
+        return out
 
 
-class StrandedFacesError(Exception):
-    """A failed move could not put every face back on its owner."""
-
-    def __init__(self, cause: Exception, stranded: list[str]):
-        super().__init__(f"{cause}. In addition, {len(stranded)} face(s) taken from their user could not be put back "
-                         f"and are now unassigned: {', '.join(stranded)}")
-        self.cause = cause
-        self.stranded = stranded
-
-
-def _put_back(engine, collection_id: str, taken: dict[str, list[str]]) -> list[str]:
-    """Re-associate taken faces with their owners; the ids that could not be put back."""
-    stranded = []
-    for owner, ids in taken.items():
-        if not ids:
-            continue
-        try:
-            r = engine.associate_faces(CollectionId=collection_id, UserId=owner, FaceIds=list(ids),
-                                       UserMatchThreshold=RESTORE_THRESHOLD)
-        except Exception:  # noqa: BLE001 - reported through the stranded list
-            stranded += ids
-            continue
-        back = {f["FaceId"] for f in r["AssociatedFaces"]}
-        stranded += [f for f in ids if f not in back]
-    return stranded
-
-
-def run_association(engine, plan: AssociationPlan, worker=None) -> AssociationOutcome:
-    taken: dict[str, list[str]] = {}
-    try:
-        for owner, ids in plan.moves.items():
-            r = engine.disassociate_faces(CollectionId=plan.collection_id, UserId=owner, FaceIds=list(ids))
-            taken[owner] = [f["FaceId"] for f in r["DisassociatedFaces"]]
-        response = engine.associate_faces(CollectionId=plan.collection_id, UserId=plan.user_id,
-                                          FaceIds=list(plan.face_ids), UserMatchThreshold=plan.threshold)
-    except Exception as exc:
-        stranded = _put_back(engine, plan.collection_id, taken)
-        if stranded:
-            raise StrandedFacesError(exc, stranded) from exc
-        raise
-    done = [f["FaceId"] for f in response["AssociatedFaces"]]
-    done_set = set(done)
-    moved = {o: [f for f in ids if f in done_set] for o, ids in taken.items()}
-    restored = {o: [f for f in ids if f not in done_set] for o, ids in taken.items()}
-    moved_set = {f for ids in moved.values() for f in ids}
-    stranded = _put_back(engine, plan.collection_id, restored)
-    return AssociationOutcome(plan, response, [f for f in done if f not in moved_set],
-                              {o: ids for o, ids in moved.items() if ids}, {o: ids for o, ids in restored.items() if ids},
-                              stranded)
+def run_association(engine, request: AssociationRequest, worker=None) -> AssociationOutcome:
+    response = engine.move_faces(CollectionId=request.collection_id, UserId=request.user_id,
+                                 FaceIds=list(request.face_ids), UserMatchThreshold=request.threshold,
+                                 MoveFromOwners=request.move)
+    return AssociationOutcome(request, response)
 
 
 @dataclass
@@ -106,14 +52,31 @@ class DisassociationOutcome:
     responses: dict[str, dict]  # user -> DisassociateFaces response
     disassociated: dict[str, list[str]]  # user -> faces freed
     errors: dict[str, Exception]  # user -> what went wrong for that user's faces
+    change_set: dict = field(default_factory=dict)
 
     @property
     def freed_ids(self) -> list[str]:
         return [f for ids in self.disassociated.values() for f in ids]
 
 
+def _count_users(engine, collection_id: str, user_ids) -> dict[str, int]:
+    counts = {}
+    for uid in user_ids:
+        faces = engine.list_faces(CollectionId=collection_id, UserId=uid, MaxResults=MAX_FACES_PER_USER)["Faces"]
+        counts[uid] = len(faces)
+    return counts
+
+
+def _freed_change_set(engine, collection_id: str, freed: dict[str, list[str]]) -> dict:
+    counts = _count_users(engine, collection_id, freed)
+    return {"CollectionId": collection_id,
+            "FaceChanges": [change_sets.face_change(f, uid, None) for uid, ids in freed.items() for f in ids],
+            "UserChanges": [{"UserId": uid, "Change": change_sets.UPDATE, "FaceCount": n,
+                             "UserStatus": "ACTIVE" if n else "CREATED"} for uid, n in counts.items()]}
+
+
 def run_disassociation(engine, collection_id: str, by_user: dict[str, list[str]], worker=None) -> DisassociationOutcome:
-    """DisassociateFaces per owning user; a failure for one user does not stop the others."""
+    """DisassociateFaces per owning user (each one transaction); a failure for one user does not stop the others."""
     out = DisassociationOutcome(collection_id, {}, {}, {})
     for user_id, ids in by_user.items():
         try:
@@ -124,6 +87,7 @@ def run_disassociation(engine, collection_id: str, by_user: dict[str, list[str]]
                 out.disassociated.setdefault(user_id, []).extend(f["FaceId"] for f in r["DisassociatedFaces"])
         except Exception as exc:  # noqa: BLE001 - kept per user and shown by the window
             out.errors[user_id] = exc
+    out.change_set = _freed_change_set(engine, collection_id, out.disassociated)
     return out
 
 
@@ -133,32 +97,36 @@ class NotThisPersonOutcome:
     user_id: str
     disassociated: list[str]  # faces that were on the user and were taken off it
     marked: list[str]  # faces newly marked
+    change_set: dict = field(default_factory=dict)
 
 
 def run_not_this_person(engine, collection_id: str, user_id: str, face_ids: list[str], worker=None) -> NotThisPersonOutcome:
-    """Take the faces off the user if they are on it, then mark them "not this person" for it."""
+    """Mark the faces "not this person" for the user (first, so a failure leaves every face where it was),
+    then take the ones it owns off it."""
+    marked = engine.set_not_this_person(collection_id, user_id, list(face_ids))["ChangedFaceIds"]
     owned = [f["FaceId"] for f in engine.list_faces(CollectionId=collection_id, FaceIds=list(face_ids),
                                                     MaxResults=len(face_ids))["Faces"] if f.get("UserId") == user_id]
     freed: list[str] = []
     if owned:
         r = engine.disassociate_faces(CollectionId=collection_id, UserId=user_id, FaceIds=owned)
         freed = [f["FaceId"] for f in r["DisassociatedFaces"]]
-    try:
-        marked = engine.set_not_this_person(collection_id, user_id, list(face_ids))["ChangedFaceIds"]
-    except Exception as exc:
-        stranded = _put_back(engine, collection_id, {user_id: freed})
-        if stranded:
-            raise StrandedFacesError(exc, stranded) from exc
-        raise
-    return NotThisPersonOutcome(collection_id, user_id, freed, marked)
+    return NotThisPersonOutcome(collection_id, user_id, freed, marked,
+                                _freed_change_set(engine, collection_id, {user_id: freed} if freed else {}))
+
+
+def run_change_set(engine, request: dict, marks: dict | None = None, worker=None) -> dict:
+    """Undo or redo: ApplyChangeSet (one transaction), then the "not this person" marks it carries, if any
+    (`marks`: {"UserId", "FaceIds", "Rejected"})."""
+    response = engine.apply_change_set(**request)
+    if marks and marks["FaceIds"]:
+        engine.set_not_this_person(request["CollectionId"], marks["UserId"], marks["FaceIds"], rejected=marks["Rejected"])
+    return response["ChangeSet"]
 
 
 def user_similarities(engine, collection_id: str, user_id: str, face_ids: list[str], worker=None) -> dict[str, float]:
-    """Each face's match confidence against a user, as AssociateFaces would score it.
+    """Each face's match confidence against a user, as AssociateFaces would score it (PlanAssociation).
 
     Faces already on the user, and faces the user marked "not this person", get no score.
-    Uses the dry-run association 100 faces at a time with a threshold of 100, so every scored
-    face comes back with its Confidence (a perfect 100 passes and is reported as associated).
     """
     if not engine.list_faces(CollectionId=collection_id, UserId=user_id, MaxResults=1)["Faces"]:
         raise InvalidParameterException(f"User {user_id} has no faces yet, so there is nothing to compare faces with")
@@ -170,9 +138,8 @@ def user_similarities(engine, collection_id: str, user_id: str, face_ids: list[s
             worker.check_cancelled()
             worker.report(start, len(candidates), f"Scoring faces against {user_id}")
         chunk = candidates[start : start + MAX_FACES_PER_USER]
-        preview = engine.preview_association(collection_id, user_id, chunk, 100.0)
-        scores.update({f["FaceId"]: 100.0 for f in preview["AssociatedFaces"]})
-        scores.update({f["FaceId"]: f["Confidence"] for f in preview["UnsuccessfulFaceAssociations"] if "Confidence" in f})
+        plan = engine.plan_association(CollectionId=collection_id, UserId=user_id, FaceIds=chunk, UserMatchThreshold=0)
+        scores.update({f["FaceId"]: f["Confidence"] for f in plan["Faces"] if "Confidence" in f})
     return scores
 
 

@@ -17,15 +17,21 @@ are then taken off the user again, so redo restores exactly the state after the 
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Protocol
 
 from app.capture.enrollment import enroll
 from app.core.errors import ResourceNotFoundException
 
-from .undo_commands import RESTORE_THRESHOLD, CurationCommand, CurationSink, ReplayMismatch
+from .undo_commands import BackgroundCommand, ReplayMismatch
+
+RESTORE_THRESHOLD = 0.0  # putting back an earlier state is not a new match decision
 
 
-class EnrollmentSink(CurationSink, Protocol):
+class EnrollmentSink(Protocol):
+    def faces_changed(self, collection_id: str, face_ids: list[str], user_ids: list[str]) -> None: ...
+
     def users_changed(self, collection_id: str, created: list[str], deleted: list[str]) -> None: ...
 
 
@@ -33,8 +39,10 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-class EnrollCommand(CurationCommand):
-    def __init__(self, engine, sink: EnrollmentSink, result, frames, already_done: bool = True):
+class EnrollCommand(BackgroundCommand):
+    """Undo and redo run in the operation runner's worker (undo_job/redo_job); show_* update the window."""
+
+    def __init__(self, engine, sink: EnrollmentSink, result, frames):
         """`result`: the EnrollmentResult; `frames`: the CapturedFrames it stored (kept for redo)."""
         self.user_id = result.user_id
         self.face_ids = list(result.face_ids)
@@ -44,9 +52,36 @@ class EnrollCommand(CurationCommand):
         text = f"Enroll {_plural(len(self.face_ids), 'face')} as {self.user_id}"
         if self.user_created:
             text += " (new user)"
-        super().__init__(engine, sink, result.collection_id, text, already_done)
+        super().__init__(text, result.collection_id)
+        self.engine = engine
+        self.sink = sink
 
-    def revert(self) -> None:
+    def undo_job(self, engine) -> Callable[..., Any]:
+        return partial(_run, self.revert)
+
+    def redo_job(self, engine) -> Callable[..., Any]:
+        return partial(_run, self.apply)
+
+    def show_undone(self, result: Any) -> None:
+        if result and result.get("user_deleted"):
+            self.sink.users_changed(self.collection_id, [], [self.user_id])
+        self.sink.faces_changed(self.collection_id, self.face_ids, [self.user_id])
+
+    def show_redone(self, result: Any) -> None:
+        if result and result.get("user_created"):
+            self.sink.users_changed(self.collection_id, [self.user_id], [])
+        self.sink.faces_changed(self.collection_id, self.face_ids, [self.user_id])
+
+    def _disassociate(self, user_id: str, face_ids: list[str]) -> None:
+        if not face_ids:
+            return
+        r = self.engine.disassociate_faces(CollectionId=self.collection_id, UserId=user_id, FaceIds=list(face_ids))
+        if r["UnsuccessfulFaceDisassociations"]:
+            bad = [f"{f['FaceId']} ({', '.join(f['Reasons'])})" for f in r["UnsuccessfulFaceDisassociations"]]
+            raise ReplayMismatch(f"{_plural(len(bad), 'face')} could not be taken off {user_id}: {'; '.join(bad)}")
+
+    def revert(self) -> dict:
+        """Runs in a worker."""
         self._disassociate(self.user_id, self.associated)
         r = self.engine.delete_faces(CollectionId=self.collection_id, FaceIds=self.face_ids)
         # a face deleted by someone else meanwhile (FACE_NOT_FOUND) is already as wanted
@@ -62,13 +97,13 @@ class EnrollCommand(CurationCommand):
                 self.engine.delete_user(CollectionId=self.collection_id, UserId=self.user_id)
             except ResourceNotFoundException:
                 pass  # deleted meanwhile: as wanted
-            self.sink.users_changed(self.collection_id, [], [self.user_id])
+            return {"user_deleted": True}
+        return {}
 
-    def apply(self) -> None:
+    def apply(self) -> dict:
+        """Runs in a worker."""
         result = enroll(self.engine, self.collection_id, self.user_id, self.frames, RESTORE_THRESHOLD,
                         create_user=self.user_created)
-        if result.user_created:
-            self.sink.users_changed(self.collection_id, [self.user_id], [])
         # if someone else created the user meanwhile, a later undo must leave it
         self.user_created = result.user_created
         if set(result.face_ids) != set(self.face_ids):
@@ -80,9 +115,8 @@ class EnrollCommand(CurationCommand):
         if missing:
             raise ReplayMismatch(f"{_plural(len(missing), 'face')} could not be associated with {self.user_id} again: "
                                  f"{', '.join(sorted(missing))}")
+        return {"user_created": result.user_created}
 
-    def faces(self) -> list[str]:
-        return list(self.face_ids)
 
-    def users(self) -> list[str]:
-        return [self.user_id]
+def _run(step: Callable[[], dict], worker=None) -> dict:
+    return step()

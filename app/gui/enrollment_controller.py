@@ -35,7 +35,8 @@ from app.core.validation import validate_request
 from . import message_boxes
 from .association_panel import remembered_threshold
 from .capture_worker import CaptureSession
-from .curation_jobs import AssociationOutcome, AssociationPlan
+from .association_preview import AssociationRequest
+from .curation_jobs import AssociationOutcome
 from .enrollment_command import EnrollCommand
 from .enrollment_panel import EnrollmentPanel, PanelState
 from .settings import KEY_THRESHOLD, app_settings
@@ -414,9 +415,8 @@ class EnrollmentController(QObject):
         if result.user_created:
             self.users_changed(result.collection_id, [result.user_id], [])
         w.undo_stack.push(EnrollCommand(self.engine, self, result, pending.frames))
-        plan = AssociationPlan(result.collection_id, result.user_id, tuple(result.face_ids), result.threshold)
-        w.results_panel.show_association(AssociationOutcome(plan, result.association, result.associated_face_ids, {},
-                                                            {}))
+        request = AssociationRequest(result.collection_id, result.user_id, tuple(result.face_ids), result.threshold, False)
+        w.results_panel.show_association(AssociationOutcome(request, result.association))
         w.show_results()
         self.faces_changed(result.collection_id, result.face_ids, [result.user_id])
         if self.pending is pending:

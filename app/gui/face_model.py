@@ -142,11 +142,8 @@ class FaceListModel(QAbstractListModel):
 
     # -- edits -----------------------------------------------------------------------------------
     def sync_faces(self, face_ids) -> None:
-        """Bring the rows of these faces up to date after an operation touched them.
-
-        Rows that still pass the filter get dataChanged; faces that now pass it are appended;
-        rows that no longer do (or whose face was deleted) are removed.
-        """
+        """Re-read these faces and bring their rows up to date (tests and tools; the window reads in a
+        worker and calls apply_faces)."""
         if self.collection_id is None:
             return
         face_ids = list(dict.fromkeys(face_ids))
@@ -155,9 +152,15 @@ class FaceListModel(QAbstractListModel):
             chunk = face_ids[start : start + LIST_FACES_MAX_IDS]
             page = self._engine.list_faces(CollectionId=self.collection_id, FaceIds=chunk, MaxResults=len(chunk))
             current.update({f["FaceId"]: f for f in page["Faces"]})
+        self.apply_faces(face_ids, current)
+
+    def apply_faces(self, face_ids, current: dict[str, dict]) -> None:
+        """Bring the rows of `face_ids` up to date from `current` (ListFaces entries by FaceId; a face
+        missing there was deleted). Rows that still pass the filter get dataChanged; faces that now
+        pass it are appended; rows that no longer do are removed."""
         ids = self._ids()
         changed, gone, new = [], [], []
-        for fid in face_ids:
+        for fid in dict.fromkeys(face_ids):
             face, row = current.get(fid), ids.get(fid)
             if face is not None and self._matches(face):
                 if row is None:
@@ -169,11 +172,37 @@ class FaceListModel(QAbstractListModel):
                     changed.append(row)
             elif row is not None:
                 gone.append(row)
-        for row in changed:
-            index = self.index(row)
-            self.dataChanged.emit(index, index, [FaceRole.UserId, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
+        self._owners_changed(changed)
         self._remove_rows(gone)
         self._append_entries(new, notify=True)
+
+    def apply_change_set(self, change_set: dict) -> list[str]:
+        """Apply a change set's new owners in place; the faces that now pass the filter but are not
+        loaded (the caller reads them in a worker and passes them to apply_faces)."""
+        if change_set["CollectionId"] != self.collection_id:
+            return []
+        ids = self._ids()
+        changed, gone, missing = [], [], []
+        for c in change_set["FaceChanges"]:
+            owner = c.get("ToUserId")
+            passes = self._matches({"UserId": owner})
+            row = ids.get(c["FaceId"])
+            if row is None:
+                if passes:
+                    missing.append(c["FaceId"])
+            elif passes:
+                self._rows[row].user_id = owner
+                changed.append(row)
+            else:
+                gone.append(row)
+        self._owners_changed(changed)
+        self._remove_rows(gone)
+        return missing
+
+    def _owners_changed(self, rows: list[int]) -> None:
+        for row in rows:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [FaceRole.UserId, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
 
     def _remove_rows(self, rows: list[int]) -> None:
         if not rows:

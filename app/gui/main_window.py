@@ -16,7 +16,7 @@ from app.core import capabilities as caps
 from app.core.errors import ResourceNotFoundException
 
 from . import message_boxes
-from .collection_model import CollectionListModel
+from .collection_model import CollectionListModel, describe_entry
 from .curation_controller import CurationController
 from .face_grid import FaceGridView
 from .face_model import FaceFilter, FaceListModel
@@ -31,8 +31,9 @@ from .similarity_controller import SimilarityController
 from .settings import KEY_GEOMETRY, KEY_SPLITTER, KEY_STATE, KEY_THEME, app_settings, pins_key
 from .thumbnail_loader import ThumbnailLoader
 from .user_list_view import UserListView
-from .user_model import UserListModel, count_faces
+from .user_model import UserListModel, count_faces, face_counts
 from .window_menus import build_menus, disable_unavailable
+from .operation_runner import OperationRunner
 from .workers import Task, TaskList
 
 FILTER_LABELS = [(FaceFilter.ALL, "All faces"), (FaceFilter.UNASSIGNED, "Unassigned faces"),
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Rekurator — {engine.workspace}")
         self.undo_stack = QUndoStack(self)
         self.tasks = TaskList(self)
+        self.runner = OperationRunner(self.tasks, self.current_collection, self.report_error, self)
         self.thumbnails = ThumbnailLoader(engine.face_thumbnails, parent=self)
         self.thumbnails.failed.connect(self._on_thumbnail_failure)
         self.collections_model = CollectionListModel(engine, self)
@@ -175,10 +177,11 @@ class MainWindow(QMainWindow):
         self.act_export_workspace = a("Export &workspace report…", partial(self._ask_export, "workspace"),
                                       "Ctrl+Shift+E", "exportWorkspace")
         self.act_quit = a("&Quit", self.close, K.StandardKey.Quit, "quit")
-        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcuts(K.keyBindings(K.StandardKey.Undo))
-        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
-        self.act_redo.setShortcuts([K("Ctrl+Shift+Z"), K("Ctrl+Y")])
+        # undo and redo run the backend work in the operation runner first, then move the stack
+        self.act_undo = a("&Undo", self.curation.undo, K.keyBindings(K.StandardKey.Undo), "undo")
+        self.act_redo = a("&Redo", self.curation.redo, [K("Ctrl+Shift+Z"), K("Ctrl+Y")], "redo")
+        self.undo_stack.indexChanged.connect(self.update_history_actions)
+        self.update_history_actions()
         self.act_new_user = a("New &user…", self._ask_new_user, "Ctrl+N", "newUser")
         self.act_delete_user = a("Delete user…", self._ask_delete_user, None, "deleteUser")
         self.act_pin_user = a("&Pin user to a number key", self._pin_current_user, "Ctrl+P", "pinUser",
@@ -236,6 +239,9 @@ class MainWindow(QMainWindow):
         self.undo_view = QUndoView(self.undo_stack)
         self.undo_view.setObjectName("historyView")
         self.undo_view.setEmptyLabel("Window opened")
+        # read-only: clicking an entry would move the stack on the GUI thread, without the backend
+        self.undo_view.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.undo_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.history_dock = self._dock("History", "historyDock", self.undo_view, right)
         self.search_panel = SearchPanel()
         self.search_panel.face_activated.connect(self.select_face)
@@ -400,7 +406,7 @@ class MainWindow(QMainWindow):
         if self._filter() is FaceFilter.USER:
             self.reload_faces()
         else:
-            self._refresh_rejected()
+            self.refresh_rejected()
         self._update_actions()
 
     @Slot()
@@ -470,10 +476,10 @@ class MainWindow(QMainWindow):
             self.report_error(f"Reading the faces of {cid}", exc)
             self.face_model.load(None)
         self.order_label.setText("in index order")
-        self._refresh_rejected()
+        self.refresh_rejected()
         self._update_empty_hint()
 
-    def _refresh_rejected(self) -> None:
+    def refresh_rejected(self) -> None:
         cid, uid = self.current_collection(), self.current_user()
         rejected = set()
         if cid and uid:
@@ -494,21 +500,42 @@ class MainWindow(QMainWindow):
         self.empty_hint.setVisible(bool(text))
 
     # -- after an edit: update only what it touched ---------------------------------------------
-    def faces_changed(self, collection_id: str, face_ids: list[str], user_ids: list[str]) -> None:
-        if collection_id == self.current_collection():
-            try:
-                if face_ids:
-                    self.face_model.sync_faces(face_ids)
-                self.users_model.refresh_counts(user_ids)
-                if self.current_user() in user_ids:
-                    self._refresh_rejected()
-            except ResourceNotFoundException as exc:
-                self.report_error("Refreshing the window", exc)
-        try:
-            self.collections_model.refresh_counts(collection_id)
-        except ResourceNotFoundException:
-            self.reload_collections()
+    def update_history_actions(self, *_args) -> None:
+        stack, busy = self.undo_stack, self.curation.history_busy
+        self.act_undo.setEnabled(stack.canUndo() and not busy)
+        self.act_redo.setEnabled(stack.canRedo() and not busy)
+        self.act_undo.setText(f"&Undo {stack.undoText()}" if stack.canUndo() else "&Undo")
+        self.act_redo.setText(f"&Redo {stack.redoText()}" if stack.canRedo() else "&Redo")
+
+    def apply_change_set(self, change_set: dict) -> None:
+        """An edit's change set, applied to the models in place; what it does not tell is read in a worker."""
+        cid = change_set["CollectionId"]
+        missing_faces, uncounted = [], []
+        if cid == self.current_collection():
+            missing_faces = self.face_model.apply_change_set(change_set)
+            uncounted = self.users_model.apply_user_changes(cid, change_set["UserChanges"])
+            if any(u["UserId"] == self.current_user() for u in change_set["UserChanges"]):
+                self.refresh_rejected()
+        self.faces_changed(cid, missing_faces, uncounted)
         self._update_empty_hint()
+
+    def faces_changed(self, collection_id: str, face_ids: list[str], user_ids: list[str]) -> None:
+        """Re-read these faces, these users' counts and the collection's counts in a worker, then update in place."""
+        self.runner.run("Refreshing the window", partial(read_changes, self.engine, collection_id, face_ids, user_ids),
+                        partial(self._changes_read, collection_id, face_ids), partial(self._changes_failed, collection_id))
+
+    def _changes_read(self, collection_id: str, face_ids: list[str], read: dict) -> None:
+        if collection_id == self.current_collection():
+            self.face_model.apply_faces(face_ids, read["faces"])
+            self.users_model.update_counts(read["counts"])
+        self.collections_model.set_entry(read["collection"])
+        self._update_empty_hint()
+
+    def _changes_failed(self, collection_id: str, exc: BaseException) -> None:
+        if isinstance(exc, ResourceNotFoundException):
+            self.reload_collections()
+        else:
+            self.report_error(f"Refreshing {collection_id}", exc)
 
     def report_error(self, action: str, exc: BaseException) -> None:
         """Show an error in plain words; if a user or collection vanished, re-read what is there."""
@@ -747,3 +774,15 @@ class MainWindow(QMainWindow):
 
     def quit_soon(self, msecs: int) -> None:
         QTimer.singleShot(msecs, self, self.close)
+
+
+def read_changes(engine, collection_id: str, face_ids: list[str], user_ids: list[str], worker=None) -> dict:
+    """What the window re-reads after an edit (runs in a worker)."""
+    faces: dict[str, dict] = {}
+    ids = list(dict.fromkeys(face_ids))
+    for start in range(0, len(ids), 4096):
+        chunk = ids[start : start + 4096]
+        page = engine.list_faces(CollectionId=collection_id, FaceIds=chunk, MaxResults=len(chunk))
+        faces.update({f["FaceId"]: f for f in page["Faces"]})
+    return {"faces": faces, "counts": face_counts(engine, collection_id, user_ids),
+            "collection": describe_entry(engine, collection_id)}

@@ -33,29 +33,22 @@ class ResultsPanel(QWidget):
                                 for r in rows])
 
     def show_association(self, outcome) -> None:
-        plan, response = outcome.plan, outcome.response
+        """`outcome`: an AssociationOutcome (curation_jobs): the request and the MoveFaces/AssociateFaces response."""
+        request, response = outcome.request, outcome.response
         moved_from = {f: o for o, ids in outcome.moved.items() for f in ids}
-        restored_to = {f: o for o, ids in outcome.restored.items() for f in ids}
         rows = []
         for f in response["AssociatedFaces"]:
             fid = f["FaceId"]
             if fid in moved_from:
-                rows.append({"FaceId": fid, "UserId": plan.user_id, "Outcome": "MOVED", "Owner": moved_from[fid]})
+                rows.append({"FaceId": fid, "UserId": request.user_id, "Outcome": "MOVED", "Owner": moved_from[fid]})
             else:
-                rows.append({"FaceId": fid, "UserId": plan.user_id, "Outcome": "ASSOCIATED"})
+                rows.append({"FaceId": fid, "UserId": request.user_id, "Outcome": "ASSOCIATED"})
         for f in response["UnsuccessfulFaceAssociations"]:
-            fid = f["FaceId"]
-            reasons = list(f["Reasons"])
-            owner = f["UserId"] if f.get("UserId") != plan.user_id else None
-            if fid in restored_to:  # taken from its owner for a move, not associated, put back
-                owner = restored_to[fid]
-            rows.append({"FaceId": fid, "UserId": plan.user_id, "Outcome": "NOT_ASSOCIATED", "Reasons": reasons,
-                         "Confidence": f.get("Confidence"), "Owner": owner})
-        for fid in outcome.stranded:
-            rows.append({"FaceId": fid, "UserId": "", "Outcome": "LEFT_UNASSIGNED",
-                         "Reasons": ["could not be put back on its user"]})
+            owner = f["UserId"] if f.get("UserId") != request.user_id else None
+            rows.append({"FaceId": f["FaceId"], "UserId": request.user_id, "Outcome": "NOT_ASSOCIATED",
+                         "Reasons": list(f["Reasons"]), "Confidence": f.get("Confidence"), "Owner": owner})
         n_ok, n_bad = len(response["AssociatedFaces"]), len(response["UnsuccessfulFaceAssociations"])
-        title = (f"AssociateFaces with {plan.user_id} (threshold {plan.threshold:.1f}): {n_ok} associated"
+        title = (f"AssociateFaces with {request.user_id} (threshold {request.threshold:.1f}): {n_ok} associated"
                  f"{f' ({len(moved_from)} moved from other users)' if moved_from else ''}, {n_bad} not associated. "
                  f"User status {response['UserStatus']}.")
         self._show(title, rows)

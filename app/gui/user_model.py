@@ -8,6 +8,7 @@ from enum import IntEnum
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from app.core.association_plan import MAX_FACES_PER_USER
+from app.core.errors import ResourceNotFoundException
 
 UPDATING = "UPDATING"  # what a user shows while a worker associates or disassociates its faces
 
@@ -42,6 +43,17 @@ class UserEntry:
 def _face_count(engine, collection_id: str, user_id: str) -> int:
     # a user holds at most MAX_FACES_PER_USER faces, so one page counts them all
     return len(engine.list_faces(CollectionId=collection_id, UserId=user_id, MaxResults=MAX_FACES_PER_USER)["Faces"])
+
+
+def face_counts(engine, collection_id: str, user_ids) -> dict[str, int]:
+    """Face count per user that still exists (a deleted one is left out)."""
+    counts = {}
+    for user_id in dict.fromkeys(user_ids):
+        try:
+            counts[user_id] = _face_count(engine, collection_id, user_id)
+        except ResourceNotFoundException:
+            continue
+    return counts
 
 
 def count_faces(engine, collection_id: str, user_ids, worker=None) -> dict[str, int]:
@@ -113,6 +125,38 @@ class UserListModel(QAbstractListModel):
                 continue
             self._rows[row].face_count = _face_count(self._engine, self.collection_id, user_id)
             self._changed(row, [UserRole.FaceCount, UserRole.Status])
+
+    def apply_user_changes(self, collection_id: str, user_changes: list[dict]) -> list[str]:
+        """A change set's users: created ones added, deleted ones removed, counts set; the users whose
+        count the change set does not give (the caller counts them in a worker)."""
+        if collection_id != self.collection_id:
+            return []
+        uncounted = []
+        for change in user_changes:
+            uid, row = change["UserId"], self.row_of(change["UserId"])
+            if change["Change"] == "DELETE":
+                self.remove(uid)
+                continue
+            count = change.get("FaceCount")
+            if row is None:
+                row = len(self._rows)
+                self.beginInsertRows(QModelIndex(), row, row)
+                self._rows.append(UserEntry(uid, count))
+                self.endInsertRows()
+            elif count is not None:
+                self._rows[row].face_count = count
+                self._changed(row, [UserRole.FaceCount, UserRole.Status])
+            if count is None:
+                uncounted.append(uid)
+        return uncounted
+
+    def update_counts(self, counts: dict[str, int]) -> None:
+        """Counts just read after an edit (they replace what the rows had)."""
+        for user_id, count in counts.items():
+            row = self.row_of(user_id)
+            if row is not None:
+                self._rows[row].face_count = count
+                self._changed(row, [UserRole.FaceCount, UserRole.Status])
 
     def set_counts(self, counts: dict[str, int]) -> None:
         """Fill in counts from a background count; a count already refreshed after an edit is kept."""

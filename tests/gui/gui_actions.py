@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -29,10 +31,22 @@ def drop_on_user(window, user_id: str | None, mime) -> QDropEvent:
     return drop
 
 
+def settle(window, timeout_s: float = 10.0) -> None:
+    """Let the window's background calls finish and their results arrive (the drop's plan, say)."""
+    deadline = time.monotonic() + timeout_s
+    QApplication.processEvents()
+    while window.tasks.running() and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.002)
+    QApplication.processEvents()
+
+
 def drop_faces(window, user_id: str, face_ids, collection_id: str = "c") -> QDropEvent:
+    """Drop faces on a user and wait for what follows (the preview opens once the plan is back)."""
     mime = encode_faces(collection_id, face_ids)
     event = drop_on_user(window, user_id, mime)
     event._mime = mime  # keep the data alive as long as the event
+    settle(window)
     return event
 
 

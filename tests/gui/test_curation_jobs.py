@@ -1,4 +1,4 @@
-"""The workers' jobs (no Qt): association with moves, compensation, and preview == outcome."""
+"""The workers' jobs (no Qt): one backend operation per edit, preview == outcome, change sets."""
 
 from __future__ import annotations
 
@@ -6,29 +6,20 @@ import uuid
 
 import pytest
 
+from app.core import change_sets
 from app.core.association_plan import USER_FACE_LIMIT_EXCEEDED
 from app.core.errors import ResourceNotFoundException
 from app.gui import association_preview as ap
-from app.gui.curation_jobs import (AssociationPlan, StrandedFacesError, face_similarities, run_association,
-                                   run_disassociation, run_not_this_person, user_similarities)
+from app.gui.curation_jobs import (face_similarities, run_association, run_change_set, run_disassociation,
+                                   run_not_this_person, user_similarities)
 
 from .conftest import index_people, owners
 
 
-def restore(engine, before: dict, collection="c"):
-    """Put every face back on the user it had in `before`."""
-    now = owners(engine, collection)
-    for fid, user in now.items():
-        if user and user != before.get(fid):
-            engine.disassociate_faces(CollectionId=collection, UserId=user, FaceIds=[fid])
-    for fid, user in before.items():
-        if user and owners(engine, collection).get(fid) != user:
-            engine.associate_faces(CollectionId=collection, UserId=user, FaceIds=[fid], UserMatchThreshold=0)
-    assert owners(engine, collection) == before
-
-
 def expected_from(rows):
-    return {r.face_id: (r.outcome, tuple(r.reasons), r.owner) for r in rows}
+    """What the response will name: the owner of a moved face, or of a face refused as another user's."""
+    return {r.face_id: (r.outcome, tuple(r.reasons),
+                        r.owner if r.outcome == ap.MOVE or ap.DIFFERENT_USER in r.reasons else None) for r in rows}
 
 
 def actual_from(outcome, face_ids):
@@ -54,23 +45,20 @@ def test_preview_agrees_with_the_outcome_random_batches(engine, people, rng):
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[1][:3])
     # a mistake to fix: one of person 0's faces sits on bob, so moving it to alice passes the match
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=[people[0][2]], UserMatchThreshold=0)
-    before = owners(engine)
     pool = [f for g in people for f in g] + [str(uuid.uuid4())] + [people[0][2]] * 3
     seen = set()
     for trial in range(12):
-        batch = list(rng.choice(pool, size=int(rng.integers(1, 9)), replace=True))
+        batch = [str(f) for f in rng.choice(pool, size=int(rng.integers(1, 9)), replace=True)]
         threshold = float(rng.uniform(30, 95))
         move = bool(trial % 2)
         user = "alice" if trial % 3 else "bob"
-        count = sum(1 for u in before.values() if u == user)
-        preview = engine.preview_association("c", user, batch, threshold)
-        rows = ap.preview_rows(batch, preview, count, move)
-        plan = AssociationPlan("c", user, tuple(batch), threshold, ap.planned_moves(rows) if move else {})
-        outcome = run_association(engine, plan)
+        plan = engine.plan_association(**ap.plan_request("c", user, batch, threshold, move))
+        rows = ap.rows_from_plan(plan)
+        outcome = run_association(engine, ap.AssociationRequest("c", user, tuple(batch), threshold, move))
         assert actual_from(outcome, batch) == expected_from(rows), f"trial {trial}"
         seen |= {r.outcome for r in rows}
-        assert not outcome.restored and not outcome.stranded
-        restore(engine, before)
+        # undo through the change set puts everything back
+        run_change_set(engine, change_sets.inverse(outcome.change_set))
     assert seen == {ap.ASSOCIATE, ap.MOVE, ap.FAIL, ap.ALREADY}  # every kind of outcome was exercised
 
 
@@ -85,56 +73,29 @@ def test_move_respects_the_cap_like_the_preview(engine, analyzer, rng):
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=faces[50:97], UserMatchThreshold=0)
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=faces[97:100], UserMatchThreshold=0)
     batch = faces[100:102] + faces[97:100]  # two free faces, then three of bob's
-    preview = engine.preview_association("c", "alice", batch, 0.0)
-    rows = ap.preview_rows(batch, preview, 97, move=True)
+    rows = ap.rows_from_plan(engine.plan_association(**ap.plan_request("c", "alice", batch, 0.0, True)))
     assert [r.outcome for r in rows] == [ap.ASSOCIATE, ap.ASSOCIATE, ap.MOVE, ap.FAIL, ap.FAIL]
-    assert rows[3].reasons == [USER_FACE_LIMIT_EXCEEDED]  # only the cap stands in the way now
-    plan = AssociationPlan("c", "alice", tuple(batch), 0.0, ap.planned_moves(rows))
-    assert plan.moves == {"bob": [faces[97]]}
-    outcome = run_association(engine, plan)
-    assert actual_from(outcome, batch) == {
-        **{f: v for f, v in expected_from(rows).items() if f not in faces[98:100]},
-        # not planned as moves, they stay bob's: the engine names the owner and both reasons
-        faces[98]: (ap.FAIL, ("ASSOCIATED_TO_A_DIFFERENT_USER", USER_FACE_LIMIT_EXCEEDED), "bob"),
-        faces[99]: (ap.FAIL, ("ASSOCIATED_TO_A_DIFFERENT_USER", USER_FACE_LIMIT_EXCEEDED), "bob"),
-    }
+    assert rows[3].reasons == [USER_FACE_LIMIT_EXCEEDED]  # only the cap stands in the way
+    outcome = run_association(engine, ap.AssociationRequest("c", "alice", tuple(batch), 0.0, True))
+    assert actual_from(outcome, batch) == expected_from(rows)
     state = owners(engine)
     assert sum(u == "alice" for u in state.values()) == 100
     assert [state[f] for f in faces[97:100]] == ["alice", "bob", "bob"]
 
 
-def test_a_failed_step_puts_taken_faces_back(engine, people):
+def test_a_failed_move_writes_nothing(engine, people):
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:2])
     before = owners(engine)
     engine.delete_user(CollectionId="c", UserId="alice")  # "deleted meanwhile"
-    plan = AssociationPlan("c", "alice", tuple(people[0][:3]), 75.0, {"bob": people[0][:2]})
     with pytest.raises(ResourceNotFoundException, match="alice"):
-        run_association(engine, plan)
-    assert owners(engine) == before  # bob has his faces back
+        run_association(engine, ap.AssociationRequest("c", "alice", tuple(people[0][:3]), 75.0, True))
+    before.update(dict.fromkeys(people[0][:2], "bob"))
+    assert owners(engine) == before  # one transaction: bob keeps his faces
 
 
-def test_faces_that_cannot_go_back_are_reported(engine, people, monkeypatch):
-    engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:2])
-    real = engine.associate_faces
-    calls = []
-
-    def failing(**kw):
-        calls.append(kw["UserId"])
-        raise ResourceNotFoundException(f"The user id: {kw['UserId']} does not exist in the collection: c")
-
-    monkeypatch.setattr(engine, "associate_faces", failing)
-    with pytest.raises(StrandedFacesError) as info:
-        run_association(engine, AssociationPlan("c", "alice", tuple(people[0][:2]), 75.0, {"bob": people[0][:2]}))
-    assert set(info.value.stranded) == set(people[0][:2]) and calls == ["alice", "bob"]
-    assert "now unassigned" in str(info.value)
-    monkeypatch.setattr(engine, "associate_faces", real)
-
-
-def test_plan_limits():
+def test_request_limits():
     with pytest.raises(ValueError, match="at least one"):
-        AssociationPlan("c", "u", (), 75.0)
-    with pytest.raises(ValueError, match="at most 100"):
-        AssociationPlan("c", "u", tuple(str(i) for i in range(101)), 75.0)
+        ap.AssociationRequest("c", "u", (), 75.0, False)
 
 
 def test_disassociation_per_user_keeps_going(engine, people):
@@ -143,6 +104,7 @@ def test_disassociation_per_user_keeps_going(engine, people):
     out = run_disassociation(engine, "c", {"ghost": people[2][:1], "alice": people[0][:2], "bob": people[1][:1]})
     assert isinstance(out.errors["ghost"], ResourceNotFoundException)
     assert out.disassociated == {"alice": people[0][:2], "bob": people[1][:1]}
+    assert {u["UserId"]: u["FaceCount"] for u in out.change_set["UserChanges"]} == {"alice": 0, "bob": 1}
     assert owners(engine)[people[1][1]] == "bob"
 
 

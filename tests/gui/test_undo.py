@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from app.gui.undo_commands import AssociateCommand
+from app.core import change_sets
+from app.gui.undo_commands import ChangeSetCommand
 
 from .conftest import owners
 from .gui_actions import close_boxes, drop_faces, error_texts, wait_idle
+
+
+def undo(qtbot, w):
+    w.act_undo.trigger()
+    wait_idle(qtbot, w)
+
+
+def redo(qtbot, w):
+    w.act_redo.trigger()
+    wait_idle(qtbot, w)
 
 
 def associate_by_drop(qtbot, w, user_id, face_ids):
@@ -20,11 +31,11 @@ def test_associate_undo_redo_round_trip(qtbot, seeded_window, engine, people):
     associate_by_drop(qtbot, w, "alice", people[0][:3])
     s1 = owners(engine)
     assert s1 != s0
-    w.undo_stack.undo()
+    undo(qtbot, w)
     assert owners(engine) == s0
     assert w.face_model.entry(w.face_model.row_of(people[0][0])).user_id is None  # the grid follows
     assert w.users_model.entry(w.users_model.row_of("alice")).face_count == 0
-    w.undo_stack.redo()
+    redo(qtbot, w)
     assert owners(engine) == s1
     assert w.users_model.entry(w.users_model.row_of("alice")).face_count == 3
     assert w.undo_view.model().rowCount() == 2  # "Window opened" + the association
@@ -40,10 +51,10 @@ def test_move_is_one_undoable_step(qtbot, seeded_window, engine, people):
     s1 = owners(engine)
     assert [s1[f] for f in people[0]] == ["alice"] * 5
     assert w.undo_stack.count() == 1
-    assert w.undo_stack.text(0) == "Associate 1 face and move 2 to alice"
-    w.undo_stack.undo()
+    assert w.undo_stack.text(0) == "Associate 1 face and move 2 to alice (c)"
+    undo(qtbot, w)
     assert owners(engine) == s0  # bob has his two back, the free face is free again
-    w.undo_stack.redo()
+    redo(qtbot, w)
     assert owners(engine) == s1
 
 
@@ -59,9 +70,9 @@ def test_disassociate_and_not_this_person_undo(qtbot, seeded_window, engine, peo
     s1 = owners(engine)
     assert s1[people[0][0]] is None and s1[people[1][0]] is None
     assert {r["Outcome"] for r in w.results_panel.rows} == {"DISASSOCIATED"}
-    w.undo_stack.undo()
+    undo(qtbot, w)
     assert owners(engine) == s0
-    w.undo_stack.redo()
+    redo(qtbot, w)
     assert owners(engine) == s1
     w.select_user("alice")
     w.select_faces([people[0][1], people[1][3]])
@@ -70,10 +81,10 @@ def test_disassociate_and_not_this_person_undo(qtbot, seeded_window, engine, peo
     assert owners(engine)[people[0][1]] is None
     assert engine.rejected_face_ids("c", "alice") == {people[0][1], people[1][3]}
     assert w.face_model.is_rejected(people[1][3])  # the grid marks it for the selected user
-    w.undo_stack.undo()
+    undo(qtbot, w)
     assert owners(engine) == s1 and engine.rejected_face_ids("c", "alice") == set()
     assert not w.face_model.is_rejected(people[1][3])
-    w.undo_stack.redo()
+    redo(qtbot, w)
     assert engine.rejected_face_ids("c", "alice") == {people[0][1], people[1][3]}
     assert w.undo_stack.count() == 2
 
@@ -82,34 +93,66 @@ def test_undo_that_cannot_be_done_is_shown(qtbot, seeded_window, engine, people)
     w = seeded_window
     associate_by_drop(qtbot, w, "alice", people[0][:2])
     engine.delete_user(CollectionId="c", UserId="alice")
-    w.undo_stack.undo()
+    undo(qtbot, w)
     texts = error_texts(w)
-    assert len(texts) == 1 and texts[0].startswith("Undo associate 2 faces with alice failed")
+    assert len(texts) == 1 and texts[0].startswith("Undo associate 2 faces with alice (c) failed")
     assert "does not exist" in texts[0]
     close_boxes(w)
 
 
-def test_commands_revert_exactly_what_the_engine_reported(engine, people):
+def test_redo_of_a_move_onto_a_full_user_leaves_every_face_owned(qtbot, seeded_window, engine, analyzer, rng, people):
+    """The reported defect: redo of a move when the target user has meanwhile reached 100 faces
+    used to take the face off its owner and then fail, leaving it with no owner at all."""
+    from .conftest import index_people
+
+    w = seeded_window
+    engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:1])
+    w.reload_faces()
+    associate_by_drop(qtbot, w, "alice", people[0][:1])  # moves it from bob to alice
+    assert owners(engine)[people[0][0]] == "alice"
+    undo(qtbot, w)
+    assert owners(engine)[people[0][0]] == "bob"
+    (filler,) = index_people(engine, analyzer, rng, people=1, each=100, tag="filler", seed=9)
+    engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=filler, UserMatchThreshold=0)
+    before = owners(engine)
+    redo(qtbot, w)
+    assert owners(engine) == before  # nothing written: the face is still bob's
+    texts = error_texts(w)
+    assert len(texts) == 1 and "more than 100" in texts[0]
+    close_boxes(w)
+    assert w.undo_stack.canRedo()  # the failed redo left the history where it was
+
+
+def test_undo_and_redo_are_marked_in_the_journal(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    associate_by_drop(qtbot, w, "alice", people[0][:2])
+    undo(qtbot, w)
+    redo(qtbot, w)
+    ops = [(e["Operation"], e["Request"].get("Purpose")) for e in engine.journal_entries()][-3:]
+    assert ops == [("MoveFaces", None), ("ApplyChangeSet", "UNDO"), ("ApplyChangeSet", "REDO")]
+
+
+def test_command_shows_what_the_backend_did(engine, people):
     class Sink:
         def __init__(self):
-            self.changes, self.errors = [], []
+            self.applied = []
 
-        def faces_changed(self, c, f, u):
-            self.changes.append((c, list(f), list(u)))
-
-        def command_failed(self, a, e):
-            self.errors.append((a, e))
+        def apply_change_set(self, cs):
+            self.applied.append(cs)
 
     sink = Sink()
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:1])
-    # what the engine associated: only the first two; the command must not touch people[0][0]
-    r = engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][1:3])
-    cmd = AssociateCommand(engine, sink, "c", "alice", [f["FaceId"] for f in r["AssociatedFaces"]])
+    r = engine.move_faces(CollectionId="c", UserId="alice", FaceIds=people[0][1:3])
+    cmd = ChangeSetCommand(sink, "Associate", r["ChangeSet"])
     cmd.redo()  # the first redo is the edit that already ran: nothing happens
-    assert sink.changes == []
+    assert sink.applied == []
+    undone = cmd.undo_job(engine)()
+    cmd.last_result = undone
     cmd.undo()
     assert owners(engine)[people[0][0]] == "alice" and owners(engine)[people[0][1]] is None
-    assert sink.changes == [("c", people[0][1:3], ["alice"])]
+    assert sink.applied == [undone]
+    assert [c["FaceId"] for c in undone["FaceChanges"]] == people[0][1:3]
+    cmd.last_result = cmd.redo_job(engine)()
     cmd.redo()
     assert [owners(engine)[f] for f in people[0][:3]] == ["alice"] * 3
-    assert sink.errors == []
+    assert change_sets.inverse(cmd.done_change_set)["FaceChanges"][0]["FromUserId"] == "alice"
