@@ -114,7 +114,7 @@ class AssociationPreviewDialog(QDialog):
         request = ap.plan_request(self.collection_id, self.user_id, self.face_ids, self.threshold.value(),
                                   self.move_faces.isChecked())
         self.runner.run("Previewing the association", partial(_plan, self.engine, request), self.show_plan,
-                        self._on_plan_failed, key=self._plan_key, scope=self.collection_id)
+                        self._on_plan_failed, key=self._plan_key, scope=self.collection_id, owner=self)
 
     @Slot(object)
     def _on_plan_failed(self, exc) -> None:
@@ -155,7 +155,8 @@ class AssociationPreviewDialog(QDialog):
         self.warning.setVisible(True)
         self.runner.run("Checking the first batch",
                         partial(ap.first_batch_outliers, self.engine, self.collection_id, candidates, threshold),
-                        self._show_outliers, self._on_outliers_failed, key=self._outlier_key, scope=self.collection_id)
+                        self._show_outliers, self._on_outliers_failed, key=self._outlier_key, scope=self.collection_id,
+                        owner=self)
 
     @Slot(object)
     def _on_outliers_failed(self, exc) -> None:

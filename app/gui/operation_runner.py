@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
 from .workers import Task, TaskList, Worker
@@ -34,13 +35,14 @@ class OperationRunner(QObject):
 
     def run(self, name: str, job: Callable[[Worker], Any], on_done: Callable[[Any], None] | None = None,
             on_failed: Callable[[BaseException], None] | None = None, *, key: str | None = None,
-            scope: object = None, on_ended: Callable[[], None] | None = None) -> Task:
-        """Start `job` in the background; see the module docstring for `key` and `scope`."""
+            scope: object = None, on_ended: Callable[[], None] | None = None, owner: QObject | None = None) -> Task:
+        """Start `job` in the background; see the module docstring for `key` and `scope`. With `owner`
+        (say a dialog), the result is dropped if the owner was deleted meanwhile."""
         self._serial += 1
         serial = self._serial
         if key is not None:
             self._latest[key] = serial
-        task = Task(job, name, {"serial": serial, "key": key, "scope": scope}, self)
+        task = Task(job, name, {"serial": serial, "key": key, "scope": scope, "owner": owner}, self)
         task.succeeded.connect(partial(self._done, task, on_done))
         task.failed.connect(partial(self._failed, task, on_failed))
         if on_ended is not None:
@@ -49,6 +51,8 @@ class OperationRunner(QObject):
 
     def is_current(self, task: Task) -> bool:
         ctx = task.context
+        if ctx["owner"] is not None and not shiboken6.isValid(ctx["owner"]):
+            return False
         if ctx["key"] is not None and self._latest.get(ctx["key"]) != ctx["serial"]:
             return False
         return ctx["scope"] is None or ctx["scope"] == self._current_scope()

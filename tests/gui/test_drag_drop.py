@@ -12,7 +12,7 @@ from app.gui.settings import KEY_THRESHOLD, app_settings
 from app.gui.user_model import UserRole
 
 from .conftest import owners
-from .gui_actions import close_boxes, drop_faces, drop_on_user, error_texts, wait_idle
+from .gui_actions import close_boxes, drop_faces, drop_on_user, error_texts, wait_idle, settle
 
 
 def user_row(window, user_id):
@@ -44,7 +44,7 @@ def test_drop_previews_then_associates_in_a_worker(qtbot, seeded_window, engine,
     # the grid rows changed in place: selection and scroll position stay
     assert w.selected_face_ids() == batch and w.face_grid.verticalScrollBar().value() == scroll
     assert w.face_model.entry(w.face_model.row_of(batch[0])).user_id == "alice"
-    assert w.undo_stack.count() == 1 and w.undo_stack.text(0) == "Associate 3 faces with alice"
+    assert w.undo_stack.count() == 1 and w.undo_stack.text(0) == "Associate 3 faces with alice (c)"
     assert float(app_settings().value(KEY_THRESHOLD)) == 70.0  # remembered for the next preview
     assert w.collections_model.entry(w.collections_model.row_of("c")).user_count == 2
 
@@ -64,7 +64,8 @@ def test_preview_shows_reasons_and_confidence_and_agrees_with_the_outcome(qtbot,
     assert by_face[people[0][4]].outcome == ap.ASSOCIATE
     assert by_face[people[1][2]].outcome == ap.FAIL and by_face[people[1][2]].reasons == ["LOW_MATCH_CONFIDENCE"]
     assert by_face[people[1][2]].confidence < 75
-    assert by_face[people[1][0]].reasons == ["ASSOCIATED_TO_A_DIFFERENT_USER", "LOW_MATCH_CONFIDENCE"]
+    # moving is on by default: bob's face is held back by the match alone, and its owner is named
+    assert by_face[people[1][0]].reasons == ["LOW_MATCH_CONFIDENCE"] and by_face[people[1][0]].owner == "bob"
     assert by_face[people[0][0]].outcome == ap.ALREADY
     table_text = {dialog.table.item(r, 0).text(): [dialog.table.item(r, c).text() for c in range(5)]
                   for r in range(dialog.table.rowCount())}
@@ -84,7 +85,7 @@ def test_preview_shows_reasons_and_confidence_and_agrees_with_the_outcome(qtbot,
         {f for f, o in got.items() if o in ("ASSOCIATED", "MOVED")}
     low = next(r for r in w.results_panel.rows if r["FaceId"] == people[1][2])
     assert low["Reasons"] == ["LOW_MATCH_CONFIDENCE"] and low["Confidence"] < 75
-    assert w.undo_stack.text(0) == "Associate 1 face and move 1 to alice"
+    assert w.undo_stack.text(0) == "Associate 1 face and move 1 to alice (c)"
     assert user_row(w, "bob").data(UserRole.FaceCount) == 2
 
 
@@ -94,6 +95,7 @@ def test_unchecking_move_leaves_owned_faces_alone(qtbot, seeded_window, engine, 
     drop_faces(w, "alice", people[0][:2])
     dialog = w.curation.preview_dialog
     dialog.move_faces.setChecked(False)
+    settle(w)  # a new plan, from the backend
     assert [r.outcome for r in dialog.rows] == [ap.FAIL, ap.ASSOCIATE]
     dialog.accept()
     wait_idle(qtbot, w)
@@ -140,7 +142,8 @@ def test_user_shows_updating_while_the_worker_runs_and_the_window_stays_responsi
         assert release.wait(10)
         return real(**kw)
 
-    monkeypatch.setattr(engine, "associate_faces", slow)
+    real = engine.move_faces
+    monkeypatch.setattr(engine, "move_faces", slow)
     drop_faces(w, "alice", people[0][:2])
     w.curation.preview_dialog.accept()
     assert entered.wait(5)
@@ -187,6 +190,7 @@ def test_ctrl_return_and_pinned_number_keys(qtbot, seeded_window, engine, people
     w.select_faces(people[1][:2])
     w.face_grid.setFocus()
     w.act_associate.trigger()
+    settle(w)
     dialog = w.curation.preview_dialog
     assert dialog is not None and dialog.user_id == "bob"
     dialog.reject()
@@ -206,6 +210,7 @@ def test_ctrl_return_and_pinned_number_keys(qtbot, seeded_window, engine, people
     w.face_model.sync_faces([people[2][2]])
     w.select_faces([people[2][2]])
     qtbot.keyClick(w.face_grid, Qt.Key.Key_1)
+    settle(w)
     assert w.curation.preview_dialog is not None
     assert w.curation.preview_dialog.rows[0].outcome == ap.MOVE
     w.curation.preview_dialog.reject()

@@ -17,7 +17,7 @@ from app.gui.settings import KEY_THRESHOLD, app_settings
 from tests.capture.video_frames import DATA, FrameMaker, Shot, enrollment_shots, held, write_video
 
 from .conftest import open_window
-from .gui_actions import error_texts, message_boxes, wait_idle
+from .gui_actions import error_texts, message_boxes, wait_idle, settle
 
 CAPTURE_TIMEOUT_MS = 60_000
 
@@ -119,7 +119,7 @@ def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos)
     assert "Enrolled barack (new user): 5 frame(s) stored, 5 associated" in p.status.text()
     # the window shows the new user and faces; the threshold used is remembered for the preview
     assert "barack" in win.users_model.user_ids()
-    assert set(win.face_model.face_ids()) == set(owned)
+    qtbot.waitUntil(lambda: set(win.face_model.face_ids()) == set(owned))  # read in the background
     assert app_settings().value(KEY_THRESHOLD, type=float) == 70.0
     # one undoable step, and the JSON report has every engine call it made
     assert win.undo_stack.text(0) == "Enroll 5 faces as barack (new user)"
@@ -129,15 +129,18 @@ def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos)
     assert ops[-1]["UserMatchThreshold"] == 70.0
     assert journal(real_engine)[: len(before)] == before
 
-    win.undo_stack.undo()
+    win.act_undo.trigger()
+    settle(win)
     assert "barack" not in users(real_engine) and faces_of(real_engine) == {}
     assert "barack" not in win.users_model.user_ids() and win.face_model.rowCount() == 0
     assert journal(real_engine)[-3:] == ["DisassociateFaces", "DeleteFaces", "DeleteUser"]
 
-    win.undo_stack.redo()
+    win.act_redo.trigger()
+    settle(win)
     assert set(faces_of(real_engine, "barack")) == set(owned)  # the same FaceIds again
     assert "barack" in win.users_model.user_ids() and set(win.face_model.face_ids()) == set(owned)
-    win.undo_stack.undo()
+    win.act_undo.trigger()
+    settle(win)
     assert faces_of(real_engine) == {} and "barack" not in users(real_engine)
     assert not message_boxes(win) and not message_boxes(p)
 
@@ -183,7 +186,8 @@ def test_a_face_of_another_user_is_reported_before_anything_is_written(qtbot, wi
     other = real_engine.index_faces(CollectionId="c", Image={"Bytes": (DATA / "biden.jpg").read_bytes()},
                                     ExternalImageId="biden.jpg")["FaceRecords"][0]["Face"]["FaceId"]
     real_engine.associate_faces(CollectionId="c", UserId="someone", FaceIds=[other], UserMatchThreshold=0.0)
-    win.undo_stack.undo()
+    win.act_undo.trigger()
+    settle(win)
     assert set(faces_of(real_engine, "someone")) == {other} and not enrolled & set(faces_of(real_engine))
     assert any("User someone was kept: it has faces this enrollment did not add" in t for t in error_texts(win))
     assert "someone" in win.users_model.user_ids()
@@ -220,7 +224,8 @@ def test_a_video_that_ends_early_says_so_and_its_frames_can_be_enrolled(qtbot, w
                and 0 <= r["Confidence"] < 75 for r in rows)
     assert win.undo_stack.text(0) == f"Enroll {kept} face{'s' if kept > 1 else ''} as joe"
     # undo deletes the faces it indexed and leaves the user it did not create as it was
-    win.undo_stack.undo()
+    win.act_undo.trigger()
+    settle(win)
     assert users(real_engine) == {"joe"} and set(faces_of(real_engine)) == {joe}
     assert set(faces_of(real_engine, "joe")) == {joe} and not error_texts(win)
 

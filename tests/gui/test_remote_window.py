@@ -27,7 +27,7 @@ from app.resources import resource_path
 from tests.server.endpoint_fixtures import _no_aws_environment, running_endpoint  # noqa: F401  (autouse fixture)
 
 from .conftest import index_people, open_window, owners
-from .gui_actions import close_boxes, drop_faces, error_texts, wait_idle
+from .gui_actions import close_boxes, drop_faces, error_texts, wait_idle, settle
 from .test_import import write_photos
 from .test_main_process import ROOT, env_for
 
@@ -123,7 +123,8 @@ def test_dropping_faces_associates_over_the_wire_without_a_preview_and_undo_reve
     assert w.face_model.entry(w.face_model.row_of(batch[0])).user_id == "alice"
     assert w.users_model.entry(w.users_model.row_of("alice")).face_count == 3
     assert w.undo_stack.count() == 1
-    w.undo_stack.undo()
+    w.act_undo.trigger()
+    settle(w)
     wait_idle(qtbot, w)
     assert [owners(served.engine)[f] for f in batch] == [None] * 3
     assert w.face_model.entry(w.face_model.row_of(batch[0])).user_id is None
@@ -239,7 +240,8 @@ def test_not_this_person_is_kept_on_this_computer_and_undone(qtbot, remote_windo
     assert all(w.face_model.is_rejected(f) for f in marked)
     doc = json.loads((tmp_path / "marks.json").read_text())
     assert sorted(doc["Marks"]["c"]["alice"]) == sorted(marked)
-    w.undo_stack.undo()
+    w.act_undo.trigger()
+    settle(w)
     wait_idle(qtbot, w)
     assert owners(served.engine)[people[1][0]] == "alice"
     assert not any(w.face_model.is_rejected(f) for f in marked)
