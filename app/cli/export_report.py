@@ -2,7 +2,7 @@
 
     rekurator export-report [--output-file PATH] [--collection-id C] [--since-seq N]
 
-The document is app.core.report's (ReportVersion 1.0, resources/report.schema.json): every
+The document is app.core.report's (ReportVersion 1.1, resources/report.schema.json): every
 journaled operation after sequence number N (of collection C), with per-face outcomes and a
 per-user summary. With --output-file it is written there as UTF-8 JSON (replacing the file in
 one step) and nothing is printed; otherwise it is printed like any response (--output, --query).

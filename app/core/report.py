@@ -12,7 +12,16 @@ from collections import Counter, defaultdict
 
 import app
 
-REPORT_VERSION = "1.0"
+REPORT_VERSION = "1.1"
+# the schema file (under resources/) each report version is checked against
+SCHEMA_FILES = {"1.0": "report-1.0.schema.json", "1.1": "report.schema.json"}
+# the operations that put faces on a user with AssociateFaces' response shape
+_ASSOCIATING = ("AssociateFaces", "MoveFaces", "MergeUsers", "SplitUser")
+
+
+def purpose(operation: str, request: dict) -> str:
+    """EDIT for a decision; UNDO or REDO for the window taking back or re-applying one (ApplyChangeSet)."""
+    return request.get("Purpose", "EDIT") if operation == "ApplyChangeSet" else "EDIT"
 
 
 def _iso(epoch: float) -> str:
@@ -22,9 +31,16 @@ def _iso(epoch: float) -> str:
 def face_outcomes(operation: str, request: dict, response: dict) -> list[dict]:
     """One entry per face the operation reported on, with outcome, reasons and confidence."""
     user = request.get("UserId")
-    out = []
-    if operation == "AssociateFaces":
-        out += [{"FaceId": f["FaceId"], "UserId": user, "Outcome": "ASSOCIATED"} for f in response.get("AssociatedFaces", [])]
+    out: list[dict] = []
+    if operation in ("SplitUser",):
+        user = request.get("NewUserId")
+    if operation in _ASSOCIATING:
+        moved = {f["FaceId"]: f["FromUserId"] for f in response.get("MovedFaces", [])}
+        for f in response.get("AssociatedFaces", []):
+            entry = {"FaceId": f["FaceId"], "UserId": user, "Outcome": "MOVED" if f["FaceId"] in moved else "ASSOCIATED"}
+            if f["FaceId"] in moved:
+                entry["OwnerUserId"] = moved[f["FaceId"]]
+            out.append(entry)
         for f in response.get("UnsuccessfulFaceAssociations", []):
             entry = {"FaceId": f["FaceId"], "UserId": user, "Outcome": "NOT_ASSOCIATED", "Reasons": list(f.get("Reasons", []))}
             if "Confidence" in f:
@@ -32,6 +48,15 @@ def face_outcomes(operation: str, request: dict, response: dict) -> list[dict]:
             if f.get("UserId") and f.get("UserId") != user:
                 entry["OwnerUserId"] = f["UserId"]
             out.append(entry)
+    elif operation == "ApplyChangeSet":
+        for c in response.get("ChangeSet", {}).get("FaceChanges", []):
+            to_user, from_user = c.get("ToUserId"), c.get("FromUserId")
+            if to_user and from_user:
+                out.append({"FaceId": c["FaceId"], "UserId": to_user, "Outcome": "MOVED", "OwnerUserId": from_user})
+            elif to_user:
+                out.append({"FaceId": c["FaceId"], "UserId": to_user, "Outcome": "ASSOCIATED"})
+            elif from_user:
+                out.append({"FaceId": c["FaceId"], "UserId": from_user, "Outcome": "DISASSOCIATED"})
     elif operation == "DisassociateFaces":
         out += [{"FaceId": f["FaceId"], "UserId": user, "Outcome": "DISASSOCIATED"} for f in response.get("DisassociatedFaces", [])]
         out += [{"FaceId": f["FaceId"], "UserId": user, "Outcome": "NOT_DISASSOCIATED", "Reasons": list(f.get("Reasons", []))}
@@ -58,6 +83,7 @@ def build_report(entries: list[dict], workspace: str, scope: dict | None = None)
             "Seq": e["Seq"],
             "Time": _iso(e["Time"]),
             "Operation": e["Operation"],
+            "Purpose": purpose(e["Operation"], e["Request"]),
             "CollectionId": e["CollectionId"],
             "FaceModelVersion": e["FaceModelVersion"],
             "Request": e["Request"],

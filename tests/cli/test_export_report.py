@@ -26,7 +26,7 @@ def test_report_file_holds_every_operation_and_a_per_user_summary(cli, collectio
     assert result.rc == 0 and result.out == ""
     report = json.loads(target.read_text(encoding="utf-8"))
     jsonschema.validate(report, SCHEMA, format_checker=jsonschema.FormatChecker())
-    assert report["ReportVersion"] == "1.0" and report["Workspace"] == str(tmp_path / "workspace")
+    assert report["ReportVersion"] == "1.1" and report["Workspace"] == str(tmp_path / "workspace")
     counts = report["Summary"]["OperationCounts"]
     assert counts == {"CreateCollection": 2, "IndexFaces": 5, "CreateUser": 1, "AssociateFaces": 2, "DisassociateFaces": 1}
     [amy] = report["Summary"]["Users"]
