@@ -230,7 +230,7 @@ def main() -> int:
          max_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
 
     # -- association of 100 faces ---------------------------------------------------------------------
-    window.reload_faces()
+    window.workspace.reload_faces()
     batch = [f for ident in identities[300:310] for f in ident][:100]  # faces of five or more people
     window.select_user("target")
     index = window.users_model.index(window.users_model.row_of("target"))

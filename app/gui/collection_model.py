@@ -28,6 +28,19 @@ def describe_entry(engine, collection_id: str, worker=None) -> CollectionEntry:
     return CollectionEntry(collection_id, d["FaceCount"], d["UserCount"], d["FaceModelVersion"])
 
 
+def read_collections(engine, worker=None) -> list[CollectionEntry]:
+    """Every collection with its counts (ListCollections, then DescribeCollection each)."""
+    ids: list[str] = []
+    params: dict = {}
+    while True:
+        page = engine.list_collections(**params)
+        ids += page["CollectionIds"]
+        if not page.get("NextToken"):
+            break
+        params["NextToken"] = page["NextToken"]
+    return [describe_entry(engine, cid) for cid in ids]
+
+
 class CollectionListModel(QAbstractListModel):
     def __init__(self, engine, parent=None):
         super().__init__(parent)
@@ -36,22 +49,18 @@ class CollectionListModel(QAbstractListModel):
 
     # -- loading and edits -------------------------------------------------------------------
     def load(self) -> None:
-        """Read every collection (a load, not an edit: the model is reset)."""
-        ids, token = [], None
-        while True:
-            page = self._engine.list_collections(**({"NextToken": token} if token else {}))
-            ids += page["CollectionIds"]
-            token = page.get("NextToken")
-            if not token:
-                break
-        rows = [describe_entry(self._engine, cid) for cid in ids]
+        """Read every collection here (tests and tools; the window reads in a worker and calls set_entries)."""
+        self.set_entries(read_collections(self._engine))
+
+    def set_entries(self, entries: list[CollectionEntry]) -> None:
+        """Show these collections (a load, not an edit: the model is reset)."""
         self.beginResetModel()
-        self._rows = rows
+        self._rows = list(entries)
         self.endResetModel()
 
-    def add(self, collection_id: str) -> int:
-        """Insert a newly created collection in sorted place; its row."""
-        entry = describe_entry(self._engine, collection_id)
+    def add(self, entry: CollectionEntry) -> int:
+        """Insert a newly created collection (as describe_entry read it) in sorted place; its row."""
+        collection_id = entry.collection_id
         row = next((i for i, e in enumerate(self._rows) if e.collection_id > collection_id), len(self._rows))
         self.beginInsertRows(QModelIndex(), row, row)
         self._rows.insert(row, entry)

@@ -108,7 +108,7 @@ class CurationController(QObject):
 
     def _association_failed(self, request: ap.AssociationRequest, exc: BaseException) -> None:
         self.window.report_error(f"Associating faces with {request.user_id}", exc)
-        self.window.faces_changed(request.collection_id, list(request.face_ids), [request.user_id])
+        self.window.workspace.faces_changed(request.collection_id, list(request.face_ids), [request.user_id])
 
     # -- disassociation, "not this person", deletion -----------------------------------------------
     def disassociate(self, face_ids) -> None:
@@ -164,7 +164,7 @@ class CurationController(QObject):
         w.results_panel.show_not_this_person(outcome)
         w.show_results()
         self.apply_change_set(outcome.change_set)
-        w.refresh_rejected()
+        w.workspace.refresh_rejected()
 
     def delete_faces(self, face_ids) -> None:
         w = self.window
@@ -185,12 +185,12 @@ class CurationController(QObject):
         w.results_panel.show_deletion(response)
         w.show_results()
         w.thumbnails.forget(collection_id, response["DeletedFaces"])
-        w.faces_changed(collection_id, face_ids, [])
+        w.workspace.faces_changed(collection_id, face_ids, [])
 
     def _edit_failed(self, action: str, collection_id: str, face_ids: list[str], user_ids: list[str],
                      exc: BaseException) -> None:
         self.window.report_error(action, exc)
-        self.window.faces_changed(collection_id, face_ids, user_ids)
+        self.window.workspace.faces_changed(collection_id, face_ids, user_ids)
 
     # -- undo and redo: the backend first, then the stack -----------------------------------------
     def undo(self) -> None:
@@ -229,10 +229,10 @@ class CurationController(QObject):
 
     # -- the commands' sink ----------------------------------------------------------------------
     def apply_change_set(self, change_set: dict) -> None:
-        self.window.apply_change_set(change_set)
+        self.window.workspace.apply_change_set(change_set)
 
     def faces_changed(self, collection_id: str, face_ids, user_ids) -> None:
-        self.window.faces_changed(collection_id, list(face_ids), list(user_ids))
+        self.window.workspace.faces_changed(collection_id, list(face_ids), list(user_ids))
 
 
 def _plural(n: int, word: str) -> str:

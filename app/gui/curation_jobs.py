@@ -143,7 +143,7 @@ def user_similarities(engine, collection_id: str, user_id: str, face_ids: list[s
     return scores
 
 
-def face_similarities(engine, collection_id: str, face_id: str, limit: int = 4096) -> dict[str, float]:
+def face_similarities(engine, collection_id: str, face_id: str, worker=None, limit: int = 4096) -> dict[str, float]:
     """Similarity of the collection's most similar faces to one face (the face itself: 100)."""
     r = engine.search_faces(CollectionId=collection_id, FaceId=face_id, FaceMatchThreshold=0.0, MaxFaces=limit)
     scores = {m["Face"]["FaceId"]: m["Similarity"] for m in r["FaceMatches"]}

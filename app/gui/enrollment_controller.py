@@ -438,11 +438,11 @@ class EnrollmentController(QObject):
         # enroll() may have stored faces before failing (see its docstring): show what is there now
         self.users_changed(pending.collection_id, [pending.user_id], [])
         self.window.report_error(f"Enrolling {pending.user_id}", exc)
-        self.window.reload_faces()
+        self.window.workspace.reload_faces()
 
     # -- the undo command's sink -----------------------------------------------------------------------------
     def faces_changed(self, collection_id: str, face_ids, user_ids) -> None:
-        self.window.faces_changed(collection_id, list(face_ids), list(user_ids))
+        self.window.workspace.faces_changed(collection_id, list(face_ids), list(user_ids))
 
     def users_changed(self, collection_id: str, created, deleted) -> None:
         w = self.window

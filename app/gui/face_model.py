@@ -1,8 +1,10 @@
 """The faces of one collection as a list model, paged in through ListFaces with NextToken.
 
-A thin adapter: rows hold what ListFaces returned. Edits never reset the model: `sync_faces`
-re-reads just the faces an operation touched and emits dataChanged (or inserts/removes rows
-that now enter or leave the filter), so the selection and the scroll position stay.
+A thin adapter: rows hold what ListFaces returned. Pages are read by `read_face_pages` (no Qt);
+in the window they are read in a worker (the model's `page_loader`, set by the window, runs the
+read through the operation runner and hands the page to `add_page`), so scrolling never calls the
+backend on the GUI thread. Edits never reset the model: change sets and `apply_faces` update the
+rows they touch in place, so the selection and the scroll position stay.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+from collections.abc import Callable
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 
 from .mime import FACE_IDS_MIME, encode_faces
 
@@ -49,9 +53,58 @@ class FaceEntry:
         return cls(face["FaceId"], face.get("UserId"), face.get("ExternalImageId"), face["ImageId"], face["Confidence"])
 
 
+@dataclass(frozen=True)
+class FacePageQuery:
+    """What to read for the grid's next page; `generation` ties the answer to the load that asked."""
+
+    collection_id: str
+    face_filter: FaceFilter
+    filter_user: str | None
+    token: str | None
+    known: frozenset
+    page_size: int
+    generation: int
+
+
+def face_matches(face: dict, face_filter: FaceFilter, filter_user: str | None) -> bool:
+    if face_filter is FaceFilter.UNASSIGNED:
+        return face.get("UserId") is None
+    if face_filter is FaceFilter.USER:
+        return face.get("UserId") == filter_user
+    return True
+
+
+def read_face_pages(engine, query: FacePageQuery, worker=None) -> tuple[list[FaceEntry], str | None]:
+    """Read pages until some faces pass the filter or the pages run out: (new entries, next token)."""
+    found: list[FaceEntry] = []
+    token = query.token
+    first = token is None
+    for _ in range(MAX_PAGES_PER_FETCH):
+        if not first and not token:
+            break
+        params: dict = {"CollectionId": query.collection_id, "MaxResults": query.page_size}
+        if query.face_filter is FaceFilter.USER:
+            params["UserId"] = query.filter_user
+        if token:
+            params["NextToken"] = token
+        page = engine.list_faces(**params)
+        first = False
+        token = page.get("NextToken")
+        found += [FaceEntry.from_face(f) for f in page["Faces"]
+                  if face_matches(f, query.face_filter, query.filter_user) and f["FaceId"] not in query.known]
+        if found or not token:
+            break
+    return found, token
+
+
 class FaceListModel(QAbstractListModel):
+    page_added = Signal()  # a page of faces arrived (the window updates its counts and hints)
+
     def __init__(self, engine, thumbnails=None, page_size: int = 500, parent=None):
         super().__init__(parent)
+        self.page_loader: Callable[[FacePageQuery], None] | None = None  # reads pages in the background
+        self.generation = 0
+        self.loading = False
         self._engine = engine
         self._thumbnails = thumbnails
         self._page_size = page_size
@@ -68,7 +121,11 @@ class FaceListModel(QAbstractListModel):
 
     # -- loading -------------------------------------------------------------------------------
     def load(self, collection_id: str | None, face_filter: FaceFilter = FaceFilter.ALL, user_id: str | None = None) -> None:
-        """Show a collection's faces under a filter (a load, not an edit: the model is reset)."""
+        """Show a collection's faces under a filter (a load, not an edit: the model is reset).
+
+        With a page_loader the first page arrives later (add_page); without one (tests, tools) it
+        is read here.
+        """
         if face_filter is FaceFilter.USER and not user_id:
             face_filter = FaceFilter.ALL
         self.beginResetModel()
@@ -80,46 +137,49 @@ class FaceListModel(QAbstractListModel):
         self._token = None
         self._rejected = set()
         self.sorted_by = None
-        if collection_id is not None:
-            self._append_entries(self._read_pages(first=True), notify=False)
+        self.generation += 1
+        self.loading = collection_id is not None
         self.endResetModel()
+        if collection_id is not None:
+            self._request_page(first=True)
+
+    def page_query(self, first: bool = False) -> FacePageQuery:
+        return FacePageQuery(self.collection_id or "", self.face_filter, self.filter_user, None if first else self._token,
+                             frozenset(self._ids()), self._page_size, self.generation)
+
+    def _request_page(self, first: bool = False) -> None:
+        self.loading = True
+        query = self.page_query(first)
+        if self.page_loader is not None:
+            self.page_loader(query)
+        else:
+            self.add_page(query, read_face_pages(self._engine, query))
+
+    def add_page(self, query: FacePageQuery, page: tuple[list[FaceEntry], str | None]) -> None:
+        """A page read for `query`; dropped if the model was re-loaded since."""
+        if query.generation != self.generation:
+            return
+        entries, token = page
+        self.loading = False
+        self._token = token
+        known = self._ids()
+        self._append_entries([e for e in entries if e.face_id not in known], notify=True)
+        self.page_added.emit()
+
+    def page_failed(self, query: FacePageQuery) -> None:
+        if query.generation == self.generation:
+            self.loading = False
 
     def _matches(self, face: dict) -> bool:
-        if self.face_filter is FaceFilter.UNASSIGNED:
-            return face.get("UserId") is None
-        if self.face_filter is FaceFilter.USER:
-            return face.get("UserId") == self.filter_user
-        return True
-
-    def _read_pages(self, first: bool = False) -> list[FaceEntry]:
-        """Read pages until some rows are found or the pages run out; the new entries (not yet shown)."""
-        found: list[FaceEntry] = []
-        known = self._ids()
-        for _ in range(MAX_PAGES_PER_FETCH):
-            if not first and not self._token:
-                break
-            params = {"CollectionId": self.collection_id, "MaxResults": self._page_size}
-            if self.face_filter is FaceFilter.USER:
-                params["UserId"] = self.filter_user
-            if self._token:
-                params["NextToken"] = self._token
-            page = self._engine.list_faces(**params)
-            first = False
-            self._token = page.get("NextToken")
-            found += [FaceEntry.from_face(f) for f in page["Faces"] if self._matches(f) and f["FaceId"] not in known]
-            if found or not self._token:
-                break
-        return found
+        return face_matches(face, self.face_filter, self.filter_user)
 
     # -- Qt paging -------------------------------------------------------------------------------
     def canFetchMore(self, parent=QModelIndex()) -> bool:
-        return not parent.isValid() and self.collection_id is not None and bool(self._token)
+        return not parent.isValid() and self.collection_id is not None and bool(self._token) and not self.loading
 
     def fetchMore(self, parent=QModelIndex()) -> None:
-        if not self.canFetchMore(parent):
-            return
-        found = self._read_pages()
-        self._append_entries(found, notify=True)
+        if self.canFetchMore(parent):
+            self._request_page()
 
     def _append_entries(self, entries: list[FaceEntry], notify: bool) -> list[FaceEntry]:
         if not entries:

@@ -68,18 +68,18 @@ class ImportController(QObject):
     @Slot(object)
     def _done(self, outcome) -> None:
         self.window.import_panel.show_results(outcome)
-        self.window.faces_changed(outcome.collection_id, outcome.face_ids, [])
+        self.window.workspace.faces_changed(outcome.collection_id, outcome.face_ids, [])
 
     @Slot(object)
     def _failed(self, exc) -> None:
         self.window.import_panel.ended(f"The import stopped: {message_boxes.plain_words(exc)}")
         self.window.report_error("Importing photos", exc)
-        self.window.reload_faces()
+        self.window.workspace.reload_faces()
 
     @Slot()
     def _cancelled(self) -> None:
         self.window.import_panel.ended("Import cancelled.")
-        self.window.reload_faces()
+        self.window.workspace.reload_faces()
 
     @Slot()
     def _ended(self) -> None:
@@ -118,6 +118,6 @@ class ImportController(QObject):
             self.create_demo()
 
     def create_demo(self) -> Task | None:
-        if not self.window.create_collection(demo_collection.DEMO_COLLECTION):
+        if not self.window.workspace.create_collection(demo_collection.DEMO_COLLECTION):
             return None
         return self.import_photos(demo_collection.sample_photos())

@@ -147,7 +147,6 @@ def _window_main(args) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
-    from app.core.engine import Engine
     from app.core.errors import WorkspaceError
 
     from .crash_log import enable_crash_log, show_previous_crash, take_previous_crash

@@ -12,6 +12,7 @@ raises; the window's error report by default). A result that became stale is dro
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,17 @@ import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 
 from .workers import Task, TaskList, Worker
+
+
+@dataclass
+class PendingCall:
+    """One call as its caller sees it: `ok` is None while it runs, then True or False."""
+
+    name: str
+    ok: bool | None = None
+    result: Any = None
+    error: BaseException | None = None
+    stale: bool = False
 
 
 class OperationRunner(QObject):
@@ -35,19 +47,21 @@ class OperationRunner(QObject):
 
     def run(self, name: str, job: Callable[[Worker], Any], on_done: Callable[[Any], None] | None = None,
             on_failed: Callable[[BaseException], None] | None = None, *, key: str | None = None,
-            scope: object = None, on_ended: Callable[[], None] | None = None, owner: QObject | None = None) -> Task:
+            scope: object = None, on_ended: Callable[[], None] | None = None, owner: QObject | None = None) -> PendingCall:
         """Start `job` in the background; see the module docstring for `key` and `scope`. With `owner`
         (say a dialog), the result is dropped if the owner was deleted meanwhile."""
         self._serial += 1
         serial = self._serial
         if key is not None:
             self._latest[key] = serial
+        call = PendingCall(name)
         task = Task(job, name, {"serial": serial, "key": key, "scope": scope, "owner": owner}, self)
-        task.succeeded.connect(partial(self._done, task, on_done))
-        task.failed.connect(partial(self._failed, task, on_failed))
+        task.succeeded.connect(partial(self._done, task, call, on_done))
+        task.failed.connect(partial(self._failed, task, call, on_failed))
         if on_ended is not None:
             task.ended.connect(on_ended)
-        return self._tasks.start(task)
+        self._tasks.start(task)
+        return call
 
     def is_current(self, task: Task) -> bool:
         ctx = task.context
@@ -58,16 +72,20 @@ class OperationRunner(QObject):
         return ctx["scope"] is None or ctx["scope"] == self._current_scope()
 
     @Slot()
-    def _done(self, task: Task, on_done, result) -> None:
+    def _done(self, task: Task, call: PendingCall, on_done, result) -> None:
+        call.ok, call.result = True, result
         if not self.is_current(task):
+            call.stale = True
             self.dropped.emit(task.name)
             return
         if on_done is not None:
             on_done(result)
 
     @Slot()
-    def _failed(self, task: Task, on_failed, exc) -> None:
+    def _failed(self, task: Task, call: PendingCall, on_failed, exc) -> None:
+        call.ok, call.error = False, exc
         if not self.is_current(task):
+            call.stale = True
             self.dropped.emit(task.name)
             return
         if on_failed is not None:

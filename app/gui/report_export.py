@@ -9,7 +9,7 @@ from pathlib import Path
 from app.core.report import build_report
 
 
-def last_journal_seq(engine) -> int:
+def last_journal_seq(engine, worker=None) -> int:
     """The newest journal sequence number (0 for an empty journal), found without reading it all.
 
     Sequence numbers grow, so a probe "is there an entry after s?" is monotone: an exponential
@@ -48,3 +48,12 @@ def write_report(report: dict, path: str | os.PathLike) -> Path:
     tmp.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def export_job(engine, scope: str, since_seq: int | None, path, worker=None) -> tuple[Path, int]:
+    """Build the session (journal since `since_seq`) or workspace report and write it: (path, operations)."""
+    if scope == "session":
+        report = session_report(engine, since_seq if since_seq is not None else last_journal_seq(engine))
+    else:
+        report = workspace_report(engine)
+    return write_report(report, path), len(report["Operations"])

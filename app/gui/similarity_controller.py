@@ -1,4 +1,7 @@
-"""Search (similar faces, matching users) and ordering the grid by similarity, for the window."""
+"""Search (similar faces, matching users) and ordering the grid by similarity, for the window.
+
+Every search runs through the window's operation runner; a newer search supersedes an older one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,15 @@ from functools import partial
 from PySide6.QtCore import QObject, Slot
 
 from .curation_jobs import face_similarities, user_similarities
-from .workers import Task
+
+
+def search_similar(engine, collection_id: str, face_id: str, threshold: float, worker=None) -> tuple[dict, dict]:
+    """SearchFaces and SearchUsers for one face; users the face was marked "not this person" for are left out."""
+    faces = engine.search_faces(CollectionId=collection_id, FaceId=face_id, FaceMatchThreshold=threshold, MaxFaces=100)
+    users = engine.search_users(CollectionId=collection_id, FaceId=face_id, UserMatchThreshold=threshold, MaxUsers=20)
+    users["UserMatches"] = [m for m in users["UserMatches"]
+                            if face_id not in engine.rejected_face_ids(collection_id, m["User"]["UserId"])]
+    return faces, users
 
 
 class SimilarityController(QObject):
@@ -27,16 +38,12 @@ class SimilarityController(QObject):
         w = self.window
         cid = w.current_collection()
         threshold = float(w.search_panel.threshold.value())
-        try:
-            faces = self.engine.search_faces(CollectionId=cid, FaceId=face_id, FaceMatchThreshold=threshold, MaxFaces=100)
-            users = self.engine.search_users(CollectionId=cid, FaceId=face_id, UserMatchThreshold=threshold, MaxUsers=20)
-            # a user this face was marked "not this person" for is not suggested
-            users["UserMatches"] = [m for m in users["UserMatches"]
-                                    if face_id not in self.engine.rejected_face_ids(cid, m["User"]["UserId"])]
-        except Exception as exc:  # noqa: BLE001 - shown by report_error
-            w.report_error("Searching for similar faces", exc)
-            return
-        w.search_panel.show_results(face_id, faces, users)
+        w.runner.run("Searching for similar faces", partial(search_similar, self.engine, cid, face_id, threshold),
+                     partial(self._search_done, face_id), key="search", scope=cid)
+
+    def _search_done(self, face_id: str, found: tuple[dict, dict]) -> None:
+        w = self.window
+        w.search_panel.show_results(face_id, *found)
         w.search_dock.show()
         w.search_dock.raise_()
 
@@ -44,49 +51,40 @@ class SimilarityController(QObject):
     def sort_by_face(self) -> None:
         w = self.window
         cid, fid = w.current_collection(), w.current_face()
-        if not cid or not fid:
-            return
-        try:
-            scores = face_similarities(self.engine, cid, fid)
-        except Exception as exc:  # noqa: BLE001
-            w.report_error("Sorting by similarity", exc)
-            return
+        if cid and fid:
+            w.runner.run("Sorting by similarity", partial(face_similarities, self.engine, cid, fid),
+                         partial(self._face_scores_ready, fid), key="sort", scope=cid)
+
+    def _face_scores_ready(self, face_id: str, scores: dict) -> None:
+        w = self.window
         self.unhide_rows()
-        w.face_model.set_similarities(scores, f"face {fid[:8]}")
-        w.order_label.setText(f"by similarity to face {fid[:8]}")
+        w.face_model.set_similarities(scores, f"face {face_id[:8]}")
+        w.order_label.setText(f"by similarity to face {face_id[:8]}")
         w.face_grid.scrollToTop()
 
     @Slot()
     def sort_by_user(self) -> None:
-        """Score the loaded faces against the user in a worker (100 dry-run associations per 100 faces)."""
+        """Score the loaded faces against the user in a worker (PlanAssociation, 100 faces a call)."""
         w = self.window
         cid, uid = w.current_collection(), w.current_user()
-        if not cid or not uid:
-            return
-        task = Task(partial(user_similarities, self.engine, cid, uid, w.face_model.face_ids()),
-                    f"Scoring faces against {uid}", {"collection": cid, "user": uid}, w)
-        task.succeeded.connect(self._user_scores_ready)
-        task.failed.connect(self._user_scores_failed)
-        w.tasks.start(task)
+        if cid and uid:
+            w.runner.run(f"Scoring faces against {uid}",
+                         partial(user_similarities, self.engine, cid, uid, w.face_model.face_ids()),
+                         partial(self._user_scores_ready, uid), partial(self._user_scores_failed), key="sort", scope=cid)
 
-    @Slot(object)
-    def _user_scores_ready(self, scores) -> None:
+    def _user_scores_ready(self, user_id: str, scores: dict) -> None:
         w = self.window
-        ctx = self.sender().context
-        if ctx["collection"] != w.current_collection():
-            return
-        w.face_model.set_similarities(scores, f"user {ctx['user']}")
-        w.order_label.setText(f"by similarity to user {ctx['user']} (faces marked not {ctx['user']} hidden)")
+        w.face_model.set_similarities(scores, f"user {user_id}")
+        w.order_label.setText(f"by similarity to user {user_id} (faces marked not {user_id} hidden)")
         self.unhide_rows()
-        if ctx["user"] == w.current_user():
+        if user_id == w.current_user():
             for fid in w.face_model.face_ids():
                 if w.face_model.is_rejected(fid):
                     w.face_grid.setRowHidden(w.face_model.row_of(fid), True)
                     self.hidden.add(fid)
         w.face_grid.scrollToTop()
 
-    @Slot(object)
-    def _user_scores_failed(self, exc) -> None:
+    def _user_scores_failed(self, exc: BaseException) -> None:
         self.window.report_error("Sorting by similarity to the user", exc)
 
     def unhide_rows(self) -> None:

@@ -45,6 +45,18 @@ def _face_count(engine, collection_id: str, user_id: str) -> int:
     return len(engine.list_faces(CollectionId=collection_id, UserId=user_id, MaxResults=MAX_FACES_PER_USER)["Faces"])
 
 
+def read_users(engine, collection_id: str, worker=None) -> list[dict]:
+    """Every user of a collection, as ListUsers gives them (creation order)."""
+    users: list[dict] = []
+    params: dict = {"CollectionId": collection_id, "MaxResults": 500}
+    while True:
+        page = engine.list_users(**params)
+        users += page["Users"]
+        if not page.get("NextToken"):
+            return users
+        params["NextToken"] = page["NextToken"]
+
+
 def face_counts(engine, collection_id: str, user_ids) -> dict[str, int]:
     """Face count per user that still exists (a deleted one is left out)."""
     counts = {}
@@ -77,23 +89,17 @@ class UserListModel(QAbstractListModel):
 
     # -- loading and edits -------------------------------------------------------------------
     def load(self, collection_id: str | None, pins: dict[int, str] | None = None, counts: bool = True) -> None:
-        """Read the users of a collection (a load, not an edit: the model is reset).
+        """Read the users of a collection here (tests and tools; the window reads them in a worker
+        with read_users and calls set_users). With counts=False the face counts are left for set_counts."""
+        listing = read_users(self._engine, collection_id) if collection_id is not None else []
+        if counts and collection_id is not None:
+            found = count_faces(self._engine, collection_id, [u["UserId"] for u in listing])
+            listing = [{**u, "FaceCount": found[u["UserId"]]} for u in listing]
+        self.set_users(collection_id, listing, pins)
 
-        With counts=False the face counts are left for set_counts (the window counts in a worker).
-        """
-        rows = []
-        if collection_id is not None:
-            token = None
-            while True:
-                params = {"CollectionId": collection_id, "MaxResults": 500}
-                if token:
-                    params["NextToken"] = token
-                page = self._engine.list_users(**params)
-                rows += [UserEntry(u["UserId"], _face_count(self._engine, collection_id, u["UserId"]) if counts else None,
-                                   u["UserStatus"]) for u in page["Users"]]
-                token = page.get("NextToken")
-                if not token:
-                    break
+    def set_users(self, collection_id: str | None, listing: list[dict], pins: dict[int, str] | None = None) -> None:
+        """Show these users (ListUsers entries, with FaceCount where known): a load, the model is reset."""
+        rows = [UserEntry(u["UserId"], u.get("FaceCount"), u.get("UserStatus", "CREATED")) for u in listing]
         self.beginResetModel()
         self.collection_id = collection_id
         self._rows = rows
@@ -101,11 +107,11 @@ class UserListModel(QAbstractListModel):
         self._pins = {k: u for k, u in (pins or {}).items() if u in known and 1 <= k <= 9}
         self.endResetModel()
 
-    def add(self, user_id: str) -> int:
+    def add(self, user_id: str, face_count: int = 0) -> int:
         """Append a newly created user (ListUsers orders by creation); its row."""
         row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
-        self._rows.append(UserEntry(user_id, _face_count(self._engine, self.collection_id, user_id)))
+        self._rows.append(UserEntry(user_id, face_count))
         self.endInsertRows()
         return row
 

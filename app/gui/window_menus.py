@@ -1,37 +1,8 @@
-"""The window's menus, and which actions a backend cannot serve (disabled, saying why)."""
+"""The window's menus and the face grid's context menu, over the actions of the registry (window_actions.py)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
-
-from app.core import capabilities as caps
-
-
-def disable_unavailable(window) -> dict[QAction, str]:
-    """Actions this backend cannot serve, each with why; they stay disabled and say so in their tooltip."""
-    remote = "on a remote endpoint"
-    needs = [
-        (caps.WORKSPACE_JOURNAL, window.act_export_workspace,
-         f"Workspace reports are not available {remote}: it keeps no journal this window can read. "
-         "The session report lists what this window did."),
-        (caps.LOCAL_ANALYSIS, window.act_enroll,
-         f"Camera enrollment is not available {remote}: the frames are analysed and stored on this computer."),
-        (caps.ASSOCIATION_PREVIEW, window.act_sort_user,
-         f"Sorting by similarity to a user is not available {remote}: it needs match confidences, which the "
-         "API does not preview. Sort by similarity to a face instead."),
-        (caps.NOT_THIS_PERSON, window.act_not_this_person, "“Not this person” marks are not available here."),
-        (caps.IMAGE_PREVIEWS, window.act_source_photo,
-         f"Source photos are not available {remote}: the API returns no images."),
-    ]
-    unavailable = {}
-    for capability, action, why in needs:
-        if capability not in window.capabilities:
-            action.setEnabled(False)
-            action.setToolTip(why)
-            action.setStatusTip(why)
-            unavailable[action] = why
-    return unavailable
 
 
 def build_menus(window) -> None:

@@ -100,6 +100,9 @@ def open_window(qtbot, engine):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
+    from .gui_actions import settle
+
+    settle(win)  # collections, users and the first page of faces are read in the background
     return win
 
 

@@ -41,6 +41,12 @@ def settle(window, timeout_s: float = 10.0) -> None:
     QApplication.processEvents()
 
 
+def done(window, call) -> bool:
+    """Wait for a background call the window started (a PendingCall); whether it succeeded."""
+    settle(window)
+    return bool(call is not None and call.ok)
+
+
 def drop_faces(window, user_id: str, face_ids, collection_id: str = "c") -> QDropEvent:
     """Drop faces on a user and wait for what follows (the preview opens once the plan is back)."""
     mime = encode_faces(collection_id, face_ids)

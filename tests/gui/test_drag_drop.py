@@ -54,7 +54,7 @@ def test_preview_shows_reasons_and_confidence_and_agrees_with_the_outcome(qtbot,
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=[people[0][3]], UserMatchThreshold=0)
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[1][:2], UserMatchThreshold=0)
-    w.reload_faces()
+    w.workspace.reload_faces()
     w.users_model.refresh_counts(["alice", "bob"])
     batch = [people[0][3], people[0][4], people[1][2], people[1][0], people[0][0]]
     drop_faces(w, "alice", batch)
@@ -167,7 +167,7 @@ def test_user_shows_updating_while_the_worker_runs_and_the_window_stays_responsi
 def test_user_deleted_meanwhile_shows_an_error_and_loses_nothing(qtbot, seeded_window, engine, people):
     w = seeded_window
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:1])
-    w.reload_faces()
+    w.workspace.reload_faces()
     batch = people[0][:3]
     w.select_faces(batch)
     drop_faces(w, "alice", batch)

@@ -49,7 +49,7 @@ def test_list_photos_and_names(tmp_path):
 
 def test_import_a_folder_through_the_window(qtbot, window, engine, analyzer, rng, tmp_path):
     w = window
-    assert w.create_collection("c")
+    assert w.workspace.create_collection("c")
     paths, bad = write_photos(tmp_path / "photos", analyzer, rng)
     task = w.import_photos([tmp_path / "photos"])
     assert task is not None and w.import_panel.progress.isVisible()
@@ -75,7 +75,7 @@ def test_import_a_folder_through_the_window(qtbot, window, engine, analyzer, rng
 
 def test_cancel_keeps_the_files_already_imported(qtbot, window, engine, analyzer, rng, tmp_path, monkeypatch):
     w = window
-    w.create_collection("c")
+    w.workspace.create_collection("c")
     write_photos(tmp_path / "photos", analyzer, rng)
     first_done, go_on = threading.Event(), threading.Event()
     real = analyzer.analyze
@@ -113,7 +113,7 @@ def test_model_mismatch_is_refused_in_plain_words(qtbot, engine, tmp_path):
 
 def test_import_errors_are_shown(qtbot, window, engine, tmp_path):
     w = window
-    w.create_collection("c")
+    w.workspace.create_collection("c")
     w.import_photos([tmp_path / "does-not-exist"])
     qtbot.waitUntil(lambda: not w.tasks.running(), timeout=10_000)
     from .gui_actions import error_texts

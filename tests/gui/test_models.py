@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from app.gui.collection_model import CollectionListModel, CollectionRole
+from app.gui.collection_model import describe_entry, CollectionListModel, CollectionRole
 from app.gui.face_model import FaceFilter, FaceListModel, FaceRole
 from app.gui.mime import FACE_IDS_MIME, decode_faces
 from app.gui.user_model import UPDATING, UserListModel, UserRole
@@ -24,7 +24,7 @@ def test_collection_model(qtmodeltester, engine, people):
     engine.create_collection(CollectionId="a")
     inserted = []
     model.rowsInserted.connect(lambda parent, first, last: inserted.append((first, last)))
-    assert model.add("a") == 0 and inserted == [(0, 0)]
+    assert model.add(describe_entry(engine, "a")) == 0 and inserted == [(0, 0)]
     model.remove("b-empty")
     assert model.rowCount() == 2
     qtmodeltester.check(model)

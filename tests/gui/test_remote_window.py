@@ -138,7 +138,7 @@ def test_a_low_match_is_reported_by_the_endpoint_and_a_face_of_another_user_can_
     w = remote_window
     served.engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
     served.engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=[people[0][2]], UserMatchThreshold=0)
-    w.reload_faces()
+    w.workspace.reload_faces()
     w.users_model.refresh_counts(["alice", "bob"])
     batch = [people[0][2], people[0][3], people[1][0], people[0][0]]
     drop_faces(w, "alice", batch)
@@ -192,7 +192,7 @@ def test_import_sends_the_photos_to_the_endpoint(qtbot, remote_window, served, a
 
 def test_session_report_lists_this_windows_operations(qtbot, remote_window, served, people, tmp_path):
     w = remote_window
-    assert w.create_user("carol")
+    assert w.workspace.create_user("carol")
     w.select_faces(people[2][:2])
     drop_faces(w, "carol", people[2][:2])
     w.curation.preview_dialog.accept()
@@ -230,7 +230,7 @@ def test_what_a_remote_endpoint_cannot_do_is_disabled_with_its_reason(qtbot, rem
 def test_not_this_person_is_kept_on_this_computer_and_undone(qtbot, remote_window, served, people, tmp_path):
     w = remote_window
     served.engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=[people[1][0]], UserMatchThreshold=0)
-    w.reload_faces()
+    w.workspace.reload_faces()
     w.select_user("alice")
     marked = people[1][:2]
     w.select_faces(marked)

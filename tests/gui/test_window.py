@@ -19,7 +19,7 @@ from app.gui.main_window import MainWindow
 from app.gui.settings import KEY_THEME, app_settings
 
 from .conftest import owners
-from .gui_actions import close_boxes, error_texts, wait_idle
+from .gui_actions import close_boxes, error_texts, wait_idle, done, settle
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "resources" / "report.schema.json").read_text())
 
@@ -36,23 +36,25 @@ def test_empty_workspace_then_collections_and_users(qtbot, window, engine, yes):
     assert w.windowTitle().startswith("Rekurator") and str(engine.workspace) in w.windowTitle()
     assert w.empty_hint.isVisible() and "no collection yet" in w.empty_hint.text()
     assert not w.act_new_user.isEnabled()
-    assert not w.create_collection("bad name!")
+    assert not done(w, w.workspace.create_collection("bad name!"))
     assert any("CollectionId" in t for t in error_texts(w))
     close_boxes(w)
-    assert w.create_collection("family")
+    assert done(w, w.workspace.create_collection("family"))
     assert w.current_collection() == "family" and w.collections_model.rowCount() == 1
     assert "no faces yet" in w.empty_hint.text()
-    assert w.create_user("ann") and w.create_user("ben")
+    assert done(w, w.workspace.create_user("ann")) and done(w, w.workspace.create_user("ben"))
     assert w.users_model.user_ids() == ["ann", "ben"] and w.current_user() == "ben"
-    assert not w.create_user("ann")
+    assert not done(w, w.workspace.create_user("ann"))
     assert any("already exists" in t for t in error_texts(w))
     close_boxes(w)
     assert w.collections_model.entry(0).user_count == 2
     w.select_user("ann")
     w.act_delete_user.trigger()
+    settle(w)
     assert yes and "ann" in yes[-1]
     assert w.users_model.user_ids() == ["ben"]
     w.act_delete_collection.trigger()
+    settle(w)
     assert w.collections_model.rowCount() == 0 and w.current_collection() is None
     assert engine.list_collections()["CollectionIds"] == []
 
@@ -61,28 +63,34 @@ def test_filters(qtbot, seeded_window, engine, people):
     w = seeded_window
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
     w.set_filter(FaceFilter.UNASSIGNED)
+    settle(w)
     assert w.face_model.rowCount() == 13 and people[0][0] not in w.face_model.face_ids()
     w.select_user("alice")
     w.act_filters[2].trigger()  # Ctrl+3: faces of the selected user
+    settle(w)
     assert w.face_model.face_ids() == people[0][:2]
     w.select_user("bob")
+    settle(w)
     assert w.face_model.face_ids() == []
     w.set_filter(FaceFilter.ALL)
+    settle(w)
     assert w.face_model.rowCount() == 15
 
 
 def test_delete_user_frees_its_faces_in_the_grid(qtbot, seeded_window, engine, people, yes):
     w = seeded_window
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
-    w.reload_faces()
-    assert w.delete_user("alice")
+    w.workspace.reload_faces()
+    settle(w)
+    assert done(w, w.workspace.delete_user("alice"))
     assert w.face_model.entry(w.face_model.row_of(people[0][0])).user_id is None
 
 
 def test_delete_faces_keeps_faces_of_users(qtbot, seeded_window, engine, people, yes):
     w = seeded_window
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:1])
-    w.reload_faces()
+    w.workspace.reload_faces()
+    settle(w)
     w.select_faces(people[0][:2])
     w.act_delete_faces.trigger()
     wait_idle(qtbot, w)
@@ -110,6 +118,7 @@ def test_search_and_similarity_order(qtbot, seeded_window, engine, people):
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[1][:2])
     w.select_faces([people[1][3]])
     w.act_search.trigger()
+    settle(w)
     p = w.search_panel
     found = [p.faces.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(p.faces.rowCount())]
     assert set(found) == set(people[1]) - {people[1][3]}
@@ -119,8 +128,10 @@ def test_search_and_similarity_order(qtbot, seeded_window, engine, people):
     # a user the face was marked "not this person" for is not suggested
     engine.set_not_this_person("c", "bob", [people[1][3]])
     w.act_search.trigger()
+    settle(w)
     assert p.users.rowCount() == 0
     w.act_sort_face.trigger()
+    settle(w)
     assert set(w.face_model.face_ids()[:5]) == set(people[1])
     assert w.face_model.index(0).data(FaceRole.Similarity) == 100.0
     assert w.selected_face_ids() == [people[1][3]]  # the selection followed its face
@@ -133,8 +144,10 @@ def test_sort_by_user_hides_faces_marked_not_this_person(qtbot, seeded_window, e
     w = seeded_window
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[2][:2])
     engine.set_not_this_person("c", "alice", [people[2][4]])
-    w.reload_faces()
+    w.workspace.reload_faces()
+    settle(w)
     w.select_user("alice")
+    settle(w)
     w.act_sort_user.trigger()
     wait_idle(qtbot, w)
     ids = w.face_model.face_ids()
@@ -142,6 +155,7 @@ def test_sort_by_user_hides_faces_marked_not_this_person(qtbot, seeded_window, e
     assert w.face_grid.isRowHidden(w.face_model.row_of(people[2][4]))
     assert not w.face_grid.isRowHidden(w.face_model.row_of(people[2][2]))
     w.act_sort_index.trigger()
+    settle(w)
     assert not w.face_grid.isRowHidden(w.face_model.row_of(people[2][4]))
     w.select_user("bob")
     w.act_sort_user.trigger()  # bob has no faces: said in plain words
@@ -153,9 +167,13 @@ def test_export_reports(qtbot, tmp_path, engine, people):
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[1][:1])  # before the window
     w = MainWindow(engine)
     qtbot.addWidget(w)
+    settle(w)  # the session starts where the journal stood when the window opened
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
-    session = w.export_report(tmp_path / "session.json", "session")
-    whole = w.export_report(tmp_path / "all.json", "workspace")
+    session_call, whole_call = w.export_report(tmp_path / "session.json", "session"), None
+    settle(w)
+    whole_call = w.export_report(tmp_path / "all.json", "workspace")
+    settle(w)
+    session, whole = session_call.result[0], whole_call.result[0]
     s, a = json.loads(session.read_text()), json.loads(whole.read_text())
     jsonschema.validate(s, SCHEMA)
     jsonschema.validate(a, SCHEMA)
@@ -163,7 +181,7 @@ def test_export_reports(qtbot, tmp_path, engine, people):
     assert s["Operations"][0]["Request"]["UserId"] == "alice" and s["Scope"]["Kind"] == "session"
     assert len(a["Operations"]) > len(s["Operations"]) and a["Summary"]["OperationCounts"]["CreateUser"] == 2
     assert "Report written" in w.statusBar().currentMessage()
-    assert w.export_report(tmp_path / "missing-dir" / "r.json") is None
+    assert not done(w, w.export_report(tmp_path / "missing-dir" / "r.json"))
     assert any("Exporting the report failed" in t for t in error_texts(w))
     w.close()
 
@@ -171,6 +189,7 @@ def test_export_reports(qtbot, tmp_path, engine, people):
 def test_settings_pins_and_theme_survive_a_restart(qtbot, engine, people):
     w = MainWindow(engine)
     qtbot.addWidget(w)
+    settle(w)
     w.resize(640, 480)
     w.select_user("bob")
     w.act_pin_user.trigger()
@@ -182,6 +201,7 @@ def test_settings_pins_and_theme_survive_a_restart(qtbot, engine, people):
     w.close()
     w2 = MainWindow(engine)
     qtbot.addWidget(w2)
+    settle(w2)
     assert w2.users_model.pinned_user(1) == "bob"
     assert w2.act_themes["dark"].isChecked()
     assert (w2.width(), w2.height()) == (640, 480) and not w2.results_dock.isVisibleTo(w2)
