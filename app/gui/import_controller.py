@@ -117,7 +117,7 @@ class ImportController(QObject):
         if result == QMessageBox.StandardButton.Yes:
             self.create_demo()
 
-    def create_demo(self) -> Task | None:
-        if not self.window.workspace.create_collection(demo_collection.DEMO_COLLECTION):
-            return None
-        return self.import_photos(demo_collection.sample_photos())
+    def create_demo(self) -> None:
+        """Create the demo collection, then import the sample photos into it (both in the background)."""
+        self.window.workspace.create_collection(demo_collection.DEMO_COLLECTION,
+                                                then=lambda: self.import_photos(demo_collection.sample_photos()))

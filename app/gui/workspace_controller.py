@@ -7,6 +7,7 @@ updated in place from its change set, and only what the change set does not tell
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -163,15 +164,19 @@ class WorkspaceController(QObject):
         w.update_state()
 
     # -- collections and users -------------------------------------------------------------------
-    def create_collection(self, collection_id: str):
+    def create_collection(self, collection_id: str, then: Callable[[], object] | None = None):
+        """CreateCollection in the background; `then` runs once it is created and shown."""
         return self.runner.run(f"Creating collection {collection_id}",
-                               partial(_create_collection, self.engine, collection_id), self._collection_created,
+                               partial(_create_collection, self.engine, collection_id),
+                               partial(self._collection_created, then),
                                partial(self.w.report_error, f"Creating collection {collection_id}"))
 
-    def _collection_created(self, entry) -> None:
+    def _collection_created(self, then: Callable[[], object] | None, entry) -> None:
         self.w.collections_model.add(entry)
         self.w.select_collection(entry.collection_id)
         self.w.update_state()
+        if then is not None:
+            then()
 
     def delete_collection(self, collection_id: str):
         return self.runner.run(f"Deleting collection {collection_id}",

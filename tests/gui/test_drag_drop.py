@@ -55,6 +55,7 @@ def test_preview_shows_reasons_and_confidence_and_agrees_with_the_outcome(qtbot,
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=[people[0][3]], UserMatchThreshold=0)
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[1][:2], UserMatchThreshold=0)
     w.workspace.reload_faces()
+    settle(w)
     w.users_model.refresh_counts(["alice", "bob"])
     batch = [people[0][3], people[0][4], people[1][2], people[1][0], people[0][0]]
     drop_faces(w, "alice", batch)
@@ -168,6 +169,7 @@ def test_user_deleted_meanwhile_shows_an_error_and_loses_nothing(qtbot, seeded_w
     w = seeded_window
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:1])
     w.workspace.reload_faces()
+    settle(w)
     batch = people[0][:3]
     w.select_faces(batch)
     drop_faces(w, "alice", batch)

@@ -151,6 +151,7 @@ def test_a_face_of_another_user_is_reported_before_anything_is_written(qtbot, wi
     real_engine.create_user(CollectionId="c", UserId="obama")
     real_engine.associate_faces(CollectionId="c", UserId="obama", FaceIds=[face["FaceRecords"][0]["Face"]["FaceId"]])
     win.workspace.reload_collections("c")
+    settle(win)
     ctl, p = open_panel(qtbot, win)
     before = journal(real_engine)
 
@@ -200,6 +201,7 @@ def test_a_video_that_ends_early_says_so_and_its_frames_can_be_enrolled(qtbot, w
     real_engine.create_user(CollectionId="c", UserId="joe")
     real_engine.associate_faces(CollectionId="c", UserId="joe", FaceIds=[joe])
     win.workspace.reload_collections("c")
+    settle(win)
     ctl, p = open_panel(qtbot, win)
     start(qtbot, p, videos["short"], "joe")
     qtbot.waitUntil(lambda: p.enroll_captured_button.isVisible(), timeout=CAPTURE_TIMEOUT_MS)

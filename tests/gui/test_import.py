@@ -11,6 +11,7 @@ from app.core.errors import InvalidParameterException
 from app.gui.photo_import import external_image_id_for, import_photos, list_photos
 
 from .conftest import thumbnail_jpeg
+from .gui_actions import done, settle
 from tests.core.fakes import analyzed_face, face_of, identity_centres
 
 
@@ -49,11 +50,11 @@ def test_list_photos_and_names(tmp_path):
 
 def test_import_a_folder_through_the_window(qtbot, window, engine, analyzer, rng, tmp_path):
     w = window
-    assert w.workspace.create_collection("c")
+    assert done(w, w.workspace.create_collection("c"))
     paths, bad = write_photos(tmp_path / "photos", analyzer, rng)
     task = w.import_photos([tmp_path / "photos"])
     assert task is not None and w.import_panel.progress.isVisible()
-    qtbot.waitUntil(lambda: not w.tasks.running(), timeout=10_000)
+    settle(w)
     table = w.import_panel.table
     rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(4)] for r in range(table.rowCount())}
     assert set(rows) == {"broken.png", "holiday 0.JPG", "holiday 1.JPG", "holiday 2.JPG"}
@@ -69,13 +70,13 @@ def test_import_a_folder_through_the_window(qtbot, window, engine, analyzer, rng
     assert not w.empty_hint.isVisible()
     # importing the same photos again stores nothing new
     w.import_photos([paths[0]])
-    qtbot.waitUntil(lambda: not w.tasks.running(), timeout=10_000)
+    settle(w)
     assert len(engine.list_faces(CollectionId="c")["Faces"]) == 6 and w.face_model.rowCount() == 6
 
 
 def test_cancel_keeps_the_files_already_imported(qtbot, window, engine, analyzer, rng, tmp_path, monkeypatch):
     w = window
-    w.workspace.create_collection("c")
+    assert done(w, w.workspace.create_collection("c"))
     write_photos(tmp_path / "photos", analyzer, rng)
     first_done, go_on = threading.Event(), threading.Event()
     real = analyzer.analyze
@@ -91,7 +92,7 @@ def test_cancel_keeps_the_files_already_imported(qtbot, window, engine, analyzer
     assert first_done.wait(5)
     w.import_panel.cancel.click()
     go_on.set()
-    qtbot.waitUntil(lambda: not w.tasks.running(), timeout=10_000)
+    settle(w)
     assert "Import cancelled after 2 of 4 file(s)" in w.import_panel.status.text()
     assert len(engine.list_faces(CollectionId="c")["Faces"]) == 2
     assert w.face_model.rowCount() == 2
@@ -113,7 +114,7 @@ def test_model_mismatch_is_refused_in_plain_words(qtbot, engine, tmp_path):
 
 def test_import_errors_are_shown(qtbot, window, engine, tmp_path):
     w = window
-    w.workspace.create_collection("c")
+    assert done(w, w.workspace.create_collection("c"))
     w.import_photos([tmp_path / "does-not-exist"])
     qtbot.waitUntil(lambda: not w.tasks.running(), timeout=10_000)
     from .gui_actions import error_texts
@@ -136,7 +137,8 @@ def test_first_run_offers_a_demo_collection_once(qtbot, engine, analyzer, rng, t
     qtbot.waitUntil(lambda: w.importer.demo_offer is not None and w.importer.demo_offer.isVisible(), timeout=5000)
     assert "from 3 sample photos" in w.importer.demo_offer.text()
     w.importer.demo_offer.button(QMessageBox.StandardButton.Yes).click()
-    qtbot.waitUntil(lambda: not w.tasks.running() and w.current_collection() == "demo", timeout=10_000)
+    qtbot.waitUntil(lambda: w.current_collection() == "demo", timeout=10_000)
+    settle(w)
     assert len(engine.list_faces(CollectionId="demo")["Faces"]) == 6
     assert w.face_model.rowCount() == 6
     w.close()

@@ -11,7 +11,7 @@ from app.gui import association_preview as ap
 from app.gui.main import create_default_analyzer
 
 from .conftest import open_window, owners
-from .gui_actions import drop_faces, wait_idle
+from .gui_actions import drop_faces, wait_idle, done
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
@@ -26,7 +26,7 @@ def real_engine(tmp_path):
 def test_import_and_associate_real_photos(qtbot, real_engine):
     w = open_window(qtbot, real_engine)
     try:
-        assert w.workspace.create_collection("people")
+        assert done(w, w.workspace.create_collection("people"))
         w.import_photos([SAMPLES / "obama.jpg", SAMPLES / "obama2.jpg", SAMPLES / "biden.jpg"])
         wait_idle(qtbot, w, timeout=120_000)
         faces = {f["ExternalImageId"]: f["FaceId"] for f in real_engine.list_faces(CollectionId="people")["Faces"]}
@@ -34,7 +34,7 @@ def test_import_and_associate_real_photos(qtbot, real_engine):
         # the stored crops decode into the grid
         qtbot.waitUntil(lambda: all(w.face_model.thumbnail(r) is not None for r in range(3)), timeout=10_000)
         assert w.face_model.thumbnail(0).width() > 20
-        assert w.workspace.create_user("barack")
+        assert done(w, w.workspace.create_user("barack"))
         w.curation.associate("barack", [faces["obama.jpg"]], quick=True)
         wait_idle(qtbot, w)
         drop_faces(w, "barack", [faces["obama2.jpg"], faces["biden.jpg"]], collection_id="people")

@@ -139,6 +139,7 @@ def test_a_low_match_is_reported_by_the_endpoint_and_a_face_of_another_user_can_
     served.engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
     served.engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=[people[0][2]], UserMatchThreshold=0)
     w.workspace.reload_faces()
+    settle(w)
     w.users_model.refresh_counts(["alice", "bob"])
     batch = [people[0][2], people[0][3], people[1][0], people[0][0]]
     drop_faces(w, "alice", batch)
@@ -231,6 +232,7 @@ def test_not_this_person_is_kept_on_this_computer_and_undone(qtbot, remote_windo
     w = remote_window
     served.engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=[people[1][0]], UserMatchThreshold=0)
     w.workspace.reload_faces()
+    settle(w)
     w.select_user("alice")
     marked = people[1][:2]
     w.select_faces(marked)

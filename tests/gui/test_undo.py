@@ -6,7 +6,7 @@ from app.core import change_sets
 from app.gui.undo_commands import ChangeSetCommand
 
 from .conftest import owners
-from .gui_actions import close_boxes, drop_faces, error_texts, wait_idle
+from .gui_actions import close_boxes, drop_faces, error_texts, wait_idle, settle
 
 
 def undo(qtbot, w):
@@ -46,6 +46,7 @@ def test_move_is_one_undoable_step(qtbot, seeded_window, engine, people):
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:2])
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][2:4])
     w.workspace.reload_faces()
+    settle(w)
     s0 = owners(engine)
     associate_by_drop(qtbot, w, "alice", [people[0][0], people[0][1], people[0][4]])
     s1 = owners(engine)
@@ -63,6 +64,7 @@ def test_disassociate_and_not_this_person_undo(qtbot, seeded_window, engine, peo
     engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:3])
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[1][:2])
     w.workspace.reload_faces()
+    settle(w)
     s0 = owners(engine)
     w.select_faces([people[0][0], people[1][0], people[2][0]])  # alice's, bob's, nobody's
     w.act_disassociate.trigger()
@@ -108,6 +110,7 @@ def test_redo_of_a_move_onto_a_full_user_leaves_every_face_owned(qtbot, seeded_w
     w = seeded_window
     engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:1])
     w.workspace.reload_faces()
+    settle(w)
     associate_by_drop(qtbot, w, "alice", people[0][:1])  # moves it from bob to alice
     assert owners(engine)[people[0][0]] == "alice"
     undo(qtbot, w)
