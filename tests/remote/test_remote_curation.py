@@ -11,7 +11,11 @@ wrapper around the RemoteBackend, and what they leave is checked against the mod
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from app.core import change_sets
@@ -28,6 +32,7 @@ from app.remote.boto3_backend import RemoteBackend
 from app.remote.curation_backend import RemoteCurationBackend
 from app.remote.remote_curation import PartialWriteError, plan_from_owners
 from tests.core.fakes import RegisteredAnalyzer, analyzed_face, face_of, identity_centres
+from tests.server.endpoint_fixtures import RunningEndpoint
 
 C = "c"
 
@@ -40,14 +45,14 @@ class FaultyRemote:
     predicate on the request.
     """
 
-    def __init__(self, remote: RemoteBackend):
+    def __init__(self, remote: RemoteBackend) -> None:
         self.remote = remote
         self.endpoint_url = remote.endpoint_url
         self.calls: list[tuple[str, dict]] = []
         self.faults: list[dict] = []
 
-    def fail(self, operation: str, skip: int = 0, times: int | None = 1, applied: bool = False, when=None,
-             error: Exception | None = None) -> None:
+    def fail(self, operation: str, skip: int = 0, times: int | None = 1, applied: bool = False,
+             when: Callable[[dict], bool] | None = None, error: Exception | None = None) -> None:
         self.faults.append({"operation": operation, "skip": skip, "times": times, "applied": applied,
                             "when": when or (lambda params: True), "error": error})
 
@@ -84,11 +89,11 @@ class Twins:
                  people: list[list[str]]):
         self.local, self.served, self.backend, self.faulty, self.people = local, served, backend, faulty, people
 
-    def both(self, method: str, **params) -> tuple[dict, dict]:
+    def both(self, method: str, **params: Any) -> tuple[dict, dict]:
         """The same call on the engine and over the wire: (engine's response, remote's response)."""
         return getattr(self.local, method)(**params), getattr(self.backend, method)(**params)
 
-    def setup(self, method: str, **params) -> None:
+    def setup(self, method: str, **params: Any) -> None:
         """The same AWS call on both workspaces (engine calls, not under test)."""
         getattr(self.local, method)(**params)
         getattr(self.served, method)(**params)
@@ -110,7 +115,8 @@ class Twins:
         assert self.state(self.served) == self.state(self.local)
 
 
-def populate(pairs, rng, people: int, each: int, seed: int = 77) -> list[list[str]]:
+def populate(pairs: list[tuple[Engine, RegisteredAnalyzer]], rng: np.random.Generator, people: int, each: int,
+             seed: int = 77) -> list[list[str]]:
     """`people` identities with `each` faces (50 a photo), indexed into every (engine, analyzer) pair alike."""
     out = []
     for k, centre in enumerate(identity_centres(people, seed=seed)):
@@ -128,11 +134,12 @@ def populate(pairs, rng, people: int, each: int, seed: int = 77) -> list[list[st
 
 
 @pytest.fixture
-def twins(endpoint, tmp_path, rng):
-    local = Engine(tmp_path / "local", analyzer=RegisteredAnalyzer())
+def twins(endpoint: RunningEndpoint, tmp_path: Path, rng: np.random.Generator) -> Iterator[Twins]:
+    analyzer = RegisteredAnalyzer()
+    local = Engine(tmp_path / "local", analyzer=analyzer)
     for engine in (local, endpoint.engine):
         engine.create_collection(CollectionId=C)
-    people = populate([(local, local.analyzer), (endpoint.engine, endpoint.analyzer)], rng, people=5, each=40)
+    people = populate([(local, analyzer), (endpoint.engine, endpoint.analyzer)], rng, people=5, each=40)
     faulty = FaultyRemote(RemoteBackend(endpoint.url, "us-east-1", unsigned=True, max_attempts=1))
     backend = RemoteCurationBackend(faulty, marks_path=tmp_path / "marks.json")  # type: ignore[arg-type]
     t = Twins(local, endpoint.engine, backend, faulty, people)
@@ -164,7 +171,7 @@ def same_result(local: dict, remote: dict) -> None:
 # -- same answers as the engine ---------------------------------------------------------------------------
 
 
-def test_plan_association_matches_the_engine_but_checks_no_match(twins):
+def test_plan_association_matches_the_engine_but_checks_no_match(twins: Twins) -> None:
     a, b, d = twins.people[0], twins.people[1], twins.people[3]
     missing = str(uuid.uuid4())
     for move in (False, True):
@@ -195,23 +202,25 @@ def test_plan_association_matches_the_engine_but_checks_no_match(twins):
     assert twins.faulty.writes() == [] and twins.backend.journal_entries() == []  # a plan writes nothing
 
 
-def test_plan_from_owners_is_the_engine_rule_without_scores():
+def test_plan_from_owners_is_the_engine_rule_without_scores() -> None:
     owners = {"f1": None, "f2": "u", "f3": "v", "f4": None}
     plan = plan_from_owners("c", "u", ["f1", "f2", "f3", "f4", "f5", "f1"], owners, 99, 75.0, False)
     assert [(f.face_id, f.outcome, f.reasons) for f in plan.faces] == [
-        ("f1", "ASSOCIATE", []), ("f2", "ALREADY_ASSOCIATED", []), ("f3", "FAIL", ["ASSOCIATED_TO_A_DIFFERENT_USER", "USER_FACE_LIMIT_EXCEEDED"]),
+        ("f1", "ASSOCIATE", []), ("f2", "ALREADY_ASSOCIATED", []),
+        ("f3", "FAIL", ["ASSOCIATED_TO_A_DIFFERENT_USER", "USER_FACE_LIMIT_EXCEEDED"]),
         ("f4", "FAIL", ["USER_FACE_LIMIT_EXCEEDED"]), ("f5", "FAIL", ["FACE_NOT_FOUND"])]
     assert plan.as_response()["UserFaceCountAfter"] == 100
 
 
-def test_move_faces_matches_the_engine(twins):
+def test_move_faces_matches_the_engine(twins: Twins) -> None:
     a, b, c, e = twins.people[0], twins.people[1], twins.people[2], twins.people[4]
     missing = str(uuid.uuid4())
     # from two owners (alice's three wrong ones, one of carol's), free faces, one already there, a missing one
     request = dict(CollectionId=C, UserId="bob", FaceIds=b[:3] + [c[0], b[3], b[20], missing, e[0]], UserMatchThreshold=0)
     local, remote = twins.both("move_faces", **request)
     same_result(local, remote)
-    assert remote["MovedFaces"] == [{"FaceId": f, "FromUserId": "alice"} for f in b[:3]] + [{"FaceId": c[0], "FromUserId": "carol"}]
+    assert remote["MovedFaces"] == ([{"FaceId": f, "FromUserId": "alice"} for f in b[:3]]
+                                   + [{"FaceId": c[0], "FromUserId": "carol"}])
     users = {u["UserId"]: u for u in remote["ChangeSet"]["UserChanges"]}
     assert users["bob"]["FaceCount"] == 9 + 6 and users["alice"]["FaceCount"] == 10 and users["carol"]["FaceCount"] == 7
     twins.assert_same_state()
@@ -238,7 +247,7 @@ def test_move_faces_matches_the_engine(twins):
         twins.backend.move_faces(CollectionId=C, UserId="nobody", FaceIds=a[:1])
 
 
-def test_random_moves_and_their_undo_match_the_engine(twins, rng):
+def test_random_moves_and_their_undo_match_the_engine(twins: Twins, rng: np.random.Generator) -> None:
     """Sixty random moves (owners, cap, missing faces, duplicates), each undone or redone at random on both
     sides: same responses, same change sets, same state after every step."""
     pool = [f for person in twins.people for f in person]
@@ -270,7 +279,7 @@ def test_random_moves_and_their_undo_match_the_engine(twins, rng):
     assert seen >= {"MOVE", "FACE_NOT_FOUND", "ASSOCIATED_TO_A_DIFFERENT_USER", "USER_FACE_LIMIT_EXCEEDED"}, seen
 
 
-def test_merge_users_matches_the_engine_and_carries_the_marks(twins):
+def test_merge_users_matches_the_engine_and_carries_the_marks(twins: Twins) -> None:
     a, b = twins.people[0], twins.people[1]
     twins.setup("create_user", CollectionId=C, UserId="alice2")
     twins.setup("create_user", CollectionId=C, UserId="empty")
@@ -291,7 +300,7 @@ def test_merge_users_matches_the_engine_and_carries_the_marks(twins):
     assert twins.backend.journal_entries()[-1]["Request"]["Purpose"] == "UNDO"
 
 
-def test_merge_users_stops_at_the_cap_like_the_engine(twins):
+def test_merge_users_stops_at_the_cap_like_the_engine(twins: Twins) -> None:
     d, e = twins.people[3], twins.people[4]
     twins.setup("associate_faces", CollectionId=C, UserId="dave", FaceIds=d[:40] + e[:40], UserMatchThreshold=0)
     twins.setup("associate_faces", CollectionId=C, UserId="dave", FaceIds=twins.people[2][20:30], UserMatchThreshold=0)
@@ -304,13 +313,14 @@ def test_merge_users_stops_at_the_cap_like_the_engine(twins):
     writes = len(twins.faulty.writes())
     for source, error, match in ((["dave"], InvalidParameterException, "must not include"),
                                  (["bob", "bob"], InvalidParameterException, "more than once"),
-                                 (["ghost"], ResourceNotFoundException, "ghost"), ([], InvalidParameterException, "SourceUserIds")):
+                                 (["ghost"], ResourceNotFoundException, "ghost"),
+                                 ([], InvalidParameterException, "SourceUserIds")):
         with pytest.raises(error, match=match):
             twins.backend.merge_users(CollectionId=C, UserId="dave", SourceUserIds=source)
     assert len(twins.faulty.writes()) == writes  # refused before any write
 
 
-def test_split_user_matches_the_engine(twins):
+def test_split_user_matches_the_engine(twins: Twins) -> None:
     a, b = twins.people[0], twins.people[1]
     local, remote = twins.both("split_user", CollectionId=C, UserId="alice", FaceIds=b[:3], NewUserId="bob2")
     same_result(local, remote)
@@ -330,7 +340,7 @@ def test_split_user_matches_the_engine(twins):
     twins.assert_same_state()
 
 
-def test_apply_change_set_refuses_what_the_engine_refuses_before_writing(twins):
+def test_apply_change_set_refuses_what_the_engine_refuses_before_writing(twins: Twins) -> None:
     a, b = twins.people[0], twins.people[1]
     local, remote = twins.both("move_faces", CollectionId=C, UserId="bob", FaceIds=b[:3], UserMatchThreshold=0)
     undo = change_sets.inverse(remote["ChangeSet"])
@@ -367,7 +377,7 @@ def test_apply_change_set_refuses_what_the_engine_refuses_before_writing(twins):
     assert twins.faulty.writes().count("CreateUser") == 0
 
 
-def test_tokens_replay_within_the_session_and_requests_are_validated_locally(twins):
+def test_tokens_replay_within_the_session_and_requests_are_validated_locally(twins: Twins) -> None:
     b = twins.people[1]
     first = twins.backend.move_faces(CollectionId=C, UserId="bob", FaceIds=b[:2], UserMatchThreshold=0, ClientRequestToken="t1")
     writes = len(twins.faulty.writes())
@@ -390,7 +400,7 @@ def test_tokens_replay_within_the_session_and_requests_are_validated_locally(twi
 # -- failures half-way ----------------------------------------------------------------------------------------
 
 
-def test_a_failed_associate_is_rolled_back_and_the_error_raised(twins):
+def test_a_failed_associate_is_rolled_back_and_the_error_raised(twins: Twins) -> None:
     b, c = twins.people[1], twins.people[2]
     before = twins.state()
     twins.faulty.fail("AssociateFaces")  # the move's AssociateFaces on bob: after both DisassociateFaces
@@ -402,7 +412,7 @@ def test_a_failed_associate_is_rolled_back_and_the_error_raised(twins):
     assert twins.backend.journal_entries() == []  # nothing changed, nothing journaled
 
 
-def test_a_write_done_but_its_answer_lost_is_found_and_undone(twins):
+def test_a_write_done_but_its_answer_lost_is_found_and_undone(twins: Twins) -> None:
     b = twins.people[1]
     before = twins.state()
     twins.faulty.fail("AssociateFaces", applied=True)  # the endpoint moved the faces to bob; the answer never came
@@ -411,7 +421,7 @@ def test_a_write_done_but_its_answer_lost_is_found_and_undone(twins):
     assert twins.state() == before  # taken off bob again and put back on alice
 
 
-def test_faces_that_cannot_be_put_back_end_unassigned_and_are_named(twins):
+def test_faces_that_cannot_be_put_back_end_unassigned_and_are_named(twins: Twins) -> None:
     b, c = twins.people[1], twins.people[2]
     before = twins.state()
     # the move's AssociateFaces fails, and so does every AssociateFaces on alice (putting her faces back)
@@ -439,7 +449,7 @@ def test_faces_that_cannot_be_put_back_end_unassigned_and_are_named(twins):
     assert twins.state() == before
 
 
-def test_an_endpoint_that_cannot_be_read_back_names_every_face_in_flight(twins):
+def test_an_endpoint_that_cannot_be_read_back_names_every_face_in_flight(twins: Twins) -> None:
     b = twins.people[1]
     twins.faulty.fail("AssociateFaces", times=None)
     twins.faulty.fail("ListFaces", skip=2, times=None)  # the plan's two reads work, the roll-back's do not
@@ -449,7 +459,7 @@ def test_an_endpoint_that_cannot_be_read_back_names_every_face_in_flight(twins):
     assert "could not be read back" in info.value.message
 
 
-def test_a_merge_failing_at_its_second_delete_is_rolled_back(twins):
+def test_a_merge_failing_at_its_second_delete_is_rolled_back(twins: Twins) -> None:
     a = twins.people[0]
     twins.setup("create_user", CollectionId=C, UserId="alice2")
     twins.setup("create_user", CollectionId=C, UserId="alice3")
@@ -465,7 +475,7 @@ def test_a_merge_failing_at_its_second_delete_is_rolled_back(twins):
     assert twins.backend.rejected_face_ids(C, "alice") == set()
 
 
-def test_a_split_failing_half_way_deletes_the_user_it_created(twins):
+def test_a_split_failing_half_way_deletes_the_user_it_created(twins: Twins) -> None:
     b = twins.people[1]
     before = twins.state()
     twins.faulty.fail("AssociateFaces")
@@ -474,7 +484,7 @@ def test_a_split_failing_half_way_deletes_the_user_it_created(twins):
     assert twins.state() == before and "bob2" not in before[1]
 
 
-def test_an_undo_failing_half_way_is_rolled_back(twins):
+def test_an_undo_failing_half_way_is_rolled_back(twins: Twins) -> None:
     a = twins.people[0]
     twins.setup("create_user", CollectionId=C, UserId="alice2")
     twins.setup("associate_faces", CollectionId=C, UserId="alice2", FaceIds=a[10:15], UserMatchThreshold=0)
@@ -493,7 +503,7 @@ class ThrottledOnce(RekognitionError):
     code = "ThrottlingException"
 
 
-def test_a_non_typed_failure_is_rolled_back_too(twins):
+def test_a_non_typed_failure_is_rolled_back_too(twins: Twins) -> None:
     b = twins.people[1]
     before = twins.state()
     twins.faulty.fail("AssociateFaces", error=RuntimeError("connection pool closed"))
