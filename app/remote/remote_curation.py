@@ -36,22 +36,32 @@ The sequences (AssociateFaces and DisassociateFaces in chunks of 100 faces):
   ending empty), then CreateUser, DisassociateFaces per FromUserId, AssociateFaces per ToUserId
   (threshold 0), DeleteUser.
 
-What a failure half-way leaves. When an AWS write raises (network, throttling after botocore's
-retries, 5xx, a concurrent change refused by the endpoint), or the endpoint refuses to put back a face
-it was given, the roll-back reads the endpoint again and puts every face the call touched back on the
-user it had before the call (DisassociateFaces from wherever it is now, AssociateFaces with threshold 0
-on its old user), re-creates users the call deleted and deletes users it created (when they hold no
-face). A write whose answer was lost but that did happen is found by that read and undone too.
-- When the roll-back restores everything, the original error is raised, and the endpoint is as before
-  the call (users re-created by the roll-back are new users with the same UserId).
-- Otherwise PartialWriteError is raised. Its message names the faces that could not be put back; a face
-  taken from its user for the move and not put back ends on no user (unassigned), and is listed in
-  `unassigned_face_ids` with its former user in `former_owners`. `change_set` is the net change the
-  endpoint now holds compared with before the call, in the ChangeSet format (`change_sets.inverse`
-  of it is the ApplyChangeSet request that takes it back once the endpoint answers again).
-- When the endpoint cannot even be read after the failure, PartialWriteError has `change_set` None and
-  names every face the call touched in `unverified_face_ids`: each is on its old user, on the target,
-  or on no user.
+What a failure half-way leaves. Errors found by the reads before the first write (missing users, stale
+change sets, bad input) leave the endpoint untouched, as in the engine. Once a write has been sent, any
+failure (a typed error such as throttling after botocore's retries, a 5xx or an unreachable endpoint,
+an untyped one, a refusal of a face the sequence needs, or a failed read of the counts at the end)
+starts the roll-back: it reads the endpoint again, re-creates the users the call deleted, puts every
+face the call touched back on the user it had before the call (DisassociateFaces from wherever it is
+now, AssociateFaces with UserMatchThreshold 0 on its old user; a face that had no user is just
+disassociated), and deletes the users the call created (when they hold no face). A write that did
+happen but whose answer was lost is found by that read and undone like the others. Then:
+- Everything restored: the original error is raised, and the endpoint holds what it held before the
+  call (a user deleted and re-created is a new user with the same UserId, its faces back on it). No
+  journal entry, no mark carried.
+- Something could not be restored: PartialWriteError (code PartialWriteException) is raised instead,
+  with the original error as `cause`. A face taken from its user and not put back ends on no user
+  (unassigned); its message names each such face with the user it was on, and they are listed in
+  `unassigned_face_ids` (former users in `former_owners`). A face whose former user could not be
+  re-created stays on the user it was moved to rather than end on no user. Faces left on another user,
+  users left created or deleted, and the roll-back's own errors are named in the message too. `change_set` is the
+  net change the endpoint holds compared with before the call, in the ChangeSet format:
+  `change_sets.inverse(error.change_set)` is the ApplyChangeSet request that takes it back once the
+  endpoint answers again. The session journal keeps the call with its error and that change set.
+- The endpoint cannot be read back at all: PartialWriteError with `change_set` None, naming every face
+  the call touched in the message and in `unverified_face_ids`; each one is on the user it had before,
+  on the user the call was moving it to, or on no user.
+Nothing is retried beyond botocore's own retries, and nothing is left for later: the call has ended
+when it raises.
 """
 
 from __future__ import annotations
@@ -309,12 +319,12 @@ class RemoteCuration:
             raise
 
     def _put_back(self, seq: _Sequence, faces: dict[str, str]) -> None:
-        """Faces taken from their owners (face id -> owner) back onto them, threshold 0; every one or _Refused."""
+        """Faces taken from their owners (face id -> owner) back onto them, threshold 0: every one, or ConflictException."""
         for owner, ids in _by_user(faces.items()).items():
             _done, refused = self._associate(seq, owner, ids, 0.0)
             if refused:
-                raise ConflictException(f"the endpoint refused to put {len(refused)} faces back on {owner}: "
-                               + ", ".join(f"{r['FaceId']} ({', '.join(r.get('Reasons', []))})" for r in refused))
+                raise ConflictException(f"the endpoint refused to put {len(refused)} faces back on {owner}: " + ", ".join(
+                    f"{r['FaceId']} ({', '.join(r.get('Reasons', []))})" for r in refused))
 
     # -- the roll-back ------------------------------------------------------------------------------------
     def _sequence(self, operation: str, seq: _Sequence, steps: Callable[[], dict]) -> dict:
@@ -344,6 +354,7 @@ class RemoteCuration:
 
         def recreate(uid: str) -> None:
             self._call("CreateUser", {"CollectionId": cid, "UserId": uid})
+            users_now.add(uid)
 
         def take(owner: str, ids: list[str]) -> None:
             self._disassociate(seq, owner, ids)
@@ -355,13 +366,15 @@ class RemoteCuration:
             if not self._user_faces(cid, uid):
                 self._call("DeleteUser", {"CollectionId": cid, "UserId": uid})
 
+        users_now: set[str] = set()
         try:
-            users_now = set(self._users(cid))
+            users_now.update(self._users(cid))
             for uid in deleted:
                 if uid not in users_now:
                     attempt(f"CreateUser {uid}", recreate, uid)
             now = self._owners(cid, faces)
-            wrong = [f for f in faces if f in now and now[f] != before[f]]
+            # a face whose old user could not be re-created stays where it is rather than end on no user
+            wrong = [f for f in faces if f in now and now[f] != before[f] and (before[f] is None or before[f] in users_now)]
             for owner, ids in _by_user((f, now[f]) for f in wrong).items():
                 attempt(f"DisassociateFaces {owner}", take, owner, ids)
             for owner, ids in _by_user((f, before[f]) for f in wrong).items():
@@ -374,8 +387,9 @@ class RemoteCuration:
         except Exception as exc:  # the endpoint cannot be read: say which faces may be anywhere
             raise PartialWriteError(
                 f"{operation} failed half-way ({_describe(cause)}) and the endpoint could not be read "
-                f"back to undo it ({_describe(exc)}); these {len(faces)} faces may be on their old user, on "
-                f"the target or on no user: {', '.join(faces)}", operation, cause, None, [], {}, faces) from cause
+                f"back to undo it ({_describe(exc)}); each of these {len(faces)} faces is on the user it had before, "
+                f"on the user the call was moving it to, or on no user: {', '.join(faces)}",
+                operation, cause, None, [], {}, faces) from cause
         moved = [f for f in faces if f in after and after[f] != before[f]]
         extra_users = [u for u in created if u in users_after]
         missing_users = [u for u in deleted if u not in users_after]
@@ -532,8 +546,8 @@ class RemoteCuration:
                 associated = {c["FaceId"] for c in changes}
                 deleted = []
                 for s in sources:
-                    if all(fid in associated for fid in faces_of[s]) and not self._list_faces(
-                            {"CollectionId": cid, "UserId": s, "MaxResults": 1}):
+                    if all(fid in associated for fid in faces_of[s]) and not self._call(
+                            "ListFaces", {"CollectionId": cid, "UserId": s, "MaxResults": 1})["Faces"]:
                         self._delete_user(seq, s)
                         deleted.append(s)
                 return {**planned.associate_faces_response(), "MovedFaces": self._moved(planned), "DeletedUserIds": deleted,

@@ -475,6 +475,44 @@ def test_a_merge_failing_at_its_second_delete_is_rolled_back(twins: Twins) -> No
     assert twins.backend.rejected_face_ids(C, "alice") == set()
 
 
+def test_a_merge_whose_deleted_source_cannot_be_re_created_says_so(twins: Twins) -> None:
+    a = twins.people[0]
+    twins.setup("create_user", CollectionId=C, UserId="alice2")
+    twins.setup("create_user", CollectionId=C, UserId="alice3")
+    twins.setup("associate_faces", CollectionId=C, UserId="alice2", FaceIds=a[10:15], UserMatchThreshold=0)
+    twins.setup("associate_faces", CollectionId=C, UserId="alice3", FaceIds=a[15:20], UserMatchThreshold=0)
+    twins.backend.set_not_this_person(C, "alice2", a[30:31])
+    before = twins.state()
+    twins.faulty.fail("DeleteUser", skip=1)  # alice2 is deleted, deleting alice3 fails
+    twins.faulty.fail("CreateUser", times=None)  # and alice2 cannot be re-created
+    with pytest.raises(PartialWriteError) as info:
+        twins.backend.merge_users(CollectionId=C, UserId="alice", SourceUserIds=["alice2", "alice3"])
+    err = info.value
+    assert "users deleted and not re-created: alice2" in err.message
+    assert err.unassigned_face_ids == []  # alice2's faces stay on alice rather than end on no user
+    owners, users = twins.state()
+    assert users == before[1] - {"alice2"}
+    assert {f: owners[f] for f in a[10:20]} == {**dict.fromkeys(a[10:15], "alice"), **dict.fromkeys(a[15:20], "alice3")}
+    assert err.change_set is not None
+    assert err.change_set["FaceChanges"] == [{"FaceId": f, "FromUserId": "alice2", "ToUserId": "alice"} for f in a[10:15]]
+    assert err.change_set["UserChanges"] == [{"UserId": "alice2", "Change": "DELETE"},
+                                             {"UserId": "alice", "Change": "UPDATE", "FaceCount": 18, "UserStatus": "ACTIVE"}]
+    assert twins.backend.rejected_face_ids(C, "alice") == {a[30]}  # as a merge does, for the source it deleted
+    twins.faulty.heal()
+    twins.backend.apply_change_set(**change_sets.inverse(err.change_set))
+    assert twins.state() == before
+
+
+def test_a_failed_read_of_the_counts_at_the_end_undoes_the_call(twins: Twins) -> None:
+    b = twins.people[1]
+    before = twins.state()
+    twins.faulty.fail("ListFaces", skip=2)  # the plan's two reads work; the first count for the change set fails
+    with pytest.raises(InternalServerError):
+        twins.backend.move_faces(CollectionId=C, UserId="bob", FaceIds=b[:3], UserMatchThreshold=0)
+    assert twins.faulty.writes()[:2] == ["DisassociateFaces", "AssociateFaces"]  # the move was done...
+    assert twins.state() == before  # ...and undone
+
+
 def test_a_split_failing_half_way_deletes_the_user_it_created(twins: Twins) -> None:
     b = twins.people[1]
     before = twins.state()
