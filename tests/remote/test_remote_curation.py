@@ -10,11 +10,13 @@ wrapper around the RemoteBackend, and what they leave is checked against the mod
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -28,6 +30,7 @@ from app.core.errors import (
     RekognitionError,
     ResourceNotFoundException,
 )
+from app.core.report import build_report
 from app.remote.boto3_backend import RemoteBackend
 from app.remote.curation_backend import RemoteCurationBackend
 from app.remote.remote_curation import PartialWriteError, plan_from_owners
@@ -35,6 +38,7 @@ from tests.core.fakes import RegisteredAnalyzer, analyzed_face, face_of, identit
 from tests.server.endpoint_fixtures import RunningEndpoint
 
 C = "c"
+REPORT_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "resources" / "report.schema.json").read_text())
 
 
 class FaultyRemote:
@@ -288,6 +292,7 @@ def test_merge_users_matches_the_engine_and_carries_the_marks(twins: Twins) -> N
     twins.local.set_not_this_person(C, "alice2", b[30:31])
     local, remote = twins.both("merge_users", CollectionId=C, UserId="alice", SourceUserIds=["alice2", "empty"])
     same_result(local, remote)
+    remote_merge = remote
     assert remote["DeletedUserIds"] == ["alice2", "empty"] and len(remote["AssociatedFaces"]) == 10
     twins.assert_same_state()
     assert twins.backend.rejected_face_ids(C, "alice") == twins.local.rejected_face_ids(C, "alice") == {b[30]}
@@ -298,6 +303,8 @@ def test_merge_users_matches_the_engine_and_carries_the_marks(twins: Twins) -> N
     twins.assert_same_state()
     assert [e["Operation"] for e in twins.backend.journal_entries()] == ["MarkNotThisPerson", "MergeUsers", "ApplyChangeSet"]
     assert twins.backend.journal_entries()[-1]["Request"]["Purpose"] == "UNDO"
+    assert [e["Response"] for e in twins.backend.journal_entries()[1:]] == [remote_merge, remote]
+    jsonschema.validate(build_report(twins.backend.journal_entries(), twins.backend.workspace), REPORT_SCHEMA)
 
 
 def test_merge_users_stops_at_the_cap_like_the_engine(twins: Twins) -> None:
@@ -443,6 +450,9 @@ def test_faces_that_cannot_be_put_back_end_unassigned_and_are_named(twins: Twins
     entry = twins.backend.journal_entries()[-1]  # journaled with what it left
     assert entry["Operation"] == "MoveFaces" and entry["Response"]["UnassignedFaceIds"] == b[:3]
     assert entry["Response"]["Error"]["Code"] == "PartialWriteException"
+    assert entry["Response"]["ChangeSet"] == err.change_set
+    report = build_report(twins.backend.journal_entries(), twins.backend.workspace, {"Kind": "session"})
+    jsonschema.validate(report, REPORT_SCHEMA)
     # once the endpoint answers again, the inverse of the change set puts them back
     twins.faulty.heal()
     twins.backend.apply_change_set(**change_sets.inverse(err.change_set))
