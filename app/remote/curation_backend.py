@@ -98,8 +98,7 @@ class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
         return response
 
     def _extension(self, operation: str, params: dict) -> dict:
-        """An extension of ours, as AWS calls (remote_curation.py); the request is validated first, as by the engine."""
-        validate_request(operation, params)
+        """An extension of ours as AWS calls (remote_curation.py; its `run` validates the request first, as the engine does)."""
         try:
             return self.curation.run(operation, params)
         except PartialWriteError as exc:
