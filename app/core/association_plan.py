@@ -100,6 +100,7 @@ class AssociationPlan:
             "UserFaceCountAfter": self.count_after,
             "UserStatus": user_status(self.count_after),
             "Faces": [f.as_dict() for f in self.faces],
+            "MatchChecked": True,  # scored here; a remote plan (app.remote.remote_curation) says False
         }
 
     def associate_faces_response(self) -> dict:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import datetime
 
 import boto3
-from botocore import UNSIGNED
+from botocore import UNSIGNED, xform_name
 from botocore.config import Config
-from botocore import xform_name
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,

@@ -15,6 +15,13 @@ to enable its actions:
   (person_marks.py), checked against the endpoint's faces and users when set;
 - journal_entries: the writes this adapter made in this session (session_journal.py), so the
   session report works; there is no workspace journal to read.
+
+The curation extensions (PlanAssociation, MoveFaces, MergeUsers, SplitUser, ApplyChangeSet) run
+here as sequences of AWS calls with compensation (remote_curation.py, which says what a failure
+half-way leaves). Each completed extension write is one journal entry, as in the local journal
+(its AWS calls are not journaled one by one); one that failed half-way and changed the endpoint is
+journaled with its error and the change it left. MergeUsers carries the "not this person" marks of
+the users it deletes over to the target, as the engine does.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ import os
 from app.core.capabilities import ASSOCIATION_PREVIEW, LOCAL_ANALYSIS, NOT_THIS_PERSON, CapabilityUnavailable
 from app.core.curation import check_face_ids
 from app.core.errors import InvalidParameterException, ResourceNotFoundException
+from app.core.extension_model import EXTENSIONS
 from app.core.operation_methods import AwsOperationMethods, ExtensionMethods
 from app.core.validation import validate_request
 
 from .boto3_backend import RemoteBackend
 from .person_marks import PersonMarks, default_marks_path
+from .remote_curation import PartialWriteError, RemoteCuration
 from .session_journal import SessionJournal
 
 # the operations that change the endpoint: each successful one goes into the session journal
@@ -49,11 +58,13 @@ class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
         self.marks = PersonMarks(marks_path or default_marks_path(self.endpoint_url, profile_name), self.endpoint_url)
         self.journal = SessionJournal()
         self._model_versions: dict[str, str] = {}  # collection id -> FaceModelVersion, as the endpoint reported it
+        # the extensions' AWS calls go to the endpoint directly: the journal keeps the extension, not its steps
+        self.curation = RemoteCuration(self._wire, on_write=self._after_extension)
 
     @classmethod
     def connect(cls, endpoint_url: str | None = None, region_name: str | None = None, profile_name: str | None = None,
                 verify: bool | str | None = None, marks_path: str | os.PathLike | None = None,
-                **remote_options) -> "RemoteCurationBackend":
+                **remote_options) -> RemoteCurationBackend:
         """A RemoteBackend made from these settings, adapted; bad settings raise RemoteConfigurationError."""
         remote = RemoteBackend(endpoint_url=endpoint_url, region_name=region_name, profile_name=profile_name,
                                verify=verify, **remote_options)
@@ -71,16 +82,51 @@ class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
     # -- the operations ----------------------------------------------------------------------------
     def call(self, operation: str, params: dict | None = None) -> dict:
         params = {} if params is None else params
-        response = self.remote.call(operation, params)
-        cid = params.get("CollectionId")
-        if response.get("FaceModelVersion") and cid:
-            self._model_versions[cid] = response["FaceModelVersion"]
+        if operation in EXTENSIONS:
+            return self._extension(operation, params)
+        response = self._wire(operation, params)
         if operation in WRITES:
             self._after_write(operation, params, response)
         return response
 
-    def _after_write(self, operation: str, params: dict, response: dict) -> None:
+    def _wire(self, operation: str, params: dict) -> dict:
+        """One AWS operation on the endpoint, not journaled."""
+        response = self.remote.call(operation, params)
         cid = params.get("CollectionId")
+        if response.get("FaceModelVersion") and cid:
+            self._model_versions[cid] = response["FaceModelVersion"]
+        return response
+
+    def _extension(self, operation: str, params: dict) -> dict:
+        """An extension of ours as AWS calls (remote_curation.py; its `run` validates the request first, as the engine does)."""
+        try:
+            return self.curation.run(operation, params)
+        except PartialWriteError as exc:
+            self._after_change(operation, params, exc.change_set)
+            self.journal.record(operation, params["CollectionId"], params,
+                                {"Error": {"Code": exc.code, "Message": exc.message}, "ChangeSet": exc.change_set,
+                                 "UnassignedFaceIds": exc.unassigned_face_ids,
+                                 "UnverifiedFaceIds": exc.unverified_face_ids},
+                                self._model_versions.get(params["CollectionId"]))
+            raise
+
+    def _after_extension(self, operation: str, request: dict, response: dict) -> None:
+        """A completed extension write: journaled, and the marks of the users it deleted carried or dropped."""
+        self._after_change(operation, request, response.get("ChangeSet"))
+        cid = request["CollectionId"]
+        self.journal.record(operation, cid, request, response, self._model_versions.get(cid))
+
+    def _after_change(self, operation: str, request: dict, change_set: dict | None) -> None:
+        cid = request["CollectionId"]
+        for change in (change_set or {}).get("UserChanges", []):
+            if change["Change"] != "DELETE":
+                continue
+            if operation == "MergeUsers":  # "not this person" for a merged user holds for the target too
+                self.marks.change(cid, request["UserId"], self.marks.faces(cid, change["UserId"]), True)
+            self.marks.forget(cid, user_id=change["UserId"])
+
+    def _after_write(self, operation: str, params: dict, response: dict) -> None:
+        cid: str = params["CollectionId"]  # every write names its collection (validated)
         journaled = response
         if operation == "IndexFaces":  # as the local journal keeps it: the outcome without FaceDetails
             journaled = {"FaceRecords": [{"Face": r["Face"]} for r in response.get("FaceRecords", [])],

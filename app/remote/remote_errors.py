@@ -17,6 +17,8 @@ from app.core.errors import ERRORS_BY_CODE, RekognitionError
 class RemoteServiceError(RekognitionError):
     """An error code the engine has no class for; `code` and `http_status` are the remote's."""
 
+    request_id: str | None = None
+
     def __init__(self, code: str, message: str, http_status: int = 400):
         super().__init__(message)
         self.code = code

@@ -122,7 +122,7 @@ def photos_for(analyzer):
 
 def compare(local: list, other: list) -> None:
     assert len(local) == len(other)
-    for mine, theirs in zip(local, other):
+    for mine, theirs in zip(local, other, strict=True):
         mine, theirs = _comparable(mine), _comparable(theirs)
         assert theirs == mine
 
@@ -242,7 +242,8 @@ def test_unreachable_endpoint_is_a_typed_error():
 def test_client_errors_map_to_engine_classes_by_code():
     def client_error(code, status=400):
         return ClientError(
-            {"Error": {"Code": code, "Message": f"about {code}"}, "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "r-1"}},
+            {"Error": {"Code": code, "Message": f"about {code}"},
+             "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "r-1"}},
             "AssociateFaces",
         )
 
