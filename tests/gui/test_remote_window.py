@@ -27,7 +27,7 @@ from app.resources import resource_path
 from tests.server.endpoint_fixtures import _no_aws_environment, running_endpoint  # noqa: F401  (autouse fixture)
 
 from .conftest import index_people, open_window, owners
-from .gui_actions import close_boxes, drop_faces, error_texts, wait_idle, settle
+from .gui_actions import close_boxes, drop_faces, error_texts, wait_idle, settle, done
 from .test_import import write_photos
 from .test_main_process import ROOT, env_for
 
@@ -128,8 +128,8 @@ def test_dropping_faces_associates_over_the_wire_without_a_preview_and_undo_reve
     wait_idle(qtbot, w)
     assert [owners(served.engine)[f] for f in batch] == [None] * 3
     assert w.face_model.entry(w.face_model.row_of(batch[0])).user_id is None
-    ops = [e["Operation"] for e in w.engine.journal_entries()]
-    assert ops == ["AssociateFaces", "DisassociateFaces"]
+    ops = [(e["Operation"], e["Request"].get("Purpose")) for e in w.engine.journal_entries()]
+    assert ops == [("MoveFaces", None), ("ApplyChangeSet", "UNDO")]  # one entry per window step
     assert not error_texts(w)
 
 
@@ -193,16 +193,17 @@ def test_import_sends_the_photos_to_the_endpoint(qtbot, remote_window, served, a
 
 def test_session_report_lists_this_windows_operations(qtbot, remote_window, served, people, tmp_path):
     w = remote_window
-    assert w.workspace.create_user("carol")
+    assert done(w, w.workspace.create_user("carol"))
     w.select_faces(people[2][:2])
     drop_faces(w, "carol", people[2][:2])
     w.curation.preview_dialog.accept()
     wait_idle(qtbot, w)
-    path = w.export_report(tmp_path / "session.json")
-    report = json.loads(path.read_text())
+    call = w.export_report(tmp_path / "session.json")
+    assert done(w, call)
+    report = json.loads(call.result[0].read_text())
     jsonschema.validate(report, json.loads(resource_path("report.schema.json").read_text()))
     assert report["Workspace"] == served.url and report["Scope"]["Kind"] == "session"
-    assert [op["Operation"] for op in report["Operations"]] == ["CreateUser", "AssociateFaces"]
+    assert [op["Operation"] for op in report["Operations"]] == ["CreateUser", "MoveFaces"]
     assert report["Operations"][1]["FaceOutcomes"] == [{"FaceId": f, "UserId": "carol", "Outcome": "ASSOCIATED"}
                                                        for f in people[2][:2]]
     assert report["Summary"]["Users"] == [{"CollectionId": "c", "UserId": "carol", "Outcomes": {"ASSOCIATED": 2},
