@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -163,7 +163,7 @@ def enroll(engine, collection_id: str, user_id: str, captured: Iterable[Captured
                 f"with {frame.model_version}; faces from different models are never compared")
 
     items, stored_ids, skipped = [], [], []
-    for frame, ext in zip(frames, external_ids):
+    for frame, ext in zip(frames, external_ids, strict=False):
         reasons = quality_reasons(frame.face, frame.width, frame.height, quality_filter)
         if reasons:  # its face would not be indexed: store nothing of it
             skipped.append({"FrameIndex": frame.frame_index, "ExternalImageId": ext, "Reasons": reasons})

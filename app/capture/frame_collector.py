@@ -18,8 +18,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -27,8 +27,15 @@ from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD
 
 from .errors import CaptureError, SourceStoppedError
 from .frame_hints import FrameHint
-from .frame_selection import DEFAULT_FRAMES, DEFAULT_SELECTION_RULES, CapturedFrame, FrameSelector, FrameVerdict, \
-    SelectionRules, as_rgb_frame
+from .frame_selection import (
+    DEFAULT_FRAMES,
+    DEFAULT_SELECTION_RULES,
+    CapturedFrame,
+    FrameSelector,
+    FrameVerdict,
+    SelectionRules,
+    as_rgb_frame,
+)
 
 
 class EnrollmentCollector:

@@ -235,7 +235,7 @@ class _LocalIndexer:
         self.session.debug.note(f"Storing {len(batch)} analysed image(s) in one transaction")
         try:
             responses = store_analyzed(self.engine, collection, [item for _p, item in batch], quality, max_faces)
-            return [(path, response) for (path, _item), response in zip(batch, responses)]
+            return [(path, response) for (path, _item), response in zip(batch, responses, strict=False)]
         except RekognitionError:
             pass
         out = []  # one image spoilt the batch: store them one by one to tell which

@@ -64,7 +64,8 @@ def _invalid_command(command: str) -> UsageError:
     message = f"argument command: Invalid choice: '{command}', valid choices are: {' | '.join(choices)}"
     close = difflib.get_close_matches(command, choices, cutoff=0.8)
     if close:
-        message += "\n\nInvalid choice: %r, maybe you meant:\n%s" % (command, "\n".join(f"  * {c}" for c in close))
+        suggestions = "\n".join(f"  * {c}" for c in close)
+        message += f"\n\nInvalid choice: {command!r}, maybe you meant:\n{suggestions}"
     return UsageError(message)
 
 

@@ -11,8 +11,8 @@ import functools
 import html
 import re
 
-from botocore.model import ShapeResolver, StructureShape
 from botocore import xform_name
+from botocore.model import ShapeResolver, StructureShape
 
 from app.core import service_model
 
@@ -52,12 +52,12 @@ def _named(operation: str, suffix: str, expected: dict | None) -> StructureShape
     return _resolver().get_shape_by_name(name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def input_shape(operation: str) -> StructureShape:
     return _named(operation, "Request", service_model.input_shape(operation))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def output_shape(operation: str) -> StructureShape | None:
     return _named(operation, "Response", service_model.output_shape(operation))
 

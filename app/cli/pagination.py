@@ -15,8 +15,8 @@ import base64
 import binascii
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .exit_codes import CliError, ParamError
 from .model import result_keys

@@ -12,7 +12,7 @@ import inspect
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .exit_codes import ConfigurationError
 from .global_options import given, uses_remote

@@ -136,14 +136,14 @@ class _Table:
                 widths = section.column_widths(padding=4, max_width=inner)
                 body.append(_rule(widths))
                 body.append("".join(_center(h, w, "|" if i == 0 else "", "|", text_width(h))
-                                    for i, (w, h) in enumerate(zip(widths, section.headers))))
+                                    for i, (w, h) in enumerate(zip(widths, section.headers, strict=False))))
             if section.rows:
                 widths = section.column_widths(padding=4, max_width=inner)
                 if widths:
                     body.append(_rule(widths))
                     for row in section.rows:
                         body.append("".join(_align_left(self._cell(c), w, "|" if i == 0 else "", "|", text_width(c))
-                                            for i, (w, c) in enumerate(zip(widths, row))))
+                                            for i, (w, c) in enumerate(zip(widths, row, strict=False))))
                     body.append(_rule(widths))
             edge = self._edge() * section.indent
             lines.extend(f"{edge}{line}{edge}\n" for line in body)
@@ -159,7 +159,7 @@ def _vertical(section: _Section) -> _Section:
     if len(section.rows) != 1 or not section.headers:
         return section
     turned = _Section(section.title, section.indent)
-    for header, cell in zip(section.headers, section.rows[0]):
+    for header, cell in zip(section.headers, section.rows[0], strict=False):
         turned.add_row([header, cell])
     return turned
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 from . import journal
-from .detail_codec import decode_detail
 from .association_plan import DEFAULT_USER_MATCH_THRESHOLD, plan_association, unique_ids
+from .detail_codec import decode_detail
 from .errors import InvalidParameterException
 from .records import get_collection, get_user
 from .validation import validate_request

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 from . import association, change_sets, collection_ops, curation, curation_ops, face_ops, journal, search_ops, user_ops
 from . import capabilities as capabilities_module

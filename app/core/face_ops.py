@@ -11,7 +11,7 @@ import numpy as np
 from . import journal
 from .analysis import ImageAnalysis
 from .detail_codec import encode_detail
-from .errors import InvalidParameterException, InvalidPaginationTokenException, InvalidS3ObjectException
+from .errors import InvalidPaginationTokenException, InvalidParameterException, InvalidS3ObjectException
 from .ids import face_id, image_id
 from .pagination import decode_token, encode_token
 from .quality import select_faces
@@ -103,7 +103,8 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
                 stored = {row[1]: row for row in conn.execute(
                     f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id IN "
                     f"({','.join('?' * len(fids))})", (coll.pk, *fids))}
-            fresh = [(fid, face, vector) for fid, (_place, face), vector in zip(fids, kept, vectors) if fid not in stored]
+            fresh = [(fid, face, vector) for fid, (_place, face), vector in zip(fids, kept, vectors, strict=True)
+                     if fid not in stored]
             if fresh:
                 conn.executemany(
                     "INSERT INTO faces(collection_pk, face_id, image_pk, image_id, external_image_id, bbox_width, bbox_height,"
@@ -125,7 +126,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
                     stored[fid] = (pks[fid], fid, box["Width"], box["Height"], box["Left"], box["Top"], img_id, ext,
                                    float(face.confidence), None)
             records = [{"Face": face_from_row(stored[fid]), "FaceDetail": face.face_detail()}
-                       for fid, (_place, face) in zip(fids, kept)]
+                       for fid, (_place, face) in zip(fids, kept, strict=False)]
             response = {
                 "FaceRecords": records,
                 "FaceModelVersion": model,

@@ -44,7 +44,8 @@ def replay(conn: sqlite3.Connection, collection_pk: int, operation: str, token: 
     return json.loads(row[1])
 
 
-def remember(conn: sqlite3.Connection, collection_pk: int, operation: str, token: str | None, digest: str, response: dict) -> None:
+def remember(conn: sqlite3.Connection, collection_pk: int, operation: str, token: str | None, digest: str,
+             response: dict) -> None:
     if not token:
         return
     now = time.time()

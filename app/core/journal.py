@@ -34,7 +34,8 @@ def record(conn: sqlite3.Connection, operation: str, collection_id: str | None, 
     return cur.lastrowid
 
 
-def entries(conn: sqlite3.Connection, after_seq: int = 0, collection_id: str | None = None, limit: int | None = None) -> list[dict]:
+def entries(conn: sqlite3.Connection, after_seq: int = 0, collection_id: str | None = None,
+            limit: int | None = None) -> list[dict]:
     sql = "SELECT seq, time, operation, collection_id, request, response, model_version FROM journal WHERE seq > ?"
     args: list = [after_seq]
     if collection_id is not None:

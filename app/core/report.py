@@ -25,7 +25,7 @@ def purpose(operation: str, request: dict) -> str:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(timespec="milliseconds")
 
 
 def face_outcomes(operation: str, request: dict, response: dict) -> list[dict]:
@@ -58,7 +58,8 @@ def face_outcomes(operation: str, request: dict, response: dict) -> list[dict]:
             elif from_user:
                 out.append({"FaceId": c["FaceId"], "UserId": from_user, "Outcome": "DISASSOCIATED"})
     elif operation == "DisassociateFaces":
-        out += [{"FaceId": f["FaceId"], "UserId": user, "Outcome": "DISASSOCIATED"} for f in response.get("DisassociatedFaces", [])]
+        out += [{"FaceId": f["FaceId"], "UserId": user, "Outcome": "DISASSOCIATED"}
+                for f in response.get("DisassociatedFaces", [])]
         out += [{"FaceId": f["FaceId"], "UserId": user, "Outcome": "NOT_DISASSOCIATED", "Reasons": list(f.get("Reasons", []))}
                 for f in response.get("UnsuccessfulFaceDisassociations", [])]
     elif operation == "DeleteUser":
@@ -107,7 +108,7 @@ def build_report(entries: list[dict], workspace: str, scope: dict | None = None)
     return {
         "ReportVersion": REPORT_VERSION,
         "Generator": f"rekurator {app.__version__}",
-        "GeneratedAt": _iso(datetime.datetime.now(datetime.timezone.utc).timestamp()),
+        "GeneratedAt": _iso(datetime.datetime.now(datetime.UTC).timestamp()),
         "Workspace": str(workspace),
         "Scope": dict(scope or {}),
         "Operations": operations,

@@ -38,7 +38,7 @@ def _face_matches(engine, conn, collection, query, threshold: float, limit: int,
     faces = {r[0]: r for r in conn.execute(f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.pk IN ({marks})", rowids.tolist())}
     return [
         {"Similarity": round(float(s), 5), "Face": face_from_row(faces[int(rid)])}
-        for rid, s in zip(rowids, sims)
+        for rid, s in zip(rowids, sims, strict=False)
         if s >= threshold and int(rid) in faces
     ]
 

@@ -90,13 +90,13 @@ def validate_request(operation: str, params: dict) -> None:
         raise violation.to_error(operation) from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _request_checker(operation: str) -> Checker:
     # Input shapes are used by one operation each, so they need no entry in the shape cache.
     return _structure(f"{operation}Request", service_model.input_shape(operation))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _checker(shape_name: str) -> Checker:
     # The in-scope shapes are not recursive, so building eagerly through lru_cache terminates.
     shape = service_model.shape(shape_name)
@@ -215,7 +215,7 @@ def _list(shape_name: str, shape: dict) -> Checker:
             return
         index = 0
         try:
-            for index, item in enumerate(value):
+            for index, item in enumerate(value):  # noqa: B007 - the except clause names the failing item by it
                 if item is None:
                     raise _Violation(None, "Member must not be null")
                 check_item(item)
@@ -409,7 +409,7 @@ _BUILDERS = {
 _UNICODE_PROPERTY = re.compile(r"\\([pP])\{(?:Is)?([A-Z][a-z]?)\}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fullmatcher(pattern: str) -> Callable[[str], object]:
     """A whole-string matcher for a model (Java) pattern, compiled once per process."""
     if "\\p" not in pattern and "\\P" not in pattern:
@@ -431,7 +431,7 @@ _SEPARATOR = "\x00"
 _NUL_FREE_ESCAPES = frozenset("dwsbBAZ") | frozenset("-._:/+@$^[](){}*?|\\")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _joined_fullmatcher(pattern: str) -> Callable[[str], object] | None:
     """Whole-string matcher for items joined by NUL, or None when that would not be sound.
 
@@ -513,7 +513,7 @@ def _translate_unicode_properties(pattern: str) -> str:
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _category_ranges(category: str) -> str:
     """Character-class body covering every code point whose general category starts with `category`."""
     ranges = [

@@ -61,7 +61,7 @@ class CollectionIndex:
             if self.n + k > len(self.vectors):
                 self._reserve(k)
                 s = slice(self.n, self.n + k)
-            rowids, owners, blobs = zip(*chunk)
+            rowids, owners, blobs = zip(*chunk, strict=False)
             self.vectors[s] = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(k, self.dim)
             self.rowids[s] = rowids
             self.owners[s] = owners
@@ -69,7 +69,7 @@ class CollectionIndex:
             self.n += k
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection, collection_pk: int, dim: int, generation: int) -> "CollectionIndex":
+    def load(cls, conn: sqlite3.Connection, collection_pk: int, dim: int, generation: int) -> CollectionIndex:
         """Read a collection's faces from the database (rowid order, via faces_by_collection)."""
         index = cls(dim, generation)
         count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?", (collection_pk,)).fetchone()[0]
@@ -90,7 +90,8 @@ class CollectionIndex:
         )
         self._fill_from(cursor, count)
         current = np.asarray(
-            conn.execute("SELECT pk, COALESCE(user_pk, 0) FROM faces WHERE collection_pk = ? ORDER BY pk", (collection_pk,)).fetchall(),
+            conn.execute("SELECT pk, COALESCE(user_pk, 0) FROM faces WHERE collection_pk = ? ORDER BY pk",
+                         (collection_pk,)).fetchall(),
             dtype=np.int64,
         ).reshape(-1, 2)
         pos = np.searchsorted(self.rowids[: self.n], current[:, 0])
@@ -125,7 +126,7 @@ class CollectionIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load_file(cls, path: Path, collection_pk: int, dim: int) -> "CollectionIndex | None":
+    def load_file(cls, path: Path, collection_pk: int, dim: int) -> CollectionIndex | None:
         """The index saved at `path`, or None if there is none usable for this collection."""
         try:
             with open(path, "rb") as fh:
@@ -159,7 +160,7 @@ class CollectionIndex:
             starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
             sums = np.add.reduceat(self.vectors[owned].astype(np.float64), starts, axis=0)
             counts = np.diff(np.r_[starts, len(users)])
-            for user_pk, total, count in zip(users[starts], sums, counts):
+            for user_pk, total, count in zip(users[starts], sums, counts, strict=False):
                 self.user_sums[int(user_pk)] = total
                 self.user_counts[int(user_pk)] = int(count)
         self._user_matrix = None
@@ -203,7 +204,10 @@ class CollectionIndex:
     def _positions(self, rowids) -> np.ndarray:
         rowids = np.asarray(rowids, dtype=np.int64)
         pos = np.searchsorted(self.rowids[: self.n], rowids)
-        ok = (pos < self.n) & (self.rowids[np.minimum(pos, max(self.n - 1, 0))] == rowids) if self.n else np.zeros(len(rowids), bool)
+        if self.n:
+            ok = (pos < self.n) & (self.rowids[np.minimum(pos, max(self.n - 1, 0))] == rowids)
+        else:
+            ok = np.zeros(len(rowids), bool)
         return pos[ok]
 
     def _add_to_user(self, user_pk: int, vector: np.ndarray, sign: int) -> None:

@@ -27,8 +27,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from app.capture.errors import SourceStoppedError
-from app.capture.frame_collector import COMPLETE, END_OF_STREAM, SOURCE_STOPPED, STOPPED, CaptureOutcome, \
-    EnrollmentCollector
+from app.capture.frame_collector import COMPLETE, END_OF_STREAM, SOURCE_STOPPED, STOPPED, CaptureOutcome, EnrollmentCollector
 from app.capture.frame_hints import frame_hint
 from app.capture.frame_selection import DEFAULT_SELECTION_RULES, FrameVerdict
 from app.capture.sources import FileSource

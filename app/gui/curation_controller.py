@@ -16,8 +16,14 @@ from app.core.association_plan import MAX_FACES_PER_USER
 from . import association_preview as ap
 from . import message_boxes
 from .association_panel import AssociationPreviewDialog, remembered_threshold
-from .curation_jobs import (AssociationOutcome, DisassociationOutcome, NotThisPersonOutcome, run_association,
-                            run_disassociation, run_not_this_person)
+from .curation_jobs import (
+    AssociationOutcome,
+    DisassociationOutcome,
+    NotThisPersonOutcome,
+    run_association,
+    run_disassociation,
+    run_not_this_person,
+)
 from .undo_commands import BackgroundCommand, ChangeSetCommand
 
 

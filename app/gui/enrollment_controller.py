@@ -34,8 +34,8 @@ from app.core.validation import validate_request
 
 from . import message_boxes
 from .association_panel import remembered_threshold
-from .capture_worker import CaptureSession
 from .association_preview import AssociationRequest
+from .capture_worker import CaptureSession
 from .curation_jobs import AssociationOutcome
 from .enrollment_command import EnrollCommand
 from .enrollment_panel import EnrollmentPanel, PanelState

@@ -8,7 +8,6 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-
 MARGIN = 4
 BAND = 16  # height of the owner band over the crop's bottom edge
 NO_CROP_TEXT = "no crop"

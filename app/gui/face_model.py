@@ -9,10 +9,9 @@ rows they touch in place, so the selection and the scroll position stay.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum, IntEnum
-
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 
@@ -22,7 +21,7 @@ LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most 4096 per call (service m
 MAX_PAGES_PER_FETCH = 8  # a filtered fetch reads at most this many pages before yielding to the GUI
 
 
-class FaceFilter(str, Enum):
+class FaceFilter(StrEnum):
     ALL = "all"
     UNASSIGNED = "unassigned"
     USER = "user"  # assigned to one user
@@ -49,7 +48,7 @@ class FaceEntry:
     similarity: float | None = None
 
     @classmethod
-    def from_face(cls, face: dict) -> "FaceEntry":
+    def from_face(cls, face: dict) -> FaceEntry:
         return cls(face["FaceId"], face.get("UserId"), face.get("ExternalImageId"), face["ImageId"], face["Confidence"])
 
 

@@ -13,9 +13,21 @@ from functools import partial
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDockWidget, QHBoxLayout, QLabel,
-                               QListView, QMainWindow, QProgressBar, QSplitter, QUndoView, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QProgressBar,
+    QSplitter,
+    QUndoView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core import capabilities as caps
 from app.core.errors import ResourceNotFoundException
@@ -28,8 +40,8 @@ from .face_model import FaceFilter, FaceListModel
 from .import_controller import ImportController
 from .import_panel import ImportPanel
 from .operation_runner import OperationRunner
-from .panes import pane, tool_button
 from .palette import THEMES, apply_theme
+from .panes import pane, tool_button
 from .photo_viewer import SourcePhotoController
 from .report_export import last_journal_seq
 from .results_panel import ResultsPanel
@@ -40,9 +52,9 @@ from .thumbnail_loader import ThumbnailLoader
 from .user_list_view import UserListView
 from .user_model import UserListModel
 from .window_actions import ActionAttributes, build_actions, update_enabled
+from .window_commands import WindowCommands
 from .window_menus import build_menus
 from .workers import TaskList
-from .window_commands import WindowCommands
 from .workspace_controller import WorkspaceController
 
 FILTER_LABELS = [(FaceFilter.ALL, "All faces"), (FaceFilter.UNASSIGNED, "Unassigned faces"),

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.capabilities import LOCAL_ANALYSIS, capabilities_of
-from app.core.errors import (ImageTooLargeException, InvalidImageFormatException, InvalidParameterException,
-                             RekognitionError)
+from app.core.errors import ImageTooLargeException, InvalidImageFormatException, InvalidParameterException, RekognitionError
 from app.core.face_ops import AnalyzedImage
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}

@@ -154,7 +154,8 @@ class WindowCommands(QObject):
         if scope != "session" and self.w.act_export_workspace in self.w.unavailable:
             self.w.report_error("Exporting the workspace report", ValueError(self.w.unavailable[self.w.act_export_workspace]))
             return None
-        return self.w.runner.run("Exporting the report", partial(export_job, self.w.engine, scope, self.w.session_start_seq, path),
+        job = partial(export_job, self.w.engine, scope, self.w.session_start_seq, path)
+        return self.w.runner.run("Exporting the report", job,
                                self._report_written, partial(self.w.report_error, "Exporting the report"))
 
     def _report_written(self, written) -> None:

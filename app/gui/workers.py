@@ -8,7 +8,7 @@ GUI thread, so they arrive there as queued calls; the Task re-emits them for the
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
@@ -23,7 +23,7 @@ class Worker(QObject):
     failed = Signal(object)  # the exception the job raised
     cancelled = Signal()
 
-    def __init__(self, job: Callable[["Worker"], object]):
+    def __init__(self, job: Callable[[Worker], object]):
         super().__init__()
         self._job = job
         self._cancel = threading.Event()  # read from the worker thread, set from the GUI thread

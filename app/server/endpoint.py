@@ -22,10 +22,10 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
-from typing import Mapping
 
 from .handler import EndpointHandler
 from .protocol_errors import ServiceUnavailableException

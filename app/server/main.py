@@ -50,13 +50,15 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=_port, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 picks a free port)"
     )
-    parser.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $REKURATOR_WORKSPACE, else the user data dir)")
+    parser.add_argument("--workspace", metavar="DIR",
+                        help="workspace folder (default: $REKURATOR_WORKSPACE, else the user data dir)")
     parser.add_argument(
         "--region", default=DEFAULT_REGION, help=f"region clients must sign for (default {DEFAULT_REGION})"
     )
     parser.add_argument("--access-key", metavar="KEY_ID", help="accepted access key id (with --secret-key)")
     parser.add_argument(
-        "--secret-key", metavar="SECRET", help="its secret (visible to other local users in the process list; prefer the environment or a file)"
+        "--secret-key", metavar="SECRET",
+        help="its secret (visible to other local users in the process list; prefer the environment or a file)"
     )
     parser.add_argument(
         "--credentials-file",
@@ -72,12 +74,14 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
         "--max-body-bytes",
         type=_positive_int,
         default=DEFAULT_MAX_BODY_BYTES,
-        help=f"largest request body accepted (default {DEFAULT_MAX_BODY_BYTES}, enough for a 5 MiB image); larger ones get HTTP 413",
+        help=f"largest request body accepted (default {DEFAULT_MAX_BODY_BYTES}, enough for a 5 MiB image); "
+             "larger ones get HTTP 413",
     )
     parser.add_argument(
         "--model-pack",
         metavar="DIR",
-        help="insightface model pack folder for new collections (default: $REKURATOR_MODEL_PACK, else the bundled dlib/YuNet models)",
+        help="insightface model pack folder for new collections "
+             "(default: $REKURATOR_MODEL_PACK, else the bundled dlib/YuNet models)",
     )
     parser.add_argument(
         "--preload-models", action="store_true", help="load the face models at start-up instead of on the first image request"
@@ -87,7 +91,8 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
         "--max-connections", type=_positive_int, default=64, help="open connections served at once (default 64)"
     )
     parser.add_argument(
-        "--socket-timeout", type=float, default=30.0, metavar="SECONDS", help="drop a client idle or stalled this long (default 30)"
+        "--socket-timeout", type=float, default=30.0, metavar="SECONDS",
+        help="drop a client idle or stalled this long (default 30)"
     )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="stderr log level (default info)"
@@ -148,7 +153,7 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
         if args.preload_models:
             print(f"Loading face models ({face_model_version})...", file=sys.stderr, flush=True)
             try:
-                engine.analyzer
+                _ = engine.analyzer  # the property loads the models
             except Exception as exc:  # a missing or broken model pack: say which, do not serve half a service
                 return _fail(prog, f"cannot load the face models: {exc}", 1)
         try:

@@ -231,7 +231,7 @@ def _request_time(header_values: dict[str, list[str]]) -> tuple[str, float]:
     if amz_dates:
         text = amz_dates[0].strip()
         try:
-            moment = datetime.datetime.strptime(text, _DATE_FORMAT).replace(tzinfo=datetime.timezone.utc)
+            moment = datetime.datetime.strptime(text, _DATE_FORMAT).replace(tzinfo=datetime.UTC)
         except ValueError:
             raise IncompleteSignatureException(
                 f"X-Amz-Date {text[:40]!r} must be in ISO-8601 basic format: YYYYMMDD'T'HHMMSS'Z'"
@@ -246,7 +246,7 @@ def _request_time(header_values: dict[str, list[str]]) -> tuple[str, float]:
         except (TypeError, ValueError):
             raise IncompleteSignatureException(f"Date header {dates[0][:40]!r} is not an HTTP date") from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.timezone.utc)
+            moment = moment.replace(tzinfo=datetime.UTC)
         return _format(moment.timestamp()), moment.timestamp()
     raise IncompleteSignatureException(
         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
@@ -254,4 +254,4 @@ def _request_time(header_values: dict[str, list[str]]) -> tuple[str, float]:
 
 
 def _format(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime(_DATE_FORMAT)
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime(_DATE_FORMAT)

@@ -103,12 +103,12 @@ def _json_default(value):
 # --- input: decoders built once per shape, None where a shape holds no blob ---------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _request_decoder(operation: str) -> Decoder | None:
     return _shape_decoder(service_model.input_shape(operation))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _decoder(shape_name: str) -> Decoder | None:
     return _shape_decoder(service_model.shape(shape_name))
 

@@ -9,7 +9,7 @@ and the model version new collections are bound to.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 MODEL_PACK_ENV = "REKURATOR_MODEL_PACK"
 # The default analyzer's model version (app.vision.default_analyzer reports the same); kept here

@@ -83,7 +83,7 @@ def _pad_to(g: _GraphBuilder, value: str, shape: tuple, target: tuple) -> str:
     """Zero-pad (C, H, W) at the end of each axis up to `target`, as dlib's add_prev does."""
     if shape == target:
         return value
-    extra = [t - s for s, t in zip(shape, target)]
+    extra = [t - s for s, t in zip(shape, target, strict=False)]
     pads = np.array([0, 0, 0, 0, 0, *extra], dtype=np.int64)  # N,C,H,W begins then ends
     return g.op("Pad", [value, g.const("pad_amounts", pads)], stem="pad", mode="constant")
 
@@ -94,7 +94,7 @@ def build_resnet_onnx(net: DlibResnet) -> onnx.ModelProto:
     kinds = [layer.kind for layer in net.layers]
     expected = [TAG_OR_SKIP if t[0] in ("tag", "skip") else t[0] for t in topology]
     if kinds != expected:
-        first = next((i for i, (a, b) in enumerate(zip(kinds, expected)) if a != b), min(len(kinds), len(expected)))
+        first = next((i for i, (a, b) in enumerate(zip(kinds, expected, strict=False)) if a != b), min(len(kinds), len(expected)))
         raise UnsupportedNetworkError(
             f"layer sequence differs from dlib's face ResNet at layer {first} "
             f"({len(kinds)} layers parsed, {len(expected)} expected)"
@@ -112,7 +112,7 @@ def build_resnet_onnx(net: DlibResnet) -> onnx.ModelProto:
     shape = (3, rows, cols)
 
     tags: dict[int, tuple[str, tuple]] = {}
-    for token, layer in zip(topology, net.layers):
+    for token, layer in zip(topology, net.layers, strict=False):
         kind = token[0]
         if kind == "tag":
             tags[token[1]] = (x, shape)
@@ -120,7 +120,7 @@ def build_resnet_onnx(net: DlibResnet) -> onnx.ModelProto:
             x, shape = tags[token[1]]
         elif kind == "add_prev":
             other, other_shape = tags[token[1]]
-            target = tuple(max(a, b) for a, b in zip(shape, other_shape))
+            target = tuple(max(a, b) for a, b in zip(shape, other_shape, strict=False))
             x = g.op("Add", [_pad_to(g, x, shape, target), _pad_to(g, other, other_shape, target)])
             shape = target
         elif kind == "con":

@@ -182,7 +182,7 @@ def _read_layer_details(reader: DlibReader) -> DlibLayer:
         num_filters, nr, nc = reader.int(), reader.int(), reader.int()
         stride_y, stride_x, pad_y, pad_x = (reader.int() for _ in range(4))
         filters = _read_alias_shape(reader)
-        biases = _read_alias_shape(reader)
+        _read_alias_shape(reader)  # the biases' shape: only read past it
         for _ in range(4):  # learning-rate / weight-decay multipliers
             reader.float()
         use_bias = reader.bool() if name != "con_4" else True

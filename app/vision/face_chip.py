@@ -248,7 +248,7 @@ def similarity_transform(from_points, to_points) -> Affine:
     if n < 2 or n != len(to_points):
         raise ChipInputError(f"need two equally long lists of at least 2 points, got {n} and {len(to_points)}")
     mfx = mfy = mtx = mty = 0.0
-    for (fx, fy), (tx, ty) in zip(from_points, to_points):
+    for (fx, fy), (tx, ty) in zip(from_points, to_points, strict=False):
         mfx += fx
         mfy += fy
         mtx += tx
@@ -259,7 +259,7 @@ def similarity_transform(from_points, to_points) -> Affine:
     mty /= n
     sigma_from = 0.0
     c00 = c01 = c10 = c11 = 0.0
-    for (fx, fy), (tx, ty) in zip(from_points, to_points):
+    for (fx, fy), (tx, ty) in zip(from_points, to_points, strict=False):
         dfx, dfy = fx - mfx, fy - mfy
         dtx, dty = tx - mtx, ty - mty
         sigma_from += dfx * dfx + dfy * dfy
@@ -318,8 +318,8 @@ def _pinv_of_points(from_points: tuple[tuple[float, float], ...]) -> tuple[tuple
     p = [[x for x, _ in from_points], [y for _, y in from_points], [1.0] * n]
     if n > 3:
         # pinv of a wide matrix is taken through its transpose
-        pt = _pinv([list(col) for col in zip(*p)])
-        return tuple(tuple(col) for col in zip(*pt))
+        pt = _pinv([list(col) for col in zip(*p, strict=False)])
+        return tuple(tuple(col) for col in zip(*pt, strict=False))
     return tuple(tuple(row) for row in _pinv(p))
 
 

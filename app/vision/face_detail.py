@@ -57,7 +57,8 @@ def analyzed_face(rgb: np.ndarray, gray: np.ndarray, box_xywh, score: float, poi
         bounding_box={"Width": (right - left) / w, "Height": (bottom - top) / h, "Left": left / w, "Top": top / h},
         confidence=float(min(100.0, score * 100.0)),
         descriptor=np.zeros(0, np.float32) if descriptor is None else np.asarray(descriptor, np.float32),
-        landmarks=[{"Type": t, "X": float(px / w), "Y": float(py / h)} for t, (px, py) in zip(LANDMARK_TYPES, points)],
+        landmarks=[{"Type": t, "X": float(px / w), "Y": float(py / h)}
+                   for t, (px, py) in zip(LANDMARK_TYPES, points, strict=True)],
         pose=estimate_pose(points),
         quality=estimate_quality(crop(gray, box_xywh, margin=0.0)),
         thumbnail=jpeg(crop(rgb, box_xywh), THUMBNAIL_SIDE) if thumbnail else None,

@@ -49,4 +49,4 @@ class PipelineAnalyzer:
             descriptors = self._describe(rgb, detections) if describe and detections else [None] * len(detections)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         return [analyzed_face(rgb, gray, d.box, d.score, d.landmarks, vector, thumbnails)
-                for d, vector in zip(detections, descriptors)]
+                for d, vector in zip(detections, descriptors, strict=False)]

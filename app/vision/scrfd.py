@@ -16,9 +16,9 @@ of its grid cell, (x * stride, y * stride). 6 outputs = the same without keypoin
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np

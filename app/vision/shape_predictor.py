@@ -170,7 +170,7 @@ class ShapePredictor:
         idx1, idx2, thresh, leaves = [], [], [], []
         for _ in range(cascades):
             forest = _read_forest(reader, reader.uint(), size)
-            for store, part in zip((idx1, idx2, thresh, leaves), forest):
+            for store, part in zip((idx1, idx2, thresh, leaves), forest, strict=False):
                 store.append(part)
 
         if reader.uint() != cascades:
@@ -188,7 +188,7 @@ class ShapePredictor:
         num_pixels = {a.size for a in anchors} | {d.shape[0] for d in deltas}
         if len(num_pixels) != 1:
             raise DlibFormatError("cascades with different numbers of feature pixels are not supported")
-        for a, i1, i2 in zip(anchors, idx1, idx2):
+        for a, i1, i2 in zip(anchors, idx1, idx2, strict=False):
             if a.size and (a.min() < 0 or a.max() >= size // 2):
                 raise DlibFormatError("feature pixel anchored to a landmark that does not exist")
             if max(i1.max(initial=0), i2.max(initial=0)) >= a.size:

@@ -23,7 +23,6 @@ subject's right, i.e. the point nearer the image's left edge in a frontal, uprig
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +115,7 @@ class YuNetDetector:
         blob = np.zeros((1, 3, pad_h, pad_w), dtype=np.float32)
         blob[0, :, :net_h, :net_w] = small[:, :, ::-1].transpose(2, 0, 1)  # RGB -> BGR planes
 
-        outputs = dict(zip(self._output_names, self._session.run(self._output_names, {self._input_name: blob})))
+        outputs = dict(zip(self._output_names, self._session.run(self._output_names, {self._input_name: blob}), strict=False))
         boxes, scores, landmarks = self._decode(outputs, pad_h, pad_w)
         keep = nms(boxes, scores, self.nms_threshold, self.top_k)
 
