@@ -37,8 +37,8 @@ def face_change(face_id: str, from_user: str | None, to_user: str | None) -> dic
     return change
 
 
-def build(conn: sqlite3.Connection, coll: CollectionRow, face_changes: list[dict], created: list[str] = (),
-          deleted: list[str] = ()) -> dict:
+def build(conn: sqlite3.Connection, coll: CollectionRow, face_changes: list[dict], created: tuple[str, ...] | list[str] = (),
+          deleted: tuple[str, ...] | list[str] = ()) -> dict:
     """The change set of a write, with each touched user's face count read after the write."""
     touched = list(dict.fromkeys([*created,
                                   *(u for c in face_changes for u in (c.get("FromUserId"), c.get("ToUserId")) if u),

@@ -69,7 +69,8 @@ def list_collections(engine, p: dict) -> dict:
             "SELECT collection_id, face_model_version FROM collections WHERE collection_id > ? ORDER BY collection_id LIMIT ?",
             (after, limit + 1),
         ).fetchall()
-    response = {"CollectionIds": [r[0] for r in rows[:limit]], "FaceModelVersions": [r[1] for r in rows[:limit]]}
+    response: dict[str, object] = {"CollectionIds": [r[0] for r in rows[:limit]],
+                                   "FaceModelVersions": [r[1] for r in rows[:limit]]}
     if len(rows) > limit:
         response["NextToken"] = encode_token(secret, scope, rows[limit - 1][0])
     return response

@@ -28,7 +28,7 @@ def encode_detail(landmarks: list, pose: dict, quality: dict) -> bytes | str:
             )
     except (KeyError, TypeError, struct.error):
         pass
-    extras = {}
+    extras: dict[str, object] = {}
     if landmarks:
         extras["Landmarks"] = landmarks
     if pose:

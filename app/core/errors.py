@@ -25,23 +25,59 @@ class RekognitionError(Exception):
         return {"__type": self.code, "Message": self.message}
 
 
-def _error(name: str, status: int = 400) -> type:
-    return type(name, (RekognitionError,), {"code": name, "http_status": status, "__module__": __name__})
+class InvalidParameterException(RekognitionError):
+    code = "InvalidParameterException"
 
 
-InvalidParameterException = _error("InvalidParameterException")
-ResourceNotFoundException = _error("ResourceNotFoundException")
-ResourceAlreadyExistsException = _error("ResourceAlreadyExistsException")
-ConflictException = _error("ConflictException")
-IdempotentParameterMismatchException = _error("IdempotentParameterMismatchException")
-InvalidPaginationTokenException = _error("InvalidPaginationTokenException")
-ImageTooLargeException = _error("ImageTooLargeException")
-InvalidImageFormatException = _error("InvalidImageFormatException")
-InvalidS3ObjectException = _error("InvalidS3ObjectException")
-ServiceQuotaExceededException = _error("ServiceQuotaExceededException")
-AccessDeniedException = _error("AccessDeniedException")
-InternalServerError = _error("InternalServerError", 500)
-ThrottlingException = _error("ThrottlingException", 500)
+class ResourceNotFoundException(RekognitionError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceAlreadyExistsException(RekognitionError):
+    code = "ResourceAlreadyExistsException"
+
+
+class ConflictException(RekognitionError):
+    code = "ConflictException"
+
+
+class IdempotentParameterMismatchException(RekognitionError):
+    code = "IdempotentParameterMismatchException"
+
+
+class InvalidPaginationTokenException(RekognitionError):
+    code = "InvalidPaginationTokenException"
+
+
+class ImageTooLargeException(RekognitionError):
+    code = "ImageTooLargeException"
+
+
+class InvalidImageFormatException(RekognitionError):
+    code = "InvalidImageFormatException"
+
+
+class InvalidS3ObjectException(RekognitionError):
+    code = "InvalidS3ObjectException"
+
+
+class ServiceQuotaExceededException(RekognitionError):
+    code = "ServiceQuotaExceededException"
+
+
+class AccessDeniedException(RekognitionError):
+    code = "AccessDeniedException"
+
+
+class InternalServerError(RekognitionError):
+    code = "InternalServerError"
+    http_status = 500
+
+
+class ThrottlingException(RekognitionError):
+    code = "ThrottlingException"
+    http_status = 500
+
 
 ERRORS_BY_CODE = {
     cls.code: cls

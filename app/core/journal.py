@@ -31,6 +31,7 @@ def record(conn: sqlite3.Connection, operation: str, collection_id: str | None, 
         (time.time(), operation, collection_id, json.dumps(without_bytes(request), sort_keys=True),
          json.dumps(response, sort_keys=True), model_version),
     )
+    assert cur.lastrowid is not None  # an INSERT into a rowid table
     return cur.lastrowid
 
 

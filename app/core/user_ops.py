@@ -58,7 +58,7 @@ def list_users(engine, p: dict) -> dict:
             "FROM users u WHERE u.collection_pk = ? AND u.pk > ? ORDER BY u.pk LIMIT ?",
             (coll.pk, after, limit + 1),
         ).fetchall()
-    response = {"Users": [{"UserId": uid, "UserStatus": user_status(n)} for _pk, uid, n in rows[:limit]]}
+    response: dict[str, object] = {"Users": [{"UserId": uid, "UserStatus": user_status(n)} for _pk, uid, n in rows[:limit]]}
     if len(rows) > limit:
         response["NextToken"] = encode_token(secret, scope, rows[limit - 1][0])
     return response

@@ -253,6 +253,7 @@ class CaptureWorker(QObject):
 
     def _end_collection(self, ended: str, error=None) -> None:
         collection, self._collection = self._collection, None
+        assert collection is not None  # called only while a collection runs
         try:
             outcome = collection.outcome(ended, error)
         finally:
@@ -276,11 +277,11 @@ class CaptureSession(QObject):
         self.source = source
         self.mailbox = FrameMailbox()
         self.ending: tuple[str, str] | None = None
-        self.thread = QThread(self)
-        self.thread.setObjectName(f"capture:{source.description}")
+        self.capture_thread = QThread(self)
+        self.capture_thread.setObjectName(f"capture:{source.description}")
         self.worker = CaptureWorker(source, load_analyzer, self.mailbox, display_fps)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        self.worker.moveToThread(self.capture_thread)
+        self.capture_thread.started.connect(self.worker.run)
         self.worker.frame_ready.connect(self._on_frame_ready)
         self.worker.verdict.connect(self._on_verdict)
         self.worker.status.connect(self._on_status)
@@ -288,14 +289,14 @@ class CaptureSession(QObject):
         self.worker.collected.connect(self._on_collected)
         self.worker.failed.connect(self._on_failed)
         self.worker.finished.connect(self._on_worker_finished)
-        self.thread.finished.connect(self._on_thread_finished)
+        self.capture_thread.finished.connect(self._on_thread_finished)
 
     @property
     def running(self) -> bool:
-        return self.thread.isRunning()
+        return self.capture_thread.isRunning()
 
     def start(self) -> None:
-        self.thread.start()
+        self.capture_thread.start()
 
     def stop(self) -> None:
         """Ask the loop to end; returns at once (`ended` follows)."""
@@ -308,7 +309,7 @@ class CaptureSession(QObject):
         plus one analysis.
         """
         self.worker.request_stop()
-        return self.thread.wait(msecs)
+        return self.capture_thread.wait(msecs)
 
     # relays: bound slots of this GUI-thread object, so the worker's signals arrive queued
     @Slot()
@@ -345,6 +346,6 @@ class CaptureSession(QObject):
     def _on_thread_finished(self) -> None:
         # QThread.finished is emitted just BEFORE the thread ends: wait for the end (a moment), so
         # that whoever hears `ended` may delete this session and its QThread
-        self.thread.wait()
+        self.capture_thread.wait()
         ending, message = self.ending or (STOPPED, "")
         self.ended.emit(ending, message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 
 class CollectionRole(IntEnum):
@@ -121,5 +121,5 @@ class CollectionListModel(QAbstractListModel):
 
     def roleNames(self) -> dict:
         names = dict(super().roleNames())
-        names.update({int(r): r.name.encode() for r in CollectionRole})
+        names.update({int(r): QByteArray(r.name.encode()) for r in CollectionRole})
         return names

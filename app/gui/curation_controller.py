@@ -79,6 +79,7 @@ class CurationController(QObject):
     @Slot()
     def _on_preview_accepted(self) -> None:
         dialog = self.sender()
+        assert isinstance(dialog, AssociationPreviewDialog)
         self.run(dialog.request())
 
     @Slot(int)

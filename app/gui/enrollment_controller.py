@@ -223,6 +223,7 @@ class EnrollmentController(QObject):
     def _retire_session(self) -> None:
         """Stop the current session without waiting; it is dropped once its thread has ended."""
         session, self.session = self.session, None
+        assert session is not None  # called only with a session open
         session.stop()
         session.frame.disconnect(self.panel.show_frame)  # its last frames must not paint over a new source
         self._stopping.append(session)
@@ -352,8 +353,15 @@ class EnrollmentController(QObject):
         else:
             p.set_state(PanelState.PREVIEW if self.session is not None else PanelState.IDLE)
 
+    def _task_context(self) -> PendingEnrollment:
+        """The pending enrollment of the Task whose signal is being handled."""
+        task = self.sender()
+        assert isinstance(task, Task)
+        return task.context
+
     def _check_owner(self) -> None:
         pending = self.pending
+        assert pending is not None  # frames are waiting to be enrolled
         self._set_busy(True)
         self.panel.show_status(f"Checking whether this face already belongs to another user of "
                                f"{pending.collection_id}…")
@@ -365,7 +373,7 @@ class EnrollmentController(QObject):
 
     @Slot(object)
     def _owner_checked(self, check) -> None:
-        pending = self.sender().context
+        pending = self._task_context()
         if not check.known_elsewhere:
             self._run_enroll(pending)
             return
@@ -410,7 +418,7 @@ class EnrollmentController(QObject):
 
     @Slot(object)
     def _enrolled(self, result) -> None:
-        pending = self.sender().context
+        pending = self._task_context()
         w = self.window
         if result.user_created:
             self.users_changed(result.collection_id, [result.user_id], [])
@@ -431,7 +439,7 @@ class EnrollmentController(QObject):
 
     @Slot(object)
     def _enrollment_failed(self, exc) -> None:
-        pending = self.sender().context
+        pending = self._task_context()
         self._set_busy(False)
         self.panel.show_status(f"Not enrolled: {message_boxes.plain_words(exc)}")
         self.panel.set_captured_waiting(len(pending.frames) if self.pending is pending else 0)
@@ -448,30 +456,10 @@ class EnrollmentController(QObject):
         w = self.window
         if collection_id != w.current_collection():
             return
-        known = set(w.users_model.user_ids())
-        existing = None
-        for user_id in created:
-            if user_id not in known:
-                if existing is None:
-                    existing = _user_exists(self.engine, collection_id)
-                if existing(user_id):
-                    w.users_model.add(user_id)
         for user_id in deleted:
             w.users_model.remove(user_id)
+        if any(u not in w.users_model.user_ids() for u in created):
+            w.workspace.reread_users()  # in the background: the new user and its place in ListUsers' order
 
     def command_failed(self, action: str, error: Exception) -> None:
         self.window.report_error(action, error)
-
-
-def _user_exists(engine, collection_id: str):
-    """A membership test over the collection's users (read once)."""
-    users, token = set(), None
-    while True:
-        params = {"CollectionId": collection_id, "MaxResults": 500}
-        if token:
-            params["NextToken"] = token
-        page = engine.list_users(**params)
-        users.update(u["UserId"] for u in page["Users"])
-        token = page.get("NextToken")
-        if not token:
-            return users.__contains__

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 
 from .mime import FACE_IDS_MIME, encode_faces
 
@@ -401,7 +401,7 @@ class FaceListModel(QAbstractListModel):
 
     def roleNames(self) -> dict:
         names = dict(super().roleNames())
-        names.update({int(r): r.name.encode() for r in FaceRole})
+        names.update({int(r): QByteArray(r.name.encode()) for r in FaceRole})
         return names
 
     # -- drag ------------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ class FramePreview(QWidget):
             painter.end()
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        assert self.image is not None  # an empty target means no image
         painter.drawImage(target, self.image)
         if self._faces and time.monotonic() - self._faces_at <= BOXES_MAX_AGE_S:
             painter.setPen(QPen(GOOD_COLOUR if self._good else PROBLEM_COLOUR, 2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMainWindow,
+    QMenu,
+    QMessageBox,
     QProgressBar,
     QSplitter,
     QUndoView,
@@ -30,6 +33,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import capabilities as caps
+
+if TYPE_CHECKING:
+    from .enrollment_controller import EnrollmentController
 from app.core.errors import ResourceNotFoundException
 
 from . import message_boxes
@@ -83,7 +89,9 @@ class MainWindow(QMainWindow, ActionAttributes):
         self.curation = CurationController(self)
         self.similarity = SimilarityController(self)
         self.source_photo = SourcePhotoController(self)
-        self.enrollment = None  # EnrollmentController, made when the panel is first opened
+        self.enrollment: EnrollmentController | None = None  # made when the panel is first opened
+        self.view_menu: QMenu  # made by build_menus
+        self.previous_crash_box: QMessageBox | None = None  # the notice of a crash in the previous run
         self.commands = WindowCommands(self)
         self._build_actions()
         build_menus(self)
@@ -238,7 +246,9 @@ class MainWindow(QMainWindow, ActionAttributes):
         s.sync()
 
     def set_theme(self, theme: str, *_checked, remember: bool = True) -> None:
-        applied = apply_theme(QApplication.instance(), theme)
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        applied = apply_theme(app, theme)
         self.act_themes[applied].setChecked(True)
         if remember:
             app_settings().setValue(KEY_THEME, applied)
@@ -360,7 +370,7 @@ class MainWindow(QMainWindow, ActionAttributes):
         """Show an error in plain words; if a user or collection vanished, re-read what is there."""
         message_boxes.show_error(self, action, exc)
         if isinstance(exc, ResourceNotFoundException):
-            self.workspace.recover_from_missing()
+            self.workspace.reread_users()
 
     @Slot(str)
     def _on_thumbnail_failure(self, message: str) -> None:

@@ -42,7 +42,7 @@ def decode_faces(mime: QMimeData) -> FacePayload:
     if not has_faces(mime):
         raise FacePayloadError(f"the dropped data is not of type {FACE_IDS_MIME}")
     try:
-        body = json.loads(bytes(mime.data(FACE_IDS_MIME)).decode("utf-8"))
+        body = json.loads(bytes(mime.data(FACE_IDS_MIME).data()).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FacePayloadError(f"the dropped face data is not JSON: {exc}") from None
     if not isinstance(body, dict):

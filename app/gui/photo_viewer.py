@@ -7,6 +7,8 @@ boxes are ratios of the upright photo, so they apply to the preview as they are.
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QScrollArea, QVBoxLayout
@@ -99,17 +101,26 @@ class SourcePhotoController(QObject):
         self.window.act_source_photo.setChecked(False)
 
     def show_current(self) -> None:
+        """Read the current face's photo and box in the background; the newest request wins."""
         w = self.window
+        if self.viewer is None:
+            return
         face_id, collection = w.current_face(), w.current_collection()
         row = w.face_model.row_of(face_id) if face_id is not None else None
-        if collection is None or row is None:
+        if collection is None or face_id is None or row is None:
             self.viewer.show_face(None, None, None, None)
             return
         entry = w.face_model.entry(row)
-        try:
-            jpeg = w.engine.image_preview(collection, entry.image_id)
-            box = w.engine.face_details(collection, [face_id]).get(face_id, {}).get("BoundingBox")
-        except Exception as exc:  # noqa: BLE001 - shown to the operator, never swallowed
-            w.report_error("Reading the source photo", exc)
-            return
-        self.viewer.show_face(face_id, jpeg, box, entry.external_image_id)
+        w.runner.run("Reading the source photo", partial(read_source_photo, w.engine, collection, face_id, entry.image_id),
+                     partial(self._photo_read, face_id, entry.external_image_id), key="source-photo", scope=collection)
+
+    def _photo_read(self, face_id: str, photo_name: str | None, read: tuple[bytes | None, dict | None]) -> None:
+        if self.viewer is not None:
+            self.viewer.show_face(face_id, read[0], read[1], photo_name)
+
+
+def read_source_photo(engine, collection_id: str, face_id: str, image_id: str, worker=None) -> tuple[bytes | None, dict | None]:
+    """The stored preview of a face's photo and the face's box on it (runs in a worker)."""
+    jpeg = engine.image_preview(collection_id, image_id)
+    box = engine.face_details(collection_id, [face_id]).get(face_id, {}).get("BoundingBox")
+    return jpeg, box

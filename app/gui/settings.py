@@ -27,7 +27,7 @@ def app_settings() -> QSettings:
 def read_float(settings: QSettings, key: str, default: float, low: float = 0.0, high: float = 100.0) -> float:
     """A stored number, or the default when it is missing or not a number in range."""
     try:
-        value = float(settings.value(key, default))
+        value = float(settings.value(key, default))  # type: ignore[arg-type]  # QSettings gives str, int or float
     except (TypeError, ValueError):
         return default
     return value if low <= value <= high else default

@@ -86,7 +86,7 @@ class ThumbnailLoader(QObject):
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
-            return None if hit is _NO_THUMBNAIL else hit
+            return hit if isinstance(hit, QPixmap) else None  # _NO_THUMBNAIL: the face has no crop
         if key not in self._queued:
             self._queued[key] = None
             if not self._in_flight:

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 from .mime import FacePayloadError, decode_faces, has_faces
+from .user_model import UserListModel
 
 
 class UserListView(QListView):
@@ -53,4 +54,6 @@ class UserListView(QListView):
             return
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
-        self.faces_dropped.emit(self.model().entry(target.row()).user_id, payload)
+        model = self.model()
+        assert isinstance(model, UserListModel)
+        self.faces_dropped.emit(model.entry(target.row()).user_id, payload)

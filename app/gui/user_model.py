@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 from app.core.association_plan import MAX_FACES_PER_USER
 from app.core.errors import ResourceNotFoundException
@@ -129,6 +129,7 @@ class UserListModel(QAbstractListModel):
             row = self.row_of(user_id)
             if row is None:
                 continue
+            assert self.collection_id is not None  # rows exist only for a loaded collection
             self._rows[row].face_count = _face_count(self._engine, self.collection_id, user_id)
             self._changed(row, [UserRole.FaceCount, UserRole.Status])
 
@@ -212,7 +213,7 @@ class UserListModel(QAbstractListModel):
         for k in old:
             del self._pins[k]
         self._pins[key] = user_id
-        for uid in {user_id, displaced} - {None}:
+        for uid in (u for u in (user_id, displaced) if u is not None):
             row = self.row_of(uid)
             if row is not None:
                 self._changed(row, [UserRole.PinnedKey])
@@ -275,5 +276,5 @@ class UserListModel(QAbstractListModel):
 
     def roleNames(self) -> dict:
         names = dict(super().roleNames())
-        names.update({int(r): r.name.encode() for r in UserRole})
+        names.update({int(r): QByteArray(r.name.encode()) for r in UserRole})
         return names

@@ -145,8 +145,8 @@ class WorkspaceController(QObject):
         else:
             self.w.report_error(f"Refreshing {collection_id}", exc)
 
-    def recover_from_missing(self) -> None:
-        """A user or collection vanished (another program): re-read what is there, keeping the grid."""
+    def reread_users(self) -> None:
+        """Re-read the users of the collection in the background (one vanished or appeared), keeping the grid."""
         cid = self.w.current_collection()
         if cid is None:
             return
@@ -196,6 +196,8 @@ class WorkspaceController(QObject):
 
     def create_user(self, user_id: str):
         cid = self.w.current_collection()
+        if cid is None:
+            return None
         return self.runner.run(f"Creating user {user_id}", partial(_create_user, self.engine, cid, user_id),
                                partial(self._user_created, cid, user_id),
                                partial(self.w.report_error, f"Creating user {user_id}"), scope=cid)
@@ -208,6 +210,8 @@ class WorkspaceController(QObject):
 
     def delete_user(self, user_id: str):
         cid = self.w.current_collection()
+        if cid is None:
+            return None
         return self.runner.run(f"Deleting user {user_id}", partial(_delete_user, self.engine, cid, user_id),
                                partial(self._user_deleted, cid, user_id),
                                partial(self.w.report_error, f"Deleting user {user_id}"), scope=cid)
@@ -226,7 +230,8 @@ class WorkspaceController(QObject):
 
     def load_pins(self, collection_id: str) -> dict[int, str]:
         raw = app_settings().value(pins_key(self.engine.workspace, collection_id), {}) or {}
-        return {int(k): u for k, u in dict(raw).items() if str(k).isdigit() and isinstance(u, str)}
+        items = raw.items() if isinstance(raw, dict) else ()
+        return {int(k): u for k, u in items if str(k).isdigit() and isinstance(u, str)}
 
 
 # -- the jobs (run in a worker) -------------------------------------------------------------------

@@ -118,6 +118,7 @@ def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos)
     assert win.results_dock.isVisible()
     assert "Enrolled barack (new user): 5 frame(s) stored, 5 associated" in p.status.text()
     # the window shows the new user and faces; the threshold used is remembered for the preview
+    settle(win)  # the new user is read back in the background
     assert "barack" in win.users_model.user_ids()
     qtbot.waitUntil(lambda: set(win.face_model.face_ids()) == set(owned))  # read in the background
     assert app_settings().value(KEY_THRESHOLD, type=float) == 70.0
@@ -260,7 +261,7 @@ def test_pause_stop_switch_and_close_mid_capture(qtbot, win, real_engine, videos
     ended = []
 
     def watch(session):
-        thread, source = session.thread, session.source
+        thread, source = session.capture_thread, session.source
         session.ended.connect(lambda ending, _message: ended.append((session, thread.isFinished(), source.is_open)))
         return session
 
@@ -305,7 +306,7 @@ def test_pause_stop_switch_and_close_mid_capture(qtbot, win, real_engine, videos
     p = ctl.open_panel("c")
     start(qtbot, p, videos["enrollment"], "barack")
     fourth = ctl.session
-    thread, source = fourth.thread, fourth.source
+    thread, source = fourth.capture_thread, fourth.source
     qtbot.waitUntil(lambda: fourth.worker.frames_read >= 2, timeout=10_000)
     win.close()
     assert thread.isFinished() and not source.is_open

@@ -6,6 +6,7 @@ from PySide6.QtCore import QItemSelectionModel
 
 from tests.core.fakes import analyzed_face, face_of, identity_centres
 
+from .gui_actions import settle
 from .conftest import open_window
 
 PHOTO_W, PHOTO_H = 400, 200
@@ -37,6 +38,7 @@ def test_source_photo_follows_the_current_face(qtbot, engine, analyzer, rng):
     window.act_source_photo.trigger()
     viewer = window.source_photo.viewer
     qtbot.waitUntil(viewer.isVisible)
+    settle(window)  # the photo is read in the background
     assert viewer.face_id == ids[0] and "group.jpg" in viewer.caption.text()
     image = viewer.picture.pixmap().toImage()
     assert (image.width(), image.height()) == (PHOTO_W, PHOTO_H)
@@ -47,11 +49,13 @@ def test_source_photo_follows_the_current_face(qtbot, engine, analyzer, rng):
     assert abs(inside.red() - 90) < 10 and abs(inside.blue() - 90) < 10
 
     select(window, ids[1])  # the viewer follows the grid
+    settle(window)
     assert viewer.face_id == ids[1]
     moved = viewer.picture.pixmap().toImage()
     assert moved.pixelColor(int(0.6 * PHOTO_W), int(0.4 * PHOTO_H)).red() > 200
 
     select(window, bare)
+    settle(window)
     assert "No photo was stored" in viewer.caption.text() and viewer.picture.pixmap().isNull()
 
     viewer.close()
