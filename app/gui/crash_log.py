@@ -37,15 +37,6 @@ def enable_crash_log(path: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def disable_crash_log() -> None:
-    """Stop writing crash reports (tests; a clean in-process shutdown)."""
-    global _log_file
-    if _log_file is not None:
-        faulthandler.disable()
-        _log_file.close()
-        _log_file = None
-
-
 def take_previous_crash(path: str | os.PathLike | None = None) -> Path | None:
     """The report a crashed earlier run left behind, moved aside; None when there is none.
 

@@ -32,16 +32,6 @@ def show_error(parent: QWidget | None, action: str, error: BaseException) -> QMe
     return box
 
 
-def show_notice(parent: QWidget | None, text: str, details: str = "") -> QMessageBox:
-    box = QMessageBox(QMessageBox.Icon.Information, "Rekurator", text, QMessageBox.StandardButton.Ok, parent)
-    box.setObjectName("noticeBox")
-    if details:
-        box.setInformativeText(details)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box
-
-
 def confirm(parent: QWidget | None, title: str, text: str) -> bool:
     answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                                   QMessageBox.StandardButton.Cancel)

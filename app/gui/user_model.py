@@ -185,10 +185,6 @@ class UserListModel(QAbstractListModel):
             entry.busy = max(0, entry.busy + (1 if busy else -1))
             self._changed(row, [UserRole.Status])
 
-    def is_busy(self, user_id: str) -> bool:
-        row = self.row_of(user_id)
-        return row is not None and self._rows[row].busy > 0
-
     # -- pins: number keys 1-9 ----------------------------------------------------------------
     def pins(self) -> dict[int, str]:
         return dict(self._pins)

@@ -96,10 +96,6 @@ class SigV4Verifier:
         self.max_skew_s = max_skew_s
         self._clock = clock
 
-    @property
-    def access_key_ids(self) -> list[str]:
-        return sorted(self._secrets)
-
     def verify(self, method: str, target: str, headers: Iterable[tuple[str, str]], body: bytes) -> str:
         """Check one request; return the access key id that signed it, or raise the AWS error.
 

@@ -6,8 +6,7 @@ and in flat image areas a one-ulp change of a sample position already flips a tr
 (99.999... vs 100). Hence the least-squares transforms below repeat dlib's own floating-point
 steps, including its Golub-Reinsch SVD (dlib-bin is built without LAPACK), in the same
 order. Facts from dlib/image_transforms/interpolation.h, image_pyramid.h,
-dlib/geometry/point_transforms.h, drectangle.h and dlib/matrix/matrix_la.h; see
-docs/dlib-models.md section 6.
+dlib/geometry/point_transforms.h, drectangle.h and dlib/matrix/matrix_la.h.
 """
 
 from __future__ import annotations

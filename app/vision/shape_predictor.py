@@ -4,7 +4,6 @@ Gives the same integer landmarks as dlib.shape_predictor: the float32/double ari
 dlib/image_processing/shape_predictor.h is repeated step for step, because a landmark (and
 every feature pixel on the way) is a rounded coordinate, and a last-bit difference can move
 one. Per cascade the 800 feature pixels and the 500 trees are evaluated as numpy arrays.
-Facts: docs/dlib-models.md section 8.
 
 File layout (no header): int version 1; initial_shape matrix<float> (2·parts x 1, in the
 detection box's unit square); forests: vector (cascades) of vector (trees) of {splits: vector
