@@ -166,6 +166,11 @@ def main() -> int:
         def on_ready(self, *_args):
             self.last_ready = time.perf_counter()
 
+        def on_rows(self, *_args):
+            self.rows_at = time.perf_counter()
+
+        rows_at = 0.0
+
     clock = QElapsedTimer()
     # Qt's own first-use costs (platform plugin, fonts, style), measured apart from the window's
     from PySide6.QtWidgets import QLabel
@@ -183,9 +188,11 @@ def main() -> int:
     watch = PaintWatch()
     window.face_grid.viewport().installEventFilter(watch)
     window.thumbnails.ready.connect(watch.on_ready)
+    window.face_model.page_added.connect(watch.on_rows)
     window.resize(1280, 800)
     window.show()
-    spin_until(app, lambda: watch.paints > 0, "the first grid paint")
+    # the first page of faces is read in the background: the first paint that shows rows
+    spin_until(app, lambda: watch.rows_at and watch.last_paint > watch.rows_at, "the first grid paint with faces")
     shown_ms = clock.elapsed()
     # every visible thumbnail decoded, and a paint after the last one arrived
     spin_until(app, lambda: not window.thumbnails.busy and watch.last_ready and watch.last_paint > watch.last_ready,
@@ -231,6 +238,7 @@ def main() -> int:
 
     # -- association of 100 faces ---------------------------------------------------------------------
     window.workspace.reload_faces()
+    spin_until(app, lambda: not window.tasks.running(), "the grid reload")
     batch = [f for ident in identities[300:310] for f in ident][:100]  # faces of five or more people
     window.select_user("target")
     index = window.users_model.index(window.users_model.row_of("target"))
@@ -245,16 +253,19 @@ def main() -> int:
                                                                   buttons, mods))
     drop = QDropEvent(point, Qt.DropAction.CopyAction, mime, buttons, mods)
     QApplication.sendEvent(window.users_view.viewport(), drop)
+    if not drop.isAccepted():
+        raise SystemExit("the drop was refused")
+    # the plan runs in the background; the preview opens when it is back
+    spin_until(app, lambda: window.curation.preview_dialog is not None and window.curation.preview_dialog.isVisible(),
+               "the preview dialog")
     dialog = window.curation.preview_dialog
-    if not drop.isAccepted() or dialog is None:
-        raise SystemExit(f"the drop did not open the preview (accepted={drop.isAccepted()})")
-    spin_until(app, dialog.isVisible, "the preview dialog")
     preview_ms = clock.elapsed()
     # the first-batch look-alike check runs behind the open dialog (a person reads the table meanwhile)
     spin_until(app, lambda: not window.tasks.running(), "the first-batch check")
     check_ms = clock.elapsed()
     clock.restart()
     dialog.threshold.setValue(0.0)  # a first batch of mixed identities: take them all
+    spin_until(app, dialog.ok.isEnabled, "the plan at threshold 0")
     dialog.accept()
     # shown = the results panel has the outcome (the undo command is pushed right after)
     spin_until(app, lambda: window.undo_stack.index() == 1, "the association results")
@@ -263,7 +274,8 @@ def main() -> int:
     n_assoc = sum(r["Outcome"] == "ASSOCIATED" for r in window.results_panel.rows)
 
     # quick path: what a pinned number key does (no dialog); undo first: the same first batch again
-    window.undo_stack.undo()
+    window.act_undo.trigger()
+    spin_until(app, lambda: not window.tasks.running() and window.undo_stack.index() == 0, "the undo")
     clock.restart()
     window.curation.associate("target", batch, quick=True)
     # done when the command is on the undo stack: that happens right after the results are shown

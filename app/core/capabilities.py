@@ -9,7 +9,7 @@ from __future__ import annotations
 
 THUMBNAILS = "thumbnails"  # face crops stored at indexing time (face_thumbnails)
 IMAGE_PREVIEWS = "image_previews"  # downscaled photos stored at indexing time (image_preview)
-ASSOCIATION_PREVIEW = "preview"  # a dry run of AssociateFaces with match confidences (preview_association)
+ASSOCIATION_PREVIEW = "preview"  # PlanAssociation with match confidences (needs the descriptors)
 WORKSPACE_JOURNAL = "journal"  # the journal of every write ever made there (workspace reports)
 NOT_THIS_PERSON = "not_this_person"  # set_not_this_person / rejected_face_ids
 LOCAL_ANALYSIS = "local_analysis"  # images analysed in this process (store_analyzed, camera enrollment)

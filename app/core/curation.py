@@ -1,9 +1,8 @@
 """What the curation window needs beyond the Rekognition API (ours, not AWS operations).
 
-Face crops and photo previews stored at indexing time, the stored FaceDetail of faces, a dry
-run of AssociateFaces for the drop preview (the same decision code as the real call, so the
-preview and the outcome agree), and "not this person" marks, which are journaled like the
-API's write operations.
+Face crops and photo previews stored at indexing time, the stored FaceDetail of faces, and "not
+this person" marks, which are journaled like the API's write operations. (The drop preview is
+PlanAssociation, in curation_ops.py.)
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import time
 
 from . import journal
-from .association_plan import DEFAULT_USER_MATCH_THRESHOLD, plan_association, unique_ids
+from .association_plan import unique_ids
 from .detail_codec import decode_detail
 from .errors import InvalidParameterException
 from .records import get_collection, get_user
@@ -66,17 +65,6 @@ def image_preview(engine, collection_id: str, image_id: str) -> bytes | None:
             (coll.pk, image_id),
         ).fetchone()
     return bytes(row[0]) if row else None
-
-
-def preview_association(engine, collection_id: str, user_id: str, face_ids, threshold: float | None = None) -> dict:
-    """The AssociateFaces response this call would give now, with nothing written (from PlanAssociation)."""
-    threshold = DEFAULT_USER_MATCH_THRESHOLD if threshold is None else threshold
-    validate_request("AssociateFaces", {"CollectionId": collection_id, "UserId": user_id, "FaceIds": list(face_ids),
-                                        "UserMatchThreshold": threshold})
-    with engine.store.read() as conn:
-        coll = get_collection(conn, collection_id)
-        user = get_user(conn, coll, user_id)
-        return plan_association(conn, coll, user, list(face_ids), float(threshold)).associate_faces_response()
 
 
 def set_not_this_person(engine, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:

@@ -16,9 +16,9 @@ from pathlib import Path
 from . import association, change_sets, collection_ops, curation, curation_ops, face_ops, journal, search_ops, user_ops
 from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
+from .backend import Backend
 from .errors import InvalidParameterException
 from .extension_model import EXTENSIONS
-from .operation_methods import AwsOperationMethods, ExtensionMethods
 from .records import CollectionRow, get_collection, get_user, user_face_count, user_status
 from .service_model import OPERATIONS
 from .store import Store
@@ -67,7 +67,7 @@ class WriteTransaction:
         self.on_commit: list[Callable[[], None]] = []
 
 
-class Engine(AwsOperationMethods, ExtensionMethods):
+class Engine(Backend):
     # everything beyond the API is here: crops, previews, dry runs, the journal, local analysis
     capabilities = capabilities_module.ALL
 
@@ -220,9 +220,6 @@ class Engine(AwsOperationMethods, ExtensionMethods):
 
     def image_preview(self, collection_id: str, image_id: str) -> bytes | None:
         return curation.image_preview(self, collection_id, image_id)
-
-    def preview_association(self, collection_id: str, user_id: str, face_ids, threshold: float | None = None) -> dict:
-        return curation.preview_association(self, collection_id, user_id, face_ids, threshold)
 
     def set_not_this_person(self, collection_id: str, user_id: str, face_ids, rejected: bool = True) -> dict:
         return curation.set_not_this_person(self, collection_id, user_id, face_ids, rejected)

@@ -17,6 +17,7 @@ class RekognitionError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+        self.request_id: str | None = None  # set on errors that came back from a remote endpoint
 
     def __str__(self) -> str:
         return self.message
@@ -79,7 +80,7 @@ class ThrottlingException(RekognitionError):
     http_status = 500
 
 
-ERRORS_BY_CODE = {
+ERRORS_BY_CODE: dict[str, type[RekognitionError]] = {
     cls.code: cls
     for cls in (
         InvalidParameterException,

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core import capabilities as caps
+from app.core.backend import Backend
 
 if TYPE_CHECKING:
     from .enrollment_controller import EnrollmentController
@@ -68,7 +69,7 @@ FILTER_LABELS = [(FaceFilter.ALL, "All faces"), (FaceFilter.UNASSIGNED, "Unassig
 
 
 class MainWindow(QMainWindow, ActionAttributes):
-    def __init__(self, engine, page_size: int = 500, parent=None):
+    def __init__(self, engine: Backend, page_size: int = 500, parent=None):
         super().__init__(parent)
         self._start_up_frozen = False
         self.setObjectName("mainWindow")

@@ -9,8 +9,8 @@ to enable its actions:
 - face_thumbnails: {} (the API returns no face crops; the window draws a "no crop" tile);
 - face_details: the bounding box and confidence ListFaces returns (no landmarks, pose, quality);
 - image_preview: None;
-- preview_association, store_analyzed: CapabilityUnavailable (a dry run needs the descriptors;
-  storing needs local analysis; imports send the image bytes with IndexFaces instead);
+- store_analyzed: CapabilityUnavailable (storing needs local analysis; imports send the image
+  bytes with IndexFaces instead); PlanAssociation decides from ListFaces alone (MatchChecked false);
 - set_not_this_person / rejected_face_ids: kept on this computer, one JSON file per endpoint
   (person_marks.py), checked against the endpoint's faces and users when set;
 - journal_entries: the writes this adapter made in this session (session_journal.py), so the
@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import os
 
-from app.core.capabilities import ASSOCIATION_PREVIEW, LOCAL_ANALYSIS, NOT_THIS_PERSON, CapabilityUnavailable
+from app.core.backend import Backend
+from app.core.capabilities import LOCAL_ANALYSIS, NOT_THIS_PERSON, CapabilityUnavailable
 from app.core.curation import check_face_ids
 from app.core.errors import InvalidParameterException, ResourceNotFoundException
 from app.core.extension_model import EXTENSIONS
-from app.core.operation_methods import AwsOperationMethods, ExtensionMethods
 from app.core.validation import validate_request
 
 from .boto3_backend import RemoteBackend
@@ -47,7 +47,7 @@ LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most this many per call (serv
 LIST_USERS_PAGE = 500
 
 
-class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
+class RemoteCurationBackend(Backend):
     capabilities = frozenset({NOT_THIS_PERSON})
 
     def __init__(self, remote: RemoteBackend, marks_path: str | os.PathLike | None = None,
@@ -55,6 +55,7 @@ class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
         """`marks_path`: where "not this person" marks are kept (default: per endpoint and profile, under the user data dir)."""
         self.remote = remote
         self.endpoint_url: str = remote.endpoint_url
+        self.workspace = self.endpoint_url  # what the window works on (title, settings keys, reports)
         self.marks = PersonMarks(marks_path or default_marks_path(self.endpoint_url, profile_name), self.endpoint_url)
         self.journal = SessionJournal()
         self._model_versions: dict[str, str] = {}  # collection id -> FaceModelVersion, as the endpoint reported it
@@ -73,11 +74,6 @@ class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
         except Exception:
             remote.close()
             raise
-
-    @property
-    def workspace(self) -> str:
-        """What the window works on, for its title, settings keys and reports: the endpoint's URL."""
-        return self.endpoint_url
 
     # -- the operations ----------------------------------------------------------------------------
     def call(self, operation: str, params: dict | None = None) -> dict:
@@ -165,11 +161,6 @@ class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
     def image_preview(self, collection_id: str, image_id: str) -> bytes | None:
         return None  # the endpoint keeps no photos we could read back
 
-    def preview_association(self, collection_id: str, user_id: str, face_ids, threshold: float | None = None) -> dict:
-        raise CapabilityUnavailable(ASSOCIATION_PREVIEW, f"A preview of AssociateFaces is not available on a remote "
-                                    f"endpoint ({self.endpoint_url}): match confidences need the face descriptors, "
-                                    "which the API never returns")
-
     def store_analyzed(self, collection_id: str, items, quality_filter: str = "AUTO", max_faces: int | None = None):
         raise CapabilityUnavailable(LOCAL_ANALYSIS, f"Faces analysed on this computer cannot be stored on a remote "
                                     f"endpoint ({self.endpoint_url}); send the image bytes with IndexFaces instead")
@@ -188,6 +179,17 @@ class RemoteCurationBackend(AwsOperationMethods, ExtensionMethods):
                             {"CollectionId": collection_id, "UserId": user_id, "FaceIds": face_ids}, response,
                             self._model_versions.get(collection_id))
         return response
+
+    def describe_user(self, collection_id: str, user_id: str) -> dict:
+        """{"UserId", "FaceCount", "UserStatus"}, from ListUsers and ListFaces (a user holds at most 100 faces)."""
+        validate_request("CreateUser", {"CollectionId": collection_id, "UserId": user_id})
+        self._require_user(collection_id, user_id)
+        faces = self.call("ListFaces", {"CollectionId": collection_id, "UserId": user_id, "MaxResults": 100})["Faces"]
+        return {"UserId": user_id, "FaceCount": len(faces), "UserStatus": "ACTIVE" if faces else "CREATED"}
+
+    def analyzer_for_collection(self, collection_id: str):
+        raise CapabilityUnavailable(LOCAL_ANALYSIS, f"Faces are not analysed on this computer for a remote endpoint "
+                                    f"({self.endpoint_url}); send the image bytes with IndexFaces instead")
 
     def rejected_face_ids(self, collection_id: str, user_id: str) -> set[str]:
         # read often (every user selection): from the file only, no round trip

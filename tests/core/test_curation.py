@@ -49,24 +49,28 @@ def test_thumbnails_previews_and_details(engine, ids):
     assert set(engine.face_thumbnails("c", ids[0][:2])) == {ids[0][1]}
 
 
-def test_preview_agrees_with_the_real_call(engine, ids, rng):
+def test_plan_agrees_with_the_real_call(engine, ids, rng):
     engine.create_user(CollectionId="c", UserId="a")
     engine.create_user(CollectionId="c", UserId="b")
     engine.associate_faces(CollectionId="c", UserId="b", FaceIds=ids[1][:2])
     engine.associate_faces(CollectionId="c", UserId="a", FaceIds=ids[0][:2])
     pool = [f for group in ids for f in group] + [str(uuid.uuid4())]
     for trial in range(6):
-        batch = list(rng.choice(pool, size=6, replace=True))
+        batch = [str(f) for f in rng.choice(pool, size=6, replace=True)]
         threshold = float(rng.uniform(40, 95))
-        preview = engine.preview_association("c", "a", batch, threshold)
+        plan = engine.plan_association(CollectionId="c", UserId="a", FaceIds=batch, UserMatchThreshold=threshold)
         before = engine.list_faces(CollectionId="c", MaxResults=100)
         actual = engine.associate_faces(CollectionId="c", UserId="a", FaceIds=batch, UserMatchThreshold=threshold)
-        assert preview == actual, f"trial {trial}"
+        assert [f["FaceId"] for f in actual["AssociatedFaces"]] == \
+            [f["FaceId"] for f in plan["Faces"] if f["Outcome"] == "ASSOCIATE"], f"trial {trial}"
+        assert [(f["FaceId"], f["Reasons"], f.get("Confidence")) for f in actual["UnsuccessfulFaceAssociations"]] == \
+            [(f["FaceId"], f["Reasons"], f.get("Confidence")) for f in plan["Faces"] if f["Outcome"] == "FAIL"]
+        assert actual["UserStatus"] == plan["UserStatus"]
         engine.disassociate_faces(CollectionId="c", UserId="a", FaceIds=[f["FaceId"] for f in actual["AssociatedFaces"]] or batch[:1])
         assert engine.list_faces(CollectionId="c", MaxResults=100) == before
-    # the preview itself never writes
+    # the plan itself never writes
     journal_len = len(engine.journal_entries())
-    engine.preview_association("c", "a", ids[0][2:])
+    engine.plan_association(CollectionId="c", UserId="a", FaceIds=ids[0][2:])
     assert len(engine.journal_entries()) == journal_len
 
 

@@ -225,8 +225,8 @@ def test_what_a_remote_endpoint_cannot_do_is_disabled_with_its_reason(qtbot, rem
     assert not (tmp_path / "ws.json").exists()
     assert any("Exporting the workspace report failed" in t and "keeps no journal" in t for t in error_texts(w))
     close_boxes(w)
-    with pytest.raises(CapabilityUnavailable):
-        w.engine.preview_association("c", "alice", w.selected_face_ids())
+    plan = w.engine.plan_association(CollectionId="c", UserId="alice", FaceIds=w.selected_face_ids())
+    assert plan["MatchChecked"] is False and all("Confidence" not in f for f in plan["Faces"])
 
 
 def test_not_this_person_is_kept_on_this_computer_and_undone(qtbot, remote_window, served, people, tmp_path):

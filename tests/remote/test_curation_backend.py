@@ -44,9 +44,8 @@ def test_capabilities_and_what_is_not_available(backend, served):
     face = served[0][0]
     assert backend.face_thumbnails("c", [face]) == {}
     assert backend.image_preview("c", "any-image") is None
-    with pytest.raises(caps.CapabilityUnavailable, match="not available on a remote endpoint") as info:
-        backend.preview_association("c", "alice", [face])
-    assert info.value.capability == caps.ASSOCIATION_PREVIEW
+    plan = backend.plan_association(CollectionId="c", UserId="alice", FaceIds=[face])
+    assert plan["MatchChecked"] is False  # no descriptors over the wire: the endpoint decides the match
     with pytest.raises(caps.CapabilityUnavailable, match="IndexFaces"):
         backend.store_analyzed("c", [])
 
