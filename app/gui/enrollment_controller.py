@@ -31,6 +31,7 @@ from app.capture.errors import CaptureError
 from app.capture.frame_collector import END_OF_STREAM, SOURCE_STOPPED
 from app.capture.sources import source_for
 from app.core.validation import validate_request
+from app.workflows.paging import items
 
 from . import message_boxes
 from .association_panel import remembered_threshold
@@ -465,13 +466,5 @@ class EnrollmentController(QObject):
 
 def _user_exists(engine, collection_id: str):
     """A membership test over the collection's users (read once)."""
-    users, token = set(), None
-    while True:
-        params = {"CollectionId": collection_id, "MaxResults": 500}
-        if token:
-            params["NextToken"] = token
-        page = engine.list_users(**params)
-        users.update(u["UserId"] for u in page["Users"])
-        token = page.get("NextToken")
-        if not token:
-            return users.__contains__
+    users = {u["UserId"] for u in items(engine.call, "ListUsers", {"CollectionId": collection_id, "MaxResults": 500}, "Users")}
+    return users.__contains__
