@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QComboBox, QDock
 
 from app.core import capabilities as caps
 from app.core.errors import ResourceNotFoundException
+from app.workflows.journal_report import journal_report, last_journal_seq, write_report
 
 from . import message_boxes
 from .collection_model import CollectionListModel, describe_entry
@@ -24,7 +25,6 @@ from .import_panel import ImportPanel
 from .palette import THEMES, apply_theme
 from .photo_viewer import SourcePhotoController
 from .import_controller import ImportController
-from .report_export import last_journal_seq, session_report, workspace_report, write_report
 from .results_panel import ResultsPanel
 from .search_panel import SearchPanel
 from .similarity_controller import SimilarityController
@@ -738,8 +738,8 @@ class MainWindow(QMainWindow):
             self.report_error("Exporting the workspace report", ValueError(self.unavailable[self.act_export_workspace]))
             return None
         try:
-            report = session_report(self.engine, self.session_start_seq) if scope == "session" else \
-                workspace_report(self.engine)
+            report = journal_report(self.engine, since_seq=self.session_start_seq, kind="session") if scope == "session" \
+                else journal_report(self.engine)
             written = write_report(report, path)
         except Exception as exc:  # noqa: BLE001
             self.report_error("Exporting the report", exc)
