@@ -1,4 +1,4 @@
-"""The arrow of imports points one way: gui, cli, server -> core, vision, capture, remote.
+"""The arrow of imports points one way: gui, cli, server -> workflows, core, vision, capture, remote.
 
 Checked on the source (every import statement, including ones inside functions).
 """
@@ -19,6 +19,7 @@ FORBIDDEN = {
     "remote": QT + ADAPTERS,
     "cli": QT + ("app.gui",),
     "server": QT + ("app.gui", "app.cli"),
+    "workflows": QT + ADAPTERS,
 }
 
 

@@ -17,7 +17,7 @@ For a GUI capture worker (a QThread that owns the source; nothing here imports Q
 
     source = source_for(spec)                      # GUI thread: InvalidSourceError for a bad spec
     # in the worker thread (cameras want to be opened and read on one thread):
-    analyzer = enrollment_analyzer(engine, C)      # the collection's analyzer (the first call loads models)
+    analyzer = engine.analyzer_for_collection(C)   # the collection's analyzer (the first call loads models)
     outcome = capture_frames(source, analyzer, N, same_person_threshold=T, realtime=True,
                              on_frame=preview,       # every frame read, worker thread: emit it
                              on_verdict=hint,        # every analysed frame, analysis thread: emit it
@@ -52,7 +52,6 @@ from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PE
 from app.core.errors import ConflictException, InvalidParameterException, ResourceNotFoundException
 from app.core.face_ops import AnalyzedImage
 from app.core.quality import quality_reasons
-from app.core.records import get_collection, get_user, user_status
 from app.core.validation import validate_request
 from app.vision.face_detail import jpeg
 
@@ -71,14 +70,6 @@ from .frame_hints import FrameHint, HintRules  # noqa: F401
 from .frame_selection import DEFAULT_FRAMES, CapturedFrame, FrameSelector, FrameVerdict, SelectionRules  # noqa: F401
 
 _ANY_FACE_ID = "00000000-0000-0000-0000-000000000000"  # stands in for FaceIds when checking a request early
-
-
-def enrollment_analyzer(engine, collection_id: str):
-    """The engine's analyzer for this collection's face model (ResourceNotFoundException for an
-    unknown collection, InvalidParameterException for a collection of another model)."""
-    with engine.store.read() as conn:
-        collection = get_collection(conn, collection_id)
-    return engine.analyzer_for(collection)
 
 
 def external_image_id(user_id: str, captured_at: float, n: int) -> str:
@@ -147,23 +138,22 @@ def enroll(engine, collection_id: str, user_id: str, captured: Iterable[Captured
         validate_request("IndexFaces", {"CollectionId": collection_id, "Image": {"Bytes": b"\0"}, "ExternalImageId": ext,
                                         "MaxFaces": 1, "QualityFilter": quality_filter})
 
-    with engine.store.read() as conn:
-        collection = get_collection(conn, collection_id)
-        try:
-            get_user(conn, collection, user_id)
-            exists = True
-        except ResourceNotFoundException:
-            if not create_user:
-                raise
-            exists = False
+    model_version = engine.describe_collection(CollectionId=collection_id)["FaceModelVersion"]
+    try:
+        engine.describe_user(collection_id, user_id)
+        exists = True
+    except ResourceNotFoundException:
+        if not create_user:
+            raise
+        exists = False
     for frame in frames:
-        if frame.model_version != collection.model_version:
+        if frame.model_version != model_version:
             raise InvalidParameterException(
-                f"Collection {collection_id} uses face model {collection.model_version}, but the frames were analysed "
+                f"Collection {collection_id} uses face model {model_version}, but the frames were analysed "
                 f"with {frame.model_version}; faces from different models are never compared")
 
     items, stored_ids, skipped = [], [], []
-    for frame, ext in zip(frames, external_ids, strict=False):
+    for frame, ext in zip(frames, external_ids, strict=True):
         reasons = quality_reasons(frame.face, frame.width, frame.height, quality_filter)
         if reasons:  # its face would not be indexed: store nothing of it
             skipped.append({"FrameIndex": frame.frame_index, "ExternalImageId": ext, "Reasons": reasons})
@@ -201,10 +191,8 @@ def enroll(engine, collection_id: str, user_id: str, captured: Iterable[Captured
         association = engine.associate_faces(CollectionId=collection_id, UserId=user_id, FaceIds=face_ids,
                                              UserMatchThreshold=threshold)
     else:  # cannot happen after the quality pre-check; AssociateFaces takes at least one FaceId
-        with engine.store.read() as conn:
-            user = get_user(conn, get_collection(conn, collection_id), user_id)
-            count = conn.execute("SELECT COUNT(*) FROM faces WHERE user_pk = ?", (user.pk,)).fetchone()[0]
-        association = {"AssociatedFaces": [], "UnsuccessfulFaceAssociations": [], "UserStatus": user_status(count)}
+        status = engine.describe_user(collection_id, user_id)["UserStatus"]
+        association = {"AssociatedFaces": [], "UnsuccessfulFaceAssociations": [], "UserStatus": status}
     return EnrollmentResult(collection_id, user_id, created, threshold, face_ids, stored_ids, responses, association,
                             skipped)
 

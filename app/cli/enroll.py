@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import threading
 
-from app.capture.enrollment import capture_frames, enroll, enrollment_analyzer, owner_check
+from app.capture.enrollment import capture_frames, enroll, owner_check
 from app.capture.errors import InvalidSourceError, SourceUnavailableError
 from app.capture.frame_hints import FrameHint
 from app.capture.frame_selection import DEFAULT_FRAMES
@@ -121,7 +121,7 @@ def run_enroll(session, argv: list[str]) -> int:
             progress.write(f"reading {source.description}" + (f" ({size[0]}x{size[1]})" if size else "")
                            + f"; {args.frames} good frame(s) of one face wanted")
             session.current_operation = "IndexFaces"
-            analyzer = enrollment_analyzer(engine, collection_id)  # loads the face models on first use
+            analyzer = engine.analyzer_for_collection(collection_id)  # loads the face models on first use
             outcome = capture_frames(source, analyzer, args.frames, same_person_threshold=threshold,
                                      max_seconds=max_seconds, on_verdict=progress.verdict)
     except SourceUnavailableError as exc:

@@ -5,16 +5,15 @@
 The document is app.core.report's (ReportVersion 1.1, resources/report.schema.json): every
 journaled operation after sequence number N (of collection C), with per-face outcomes and a
 per-user summary. With --output-file it is written there as UTF-8 JSON (replacing the file in
-one step) and nothing is printed; otherwise it is printed like any response (--output, --query).
+one step, the same bytes as the window's File ▸ Export) and nothing is printed; otherwise it is printed
+like any response (--output, --query).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-from app.core.report import build_report
+from app.workflows.journal_report import journal_report, write_report
 
 from .exit_codes import SUCCESS, ConfigurationError, UsageError
 from .global_options import parse_command_args, raising_parser
@@ -38,32 +37,15 @@ def run_export_report(session, argv: list[str]) -> int:
         return SUCCESS
     if args.since_seq < 0:
         raise UsageError("argument --since-seq: must be 0 or more")
-    engine = session.engine()
-    entries = engine.journal_entries(after_seq=args.since_seq, collection_id=args.collection_id)
-    scope = {}
-    if args.collection_id is not None:
-        scope["CollectionId"] = args.collection_id
-    if args.since_seq:
-        scope["SinceSeq"] = args.since_seq
-    report = build_report(entries, str(engine.workspace), scope)
-    session.debug.note(f"Report of {len(entries)} journal entries")
+    report = journal_report(session.engine(), since_seq=args.since_seq, collection_id=args.collection_id)
+    session.debug.note(f"Report of {len(report['Operations'])} journal entries")
     if args.output_file is None:
         render("ExportReport", report, session.output, session.stdout)
         return SUCCESS
-    _write_atomically(Path(args.output_file).expanduser(), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    return SUCCESS
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """A reader sees the old file or the whole new one, never half a report."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # opened normally, so the umask applies
+    path = Path(args.output_file).expanduser()
     try:
-        try:
-            with open(temporary, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(temporary, path)
-        finally:
-            if temporary.exists():
-                temporary.unlink()
+        write_report(report, path)
     except OSError as exc:
         raise ConfigurationError(f"Cannot write the report to {path}: {exc}") from None
+    return SUCCESS
+

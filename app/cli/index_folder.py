@@ -3,11 +3,13 @@
     rekurator index-folder --collection-id C --folder DIR [--recursive]
         [--external-image-id-from name|path|none] [--max-faces N] [--quality-filter F]
 
-Files are chosen by extension (.jpg .jpeg .jpe .png, any case); hidden files and folders
-(names starting with '.') are skipped, and so is every other file (counted in SkippedFiles).
-With the local engine each file is analysed, then stored in batches of up to BATCH_SIZE images
-per transaction; against a remote endpoint each file is one IndexFaces call. A file that cannot
-be read or indexed is reported on stderr and in the summary, and the run goes on.
+The photo importer of app.workflows does the work, as for the window's Import: files are chosen
+by extension (.jpg .jpeg .jpe .png, any case); hidden files and folders (names starting with '.')
+are skipped, and so is every other file (counted in SkippedFiles). With the local engine each file
+is analysed, then stored in batches of up to 16 images per transaction; against a remote
+endpoint each file is one IndexFaces call. A file that cannot be read or indexed is reported on
+stderr and in the summary, and the run goes on. Each request is checked as IndexFaces checks it
+(an image over 5 MB is refused, ImageTooLargeException).
 
 ExternalImageId: the file name (`name`, the default) or its path under the folder with '/'
 written as ':' (`path`); characters the model does not allow become '_' and only the last 255
@@ -21,24 +23,15 @@ Exit code: 0 when every file was indexed (even with no face in it), 1 when some 
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 from pathlib import Path
 
-from app.core.errors import RekognitionError
-from app.core.face_ops import AnalyzedImage, store_analyzed
-from app.core.records import get_collection
-from app.core.validation import validate_request
+from app.workflows.photo_files import find_photos
+from app.workflows.photo_import import FileResult, ImportHooks, ImportOptions, import_photos
 
 from .exit_codes import PARTIAL_FAILURE, SUCCESS, ConfigurationError
 from .global_options import parse_command_args, raising_parser
 from .model import input_shape
 from .render import render
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png")
-BATCH_SIZE = 16
-_NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_.\-:]")
 
 
 def _parser():
@@ -54,28 +47,6 @@ def _parser():
     parser.add_argument("--quality-filter", choices=quality, help="QualityFilter for each image (default AUTO).")
     parser.add_argument("-h", "--help", action="store_true", help="Show this help.")
     return parser
-
-
-def image_files(folder: Path, recursive: bool) -> tuple[list[Path], int]:
-    """(photos to index, sorted; how many other files were skipped)."""
-    found, skipped = [], 0
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
-        for name in sorted(files):
-            if name.startswith("."):
-                continue
-            if name.lower().endswith(IMAGE_SUFFIXES):
-                found.append(Path(root) / name)
-            else:
-                skipped += 1
-    return found, skipped
-
-
-def external_image_id(path: Path, folder: Path, mode: str) -> str | None:
-    if mode == "none":
-        return None
-    text = path.name if mode == "name" else ":".join(path.relative_to(folder).parts)
-    return _NOT_ALLOWED.sub("_", text)[-255:]
 
 
 class _Progress:
@@ -109,139 +80,60 @@ def run_index_folder(session, argv: list[str]) -> int:
     folder = Path(args.folder).expanduser()
     if not folder.is_dir():
         raise ConfigurationError(f"--folder {args.folder}: not a folder that can be read")
-    common = {"CollectionId": args.collection_id}
-    if args.max_faces is not None:
-        common["MaxFaces"] = args.max_faces
-    if args.quality_filter is not None:
-        common["QualityFilter"] = args.quality_filter
-    session.current_operation = "IndexFaces"
-    validate_request("IndexFaces", {**common, "Image": {"Bytes": b"\0"}})  # bad options fail before any work
-    session.call("DescribeCollection", {"CollectionId": args.collection_id})  # unknown collection: stop here
-
-    files, skipped = image_files(folder, args.recursive)
-    run = _Run(_Progress(session.stderr, len(files)))
-    indexer = None  # made at the first readable file: an empty folder loads no face models
-    for done, path in enumerate(files, 1):
-        ext = external_image_id(path, folder, args.external_image_id_from)
-        run.outcomes[path] = {"File": path.relative_to(folder).as_posix(), **({"ExternalImageId": ext} if ext else {})}
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            run.fail(path, "FileReadError", exc.strerror or str(exc))
-        else:
-            if indexer is None:
-                indexer = _RemoteIndexer(session, common) if session.remote else _LocalIndexer(session, common)
-            run.settle(indexer.add(path, run.outcomes[path]["File"], ext, data))
-        run.progress.show(done, run.faces, run.errors)
-    if indexer is not None:
-        run.settle(indexer.flush())
-    run.progress.show(len(files), run.faces, run.errors)
+    options = ImportOptions(quality_filter=args.quality_filter, max_faces=args.max_faces,
+                            id_source=args.external_image_id_from, check_requests=True)
+    found = find_photos([folder], recursive=args.recursive)
+    run = _Run(_Progress(session.stderr, len(found.photos)))
+    hooks = ImportHooks(on_progress=run.progressed, on_result=run.settle, note=session.debug.note)
+    session.current_operation = "IndexFaces"  # what an error before any file names (bad options)
+    backend = session.backend()
+    outcome = import_photos(backend, args.collection_id, found.photos, options, hooks, call=session.call,
+                            analyse_locally=not session.remote)
     run.progress.finish()
 
-    outcomes = [run.outcomes[p] for p in files]
+    files = [_file_summary(r) for r in outcome.results]
     summary = {
         "CollectionId": args.collection_id,
         "Folder": str(folder.resolve()),
-        "FileCount": len(files),
-        "IndexedFileCount": len(files) - run.errors,
+        "FileCount": outcome.total,
+        "IndexedFileCount": outcome.total - run.errors,
         "FailedFileCount": run.errors,
-        "SkippedFileCount": skipped,
+        "SkippedFileCount": found.skipped,
         "FacesIndexed": run.faces,
-        "UnindexedFaces": sum(o.get("UnindexedFaceCount", 0) for o in outcomes),
-        "Files": outcomes,
+        "UnindexedFaces": sum(len(r.unindexed) for r in outcome.results),
+        "Files": files,
     }
     render("IndexFolder", summary, session.output, session.stdout)
     return PARTIAL_FAILURE if run.errors else SUCCESS
 
 
+def _file_summary(result: FileResult) -> dict:
+    ext = result.external_image_id
+    out: dict = {"File": result.photo.relative.as_posix(), **({"ExternalImageId": ext} if ext else {})}
+    if result.error_code:
+        out["Error"] = {"Code": result.error_code, "Message": result.error_message}
+        return out
+    if result.image_id:
+        out["ImageId"] = result.image_id
+    out["FaceIds"] = list(result.face_ids)
+    out["UnindexedFaceCount"] = len(result.unindexed)
+    return out
+
+
 class _Run:
-    """Per-file outcomes and running counts."""
+    """Running counts for the progress bar, and an error line per file that failed."""
 
     def __init__(self, progress: _Progress):
         self.progress = progress
-        self.outcomes: dict[Path, dict] = {}
         self.faces = 0
         self.errors = 0
 
-    def fail(self, path: Path, code: str, message: str) -> None:
-        outcome = self.outcomes[path]
-        outcome["Error"] = {"Code": code, "Message": message}
-        self.errors += 1
-        self.progress.message(f"error: {outcome['File']}: {code}: {message}")
+    def progressed(self, done: int, _total: int, _text: str) -> None:
+        self.progress.show(done, self.faces, self.errors)
 
-    def settle(self, finished: list) -> None:
-        for path, result in finished:
-            if isinstance(result, RekognitionError):
-                self.fail(path, result.code, result.message)
-                continue
-            outcome = self.outcomes[path]
-            records = result.get("FaceRecords", [])
-            if records and records[0]["Face"].get("ImageId"):
-                outcome["ImageId"] = records[0]["Face"]["ImageId"]
-            outcome["FaceIds"] = [r["Face"]["FaceId"] for r in records]
-            outcome["UnindexedFaceCount"] = len(result.get("UnindexedFaces", []))
-            self.faces += len(records)
-
-
-class _RemoteIndexer:
-    """One IndexFaces call per file."""
-
-    def __init__(self, session, common: dict):
-        self.session = session
-        self.common = common
-
-    def add(self, path, rel, ext, data):
-        request = {**self.common, "Image": {"Bytes": data}, **({"ExternalImageId": ext} if ext else {})}
-        try:
-            return [(path, self.session.call("IndexFaces", request))]
-        except RekognitionError as exc:
-            return [(path, exc)]
-
-    def flush(self):
-        return []
-
-
-class _LocalIndexer:
-    """Analyse each file as it comes; store the analysed images in batches, one transaction each."""
-
-    def __init__(self, session, common: dict):
-        self.session = session
-        self.common = common
-        self.engine = session.engine()
-        with self.engine.store.read() as conn:
-            collection = get_collection(conn, common["CollectionId"])
-        self.analyzer = self.engine.analyzer_for(collection)
-        self.pending: list = []
-
-    def add(self, path, rel, ext, data):
-        request = {**self.common, "Image": {"Bytes": data}, **({"ExternalImageId": ext} if ext else {})}
-        try:
-            validate_request("IndexFaces", request)
-            analysis = self.analyzer.analyze(data)
-        except RekognitionError as exc:
-            return [(path, exc)]
-        digest = hashlib.sha256(data).hexdigest()
-        # what the journal keeps of this request: the image by digest and size, and where it came from
-        journal_request = {**request, "Image": {"Bytes": {"Sha256": digest, "Size": len(data)}}, "SourceFile": rel}
-        self.pending.append((path, AnalyzedImage(digest, ext, analysis, journal_request)))
-        return self.flush() if len(self.pending) >= BATCH_SIZE else []
-
-    def flush(self):
-        batch, self.pending = self.pending, []
-        if not batch:
-            return []
-        quality, max_faces = self.common.get("QualityFilter", "AUTO"), self.common.get("MaxFaces")
-        collection = self.common["CollectionId"]
-        self.session.debug.note(f"Storing {len(batch)} analysed image(s) in one transaction")
-        try:
-            responses = store_analyzed(self.engine, collection, [item for _p, item in batch], quality, max_faces)
-            return [(path, response) for (path, _item), response in zip(batch, responses, strict=False)]
-        except RekognitionError:
-            pass
-        out = []  # one image spoilt the batch: store them one by one to tell which
-        for path, item in batch:
-            try:
-                out.append((path, store_analyzed(self.engine, collection, [item], quality, max_faces)[0]))
-            except RekognitionError as exc:
-                out.append((path, exc))
-        return out
+    def settle(self, result: FileResult) -> None:
+        if result.error_code:
+            self.errors += 1
+            self.progress.message(f"error: {result.photo.relative.as_posix()}: {result.error_code}: {result.error_message}")
+        else:
+            self.faces += len(result.face_ids)

@@ -18,6 +18,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.workflows.paging import RepeatedTokenError, pages
+
 from .exit_codes import CliError, ParamError
 from .model import result_keys
 
@@ -119,40 +121,36 @@ def paginate(call: Callable[[dict], dict], params: dict, config: dict, *, starti
     result = Pages([], keys)
     total = 0
     first = True
-    previous = None
-    while True:
-        page = call(dict(kwargs))
-        starting_truncation = 0
-        if first:
-            if starting_token is not None:
-                starting_truncation = skip
-                data = page.get(primary)
-                page[primary] = data[skip:] if isinstance(data, (list, str)) else None
-                for key in keys[1:]:  # botocore empties the other result keys of a resumed page
-                    sample = page.get(key)
-                    page[key] = [] if isinstance(sample, list) else "" if isinstance(sample, str) else \
-                        sample if isinstance(sample, (int, float)) else None
-            result.non_aggregate = {key: page.get(key) for key in config.get("non_aggregate_keys", ())}
-            first = False
-        items = page.get(primary) or []
-        if max_items is not None and total + len(items) > max_items:
-            keep = max_items - total
-            page[primary] = items[:keep]
+    try:
+        for page in pages(call, kwargs, input_token=input_token, output_token=output_token):
+            starting_truncation = 0
+            if first:
+                if starting_token is not None:
+                    starting_truncation = skip
+                    data = page.get(primary)
+                    page[primary] = data[skip:] if isinstance(data, (list, str)) else None
+                    for key in keys[1:]:  # botocore empties the other result keys of a resumed page
+                        sample = page.get(key)
+                        page[key] = [] if isinstance(sample, list) else "" if isinstance(sample, str) else \
+                            sample if isinstance(sample, (int, float)) else None
+                result.non_aggregate = {key: page.get(key) for key in config.get("non_aggregate_keys", ())}
+                first = False
+            items = page.get(primary) or []
+            if max_items is not None and total + len(items) > max_items:
+                keep = max_items - total
+                page[primary] = items[:keep]
+                result.pages.append(page)
+                result.resume_token = encode_token({**next_token, "boto_truncate_amount": keep + starting_truncation})
+                return result
             result.pages.append(page)
-            result.resume_token = encode_token({**next_token, "boto_truncate_amount": keep + starting_truncation})
-            return result
-        result.pages.append(page)
-        total += len(items)
-        next_token = {input_token: page.get(output_token) or None}
-        if next_token[input_token] is None:
-            return result
-        if max_items is not None and total == max_items:
-            result.resume_token = encode_token(next_token)
-            return result
-        if previous == next_token:
-            raise PaginationError(f"The same next token was received twice: {next_token}")
-        _inject(kwargs, next_token)
-        previous = next_token
+            total += len(items)
+            next_token = {input_token: page.get(output_token) or None}
+            if next_token[input_token] is not None and max_items is not None and total == max_items:
+                result.resume_token = encode_token(next_token)
+                return result
+    except RepeatedTokenError as exc:
+        raise PaginationError(str(exc)) from None
+    return result
 
 
 def _inject(kwargs: dict, token: dict) -> None:

@@ -1,34 +1,11 @@
-"""Row types read from the store and the response shapes built from them."""
+"""Reading rows from the store (the row types themselves are in rows.py) and the response shapes built from them."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
 from .errors import ResourceNotFoundException
-
-REGION = "local"
-ACCOUNT = "000000000000"
-
-
-@dataclass(frozen=True)
-class CollectionRow:
-    pk: int
-    collection_id: str
-    model_version: str
-    created_at: float
-    generation: int
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:rekognition:{REGION}:{ACCOUNT}:collection/{self.collection_id}"
-
-
-@dataclass(frozen=True)
-class UserRow:
-    pk: int
-    user_id: str
-    created_at: float
+from .rows import ACCOUNT, REGION, CollectionRow, UserRow, user_status  # noqa: F401 - the row types live there
 
 
 def get_collection(conn: sqlite3.Connection, collection_id: str) -> CollectionRow:
@@ -59,9 +36,6 @@ def bump_generation(conn: sqlite3.Connection, collection: CollectionRow) -> None
 def user_face_count(conn: sqlite3.Connection, user_pk: int) -> int:
     return conn.execute("SELECT COUNT(*) FROM faces WHERE user_pk = ?", (user_pk,)).fetchone()[0]
 
-
-def user_status(face_count: int) -> str:
-    return "ACTIVE" if face_count > 0 else "CREATED"
 
 
 # Columns of `faces` that make up a Face response, in face_from_row's order.

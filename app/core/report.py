@@ -73,8 +73,9 @@ def face_outcomes(operation: str, request: dict, response: dict) -> list[dict]:
     return out
 
 
-def build_report(entries: list[dict], workspace: str, scope: dict | None = None) -> dict:
-    """The report document for journal `entries` (as Engine.journal_entries returns them)."""
+def build_report(entries: list[dict], workspace: str, scope: dict | None = None, generated_at: float | None = None) -> dict:
+    """The report document for journal `entries` (as Engine.journal_entries returns them);
+    GeneratedAt is `generated_at` (seconds since the epoch), or now."""
     operations = []
     per_user: dict[str, Counter] = defaultdict(Counter)
     reasons: dict[str, Counter] = defaultdict(Counter)
@@ -108,7 +109,7 @@ def build_report(entries: list[dict], workspace: str, scope: dict | None = None)
     return {
         "ReportVersion": REPORT_VERSION,
         "Generator": f"rekurator {app.__version__}",
-        "GeneratedAt": _iso(datetime.datetime.now(datetime.UTC).timestamp()),
+        "GeneratedAt": _iso(datetime.datetime.now(datetime.UTC).timestamp() if generated_at is None else generated_at),
         "Workspace": str(workspace),
         "Scope": dict(scope or {}),
         "Operations": operations,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.resources import SAMPLES, resource_path
-
-from .photo_import import list_photos
+from app.workflows.photo_files import list_photos
 
 SAMPLES_DIR = resource_path(*SAMPLES)
 DEMO_COLLECTION = "demo"

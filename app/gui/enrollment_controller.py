@@ -26,7 +26,7 @@ from PySide6.QtCore import QEvent, QObject, Slot
 from PySide6.QtWidgets import QMessageBox
 
 from app.capture.devices import probe_devices
-from app.capture.enrollment import enroll, enrollment_analyzer, owner_check
+from app.capture.enrollment import enroll, owner_check
 from app.capture.errors import CaptureError
 from app.capture.frame_collector import END_OF_STREAM, SOURCE_STOPPED
 from app.capture.sources import source_for
@@ -196,7 +196,7 @@ class EnrollmentController(QObject):
         if self.session is not None:
             self._retire_session()
         app_settings().setValue(KEY_SOURCE, spec)
-        session = CaptureSession(source, partial(enrollment_analyzer, self.engine, self.collection_id), self)
+        session = CaptureSession(source, partial(self.engine.analyzer_for_collection, self.collection_id), self)
         session.frame.connect(p.show_frame)
         session.verdict.connect(self._on_verdict)
         session.status.connect(self._on_status)

@@ -8,13 +8,21 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.core.capabilities import LOCAL_ANALYSIS, capabilities_of
+from app.workflows.photo_files import find_photos
+from app.workflows.photo_import import ImportHooks, ImportOptions, ImportOutcome, import_photos
 
 from . import demo_collection, message_boxes
-from .photo_import import import_photos
 from .settings import KEY_DEMO_OFFERED, app_settings
-from .workers import Task
+from .workers import Task, Worker
 
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.JPG *.JPEG *.PNG)"
+
+
+def _import_job(engine, collection_id: str, paths: list, worker: Worker) -> ImportOutcome:
+    """The import, in the worker thread: files and folders searched, each photo analysed and stored."""
+    photos = find_photos(paths).photos
+    hooks = ImportHooks(on_progress=worker.report, should_cancel=lambda: worker.is_cancelled)
+    return import_photos(engine, collection_id, photos, ImportOptions(quality_filter="AUTO"), hooks)
 
 
 class ImportController(QObject):
@@ -47,7 +55,7 @@ class ImportController(QObject):
         if self.task is not None:
             w.statusBar().showMessage("An import is running; wait for it or cancel it.", 4000)
             return None
-        task = Task(partial(import_photos, self.engine, cid, list(paths)), f"Importing photos into {cid}", cid, w)
+        task = Task(partial(_import_job, self.engine, cid, list(paths)), f"Importing photos into {cid}", cid, w)
         task.progressed.connect(w.import_panel.on_progress)
         task.succeeded.connect(self._done)
         task.failed.connect(self._failed)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from app.core import capabilities as caps
 from app.core.backend import Backend
+from app.workflows.journal_report import last_journal_seq
 
 if TYPE_CHECKING:
     from .enrollment_controller import EnrollmentController
@@ -50,7 +51,6 @@ from .operation_runner import OperationRunner
 from .palette import THEMES, apply_theme
 from .panes import pane, tool_button
 from .photo_viewer import SourcePhotoController
-from .report_export import last_journal_seq
 from .results_panel import ResultsPanel
 from .search_panel import SearchPanel
 from .settings import KEY_GEOMETRY, KEY_SPLITTER, KEY_STATE, KEY_THEME, app_settings
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow, ActionAttributes):
         self._build_status_bar()
         self._restore_settings()
         self.session_start_seq: int | None = None  # read in the background, before any edit can run
-        self.runner.run("Reading the journal", partial(last_journal_seq, engine), self.commands.journal_seq_read)
+        self.runner.run("Reading the journal", lambda _worker: last_journal_seq(engine), self.commands.journal_seq_read)
         self.workspace.reload_collections()
 
     # -- building ------------------------------------------------------------------------------

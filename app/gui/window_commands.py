@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog
 
+from app.workflows.journal_report import journal_report, last_journal_seq, write_report
+
 from . import message_boxes
 from .face_model import FaceFilter
-from .report_export import export_job
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -162,3 +163,12 @@ class WindowCommands(QObject):
         path, n = written
         self.w.statusBar().showMessage(f"Report written to {path} ({n} operations).", 6000)
 
+
+def export_job(engine, scope: str, since_seq: int | None, path, worker=None) -> tuple:
+    """Build the session (journal since `since_seq`) or workspace report and write it: (path, operations)."""
+    if scope == "session":
+        seq = since_seq if since_seq is not None else last_journal_seq(engine)
+        report = journal_report(engine, since_seq=seq, kind="session")
+    else:
+        report = journal_report(engine)
+    return write_report(report, path), len(report["Operations"])

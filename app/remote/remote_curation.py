@@ -93,7 +93,7 @@ from app.core.errors import (
     ResourceNotFoundException,
 )
 from app.core.extension_model import EXTENSIONS
-from app.core.records import CollectionRow, UserRow, user_status
+from app.core.rows import CollectionRow, UserRow, user_status
 from app.core.validation import validate_request
 
 Call = Callable[[str, dict], dict]

@@ -12,7 +12,6 @@ from app.capture.enrollment import (
     SOURCE_STOPPED,
     capture_frames,
     enroll,
-    enrollment_analyzer,
     owner_check,
 )
 from app.capture.errors import SourceStoppedError
@@ -114,9 +113,9 @@ def test_enroll_into_an_existing_user_checks_the_threshold(engine, enrollment_ca
 
 def test_refusals_write_nothing(engine, enrollment_capture, tmp_path, analyzer):
     captured = enrollment_capture[0].captured
-    assert enrollment_analyzer(engine, "c") is analyzer
+    assert engine.analyzer_for_collection("c") is analyzer
     with pytest.raises(ResourceNotFoundException):
-        enrollment_analyzer(engine, "nope")
+        engine.analyzer_for_collection("nope")
     with pytest.raises(ResourceNotFoundException, match="user id: nobody does not exist"):
         enroll(engine, "c", "nobody", captured, create_user=False)
     with pytest.raises(ResourceNotFoundException, match="collection id: nope"):

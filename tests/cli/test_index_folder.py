@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 
-from app.cli.index_folder import BATCH_SIZE
 from app.cli.main import main
 from app.core.engine import Engine
+from app.workflows.photo_import import BATCH_SIZE
 from tests.core.fakes import analyzed_face
 
 

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QMessageBox
 from app.core.engine import Engine
 from app.gui.capture_worker import FrameMailbox
 from app.gui.enrollment_panel import PanelState
-from app.gui.report_export import session_report
 from app.gui.settings import KEY_THRESHOLD, app_settings
+from app.workflows.journal_report import journal_report
 from tests.capture.video_frames import DATA, FrameMaker, Shot, enrollment_shots, held, write_video
 
 from .conftest import open_window
@@ -124,7 +124,7 @@ def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos)
     assert app_settings().value(KEY_THRESHOLD, type=float) == 70.0
     # one undoable step, and the JSON report has every engine call it made
     assert win.undo_stack.text(0) == "Enroll 5 faces as barack (new user)"
-    ops = [o for o in session_report(real_engine, win.session_start_seq)["Operations"]]
+    ops = [o for o in journal_report(real_engine, since_seq=win.session_start_seq, kind="session")["Operations"]]
     assert [o["Operation"] for o in ops] == ["CreateUser"] + ["IndexFaces"] * 5 + ["AssociateFaces"]
     assert all(o["Request"]["Enrollment"]["UserId"] == "barack" for o in ops if o["Operation"] == "IndexFaces")
     assert ops[-1]["UserMatchThreshold"] == 70.0

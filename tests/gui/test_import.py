@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from app.core.errors import InvalidParameterException
-from app.gui.photo_import import external_image_id_for, import_photos, list_photos
+from app.workflows.photo_files import external_image_id, list_photos
+from app.workflows.photo_import import import_photos
 
 from .conftest import thumbnail_jpeg
 from .gui_actions import done, settle
@@ -44,8 +45,8 @@ def test_list_photos_and_names(tmp_path):
         list_photos([tmp_path / "nope"])
     from pathlib import Path
 
-    assert external_image_id_for(Path("/x/my photo (1).jpg")) == "my_photo__1_.jpg"
-    assert len(external_image_id_for(Path("a" * 300 + ".jpg"))) == 255
+    assert external_image_id(Path("/x/my photo (1).jpg")) == "my_photo__1_.jpg"
+    assert len(external_image_id(Path("a" * 300 + ".jpg"))) == 255
 
 
 def test_import_a_folder_through_the_window(qtbot, window, engine, analyzer, rng, tmp_path):
