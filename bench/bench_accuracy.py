@@ -7,13 +7,14 @@ is absent is reported as skipped), every photo goes through
 - dlib's: the face_recognition-style pipeline in dlib-bin (HOG detector upsampled once,
   shape_predictor_5_face_landmarks, face_recognition_model_v1) on the same decoded pixels.
 Each photo is represented by its largest detected face, by the box each pipeline reports (the face
-SearchFacesByImage would search); a photo without a face rejects every pair it is in. Over all pairs of photos, same person = genuine, different = impostor:
+SearchFacesByImage would search); a photo without a face rejects every pair it is in. Over all
+pairs of photos (same person = genuine, different = impostor):
 - TAR / TNR at the decision threshold: similarity >= 80 for ours (app.core.similarity, the
   engine's own curve), distance < 0.6 for dlib's;
 - TAR at FAR 1e-3 and 1e-2: ROC points, the threshold set so that at most that fraction of the
   impostor pairs is accepted;
 - faces found, photos/s (decode included, FaceDetail included for ours);
-- `discordant`: genuine pairs only one of the two pipelines accepts at its threshold;
+- `discordant_genuine`: genuine pairs only one of the two pipelines accepts at its threshold;
 - `parity`: each face both pipelines found (paired by box overlap) compared step by step: IoU of
   the raw YuNet box and of our dlib-style box with dlib's box, landmark error (mean point distance
   / dlib's eye-corner span), descriptor distance to dlib's own, and the same descriptor distance
@@ -48,13 +49,16 @@ DEFAULT_SETS = ("lfw-dev", "web-dev")
 DLIB_THRESHOLD = 0.6  # face_recognition's tolerance: same person when distance < 0.6
 OUR_THRESHOLD = 80.0  # the engine's decision threshold on its similarity scale
 FARS = (1e-3, 1e-2)
+PARITY_FIELDS = ("iou_yunet_box", "iou_dlib_style_box", "landmark_error", "descriptor_distance",
+                 "descriptor_distance_from_dlib_box")
 
 
 # ----------------------------------------------------------------------------------------
 # metrics (pure functions, tested in tests/vision/test_accuracy_bench.py)
 
 
-def pair_distances(people: Sequence[str], descriptors: Sequence[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+def pair_distances(people: Sequence[str],
+                   descriptors: Sequence[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
     """Distances of all photo pairs, split into (genuine, impostor); inf where a photo has no face."""
     if len(people) != len(descriptors):
         raise ValueError(f"{len(people)} labels for {len(descriptors)} descriptors")
@@ -173,7 +177,8 @@ class DlibPipeline:
         self.dlib = dlib
         self.detector = dlib.get_frontal_face_detector()
         self.shapes = dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat")))
-        self.net = dlib.face_recognition_model_v1(str(model_path("dlib_face_recognition_resnet_model_v1.dat")))
+        resnet = model_path("dlib_face_recognition_resnet_model_v1.dat")
+        self.net = dlib.face_recognition_model_v1(str(resnet))
 
     def faces(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]]:
         """(inclusive box, 5 landmarks, descriptor) per face."""
@@ -186,6 +191,27 @@ class DlibPipeline:
         return out
 
 
+def analyze_ours(analyzer, data: bytes, person: str) -> PhotoResult:
+    """Our pipeline on one photo, timed as IndexFaces runs it (decode, analysis, FaceDetail)."""
+    start = time.perf_counter()
+    analysis = analyzer.analyze(data)
+    seconds = time.perf_counter() - start
+    w, h = analysis.width, analysis.height
+    boxes = [(f.bounding_box["Left"] * w, f.bounding_box["Top"] * h, f.bounding_box["Width"] * w,
+              f.bounding_box["Height"] * h) for f in analysis.faces]
+    return PhotoResult(person, seconds, boxes, [f.descriptor for f in analysis.faces])
+
+
+def verification(people: Sequence[str], photos: Sequence[PhotoResult],
+                 accept: Callable[[np.ndarray], np.ndarray]) -> dict:
+    """Pair counts, TAR/TNR at the decision rule `accept` and TAR at each of FARS."""
+    genuine, impostor = pair_distances(people, [p.representative() for p in photos])
+    tar, tnr = rates_at_decision(genuine, impostor, accept)
+    return {"genuine_pairs": int(genuine.size), "impostor_pairs": int(impostor.size),
+            "tar": round(tar, 4), "tnr": round(tnr, 4),
+            **{f"tar_at_far_{far:g}": round(tar_at_far(genuine, impostor, far), 4) for far in FARS}}
+
+
 def run_set(folder: Path, analyzer, dlib_pipeline: DlibPipeline) -> None:
     from app.vision.dlib_box import dlib_box
     from app.vision.face_chip import extract_chip
@@ -194,75 +220,68 @@ def run_set(folder: Path, analyzer, dlib_pipeline: DlibPipeline) -> None:
     labels = read_labels(folder)
     ours: list[PhotoResult] = []
     theirs: list[PhotoResult] = []
-    parity: dict[str, list[float]] = {k: [] for k in ("iou_yunet_box", "iou_dlib_style_box", "landmark_error",
-                                                      "descriptor_distance", "descriptor_distance_from_dlib_box")}
+    parity: dict[str, list[float]] = {k: [] for k in PARITY_FIELDS}
     for n, (name, person) in enumerate(labels, 1):
         data = (folder / name).read_bytes()
-        # ours, timed as IndexFaces runs it (decode + analysis + FaceDetail)
-        start = time.perf_counter()
-        analysis = analyzer.analyze(data)
-        seconds = time.perf_counter() - start
-        w, h = analysis.width, analysis.height
-        boxes = [(f.bounding_box["Left"] * w, f.bounding_box["Top"] * h, f.bounding_box["Width"] * w,
-                  f.bounding_box["Height"] * h) for f in analysis.faces]
-        ours.append(PhotoResult(person, seconds, boxes, [f.descriptor for f in analysis.faces]))
+        ours.append(analyze_ours(analyzer, data, person))
         # dlib's pipeline on the same decoded pixels
         start = time.perf_counter()
         rgb = decode_image(data).rgb
         ref = dlib_pipeline.faces(rgb)
         seconds = time.perf_counter() - start
-        theirs.append(PhotoResult(person, seconds, [(b[0], b[1], b[2] - b[0] + 1, b[3] - b[1] + 1) for b, _, _ in ref],
-                                  [d for _, _, d in ref]))
-        # parity, untimed: each of our detections against the dlib face it overlaps most
-        for det in analyzer.detector.detect(rgb):
+        boxes = [(b[0], b[1], b[2] - b[0] + 1, b[3] - b[1] + 1) for b, _, _ in ref]
+        theirs.append(PhotoResult(person, seconds, boxes, [d for _, _, d in ref]))
+        # parity, untimed: each of our faces against the dlib face its dlib-style box overlaps most
+        for det in analyzer.detect_rgb(rgb):
             x, y, bw, bh = det.box
-            box = dlib_box(det.box, det.landmarks)
-            match = max(ref, key=lambda r: iou_xyxy(inclusive_to_xyxy(box), inclusive_to_xyxy(r[0])), default=None)
-            if match is None or iou_xyxy(inclusive_to_xyxy(box), inclusive_to_xyxy(match[0])) < 0.3:
+            box = inclusive_to_xyxy(dlib_box(det.box, det.landmarks))
+            match = max(ref, key=lambda r: iou_xyxy(box, inclusive_to_xyxy(r[0])), default=None)
+            if match is None or iou_xyxy(box, inclusive_to_xyxy(match[0])) < 0.3:
                 continue
             ref_box, ref_points, ref_descriptor = match
-            points = analyzer.landmarks.predict(rgb, box)
+            points = det.dlib_landmarks
             descriptor = analyzer.descriptor.compute(extract_chip(rgb, points)[None])[0]
             from_ref_box = analyzer.landmarks.predict(rgb, ref_box)
             descriptor_ref_box = analyzer.descriptor.compute(extract_chip(rgb, from_ref_box)[None])[0]
             span = float(np.linalg.norm(ref_points[0] - ref_points[2])) or 1.0
-            parity["iou_yunet_box"].append(iou_xyxy((x, y, x + bw, y + bh), inclusive_to_xyxy(ref_box)))
-            parity["iou_dlib_style_box"].append(iou_xyxy(inclusive_to_xyxy(box), inclusive_to_xyxy(ref_box)))
-            parity["landmark_error"].append(float(np.mean(np.linalg.norm(points - ref_points, axis=1))) / span)
+            ref_xyxy = inclusive_to_xyxy(ref_box)
+            parity["iou_yunet_box"].append(iou_xyxy((x, y, x + bw, y + bh), ref_xyxy))
+            parity["iou_dlib_style_box"].append(iou_xyxy(box, ref_xyxy))
+            point_error = float(np.mean(np.linalg.norm(points - ref_points, axis=1)))
+            parity["landmark_error"].append(point_error / span)
             parity["descriptor_distance"].append(float(np.linalg.norm(descriptor - ref_descriptor)))
-            parity["descriptor_distance_from_dlib_box"].append(float(np.linalg.norm(descriptor_ref_box - ref_descriptor)))
+            parity["descriptor_distance_from_dlib_box"].append(
+                float(np.linalg.norm(descriptor_ref_box - ref_descriptor)))
         print(f"{folder.name} {n}/{len(labels)}", file=sys.stderr)
 
     people = [p for _, p in labels]
-    results = {}
-    for key, pipeline, photos, accept, rule in (
-        ("ours", "rekurator default analyzer (YuNet, dlib box, 5-point, chip, ResNet ONNX)", ours, accept_ours,
+    for pipeline, photos, accept, rule in (
+        ("rekurator default analyzer (YuNet, dlib box, 5-point, chip, ResNet ONNX)", ours, accept_ours,
          f"similarity >= {OUR_THRESHOLD:g}"),
-        ("dlib", "dlib-bin HOG upsampled once + 5-point + ResNet (face_recognition style)", theirs, accept_dlib,
+        ("dlib-bin HOG upsampled once + 5-point + ResNet (face_recognition style)", theirs, accept_dlib,
          f"distance < {DLIB_THRESHOLD:g}"),
     ):
-        genuine, impostor = pair_distances(people, [p.representative() for p in photos])
-        tar, tnr = rates_at_decision(genuine, impostor, accept)
         times = [p.seconds for p in photos]
-        results[key] = (genuine, impostor, accept, sum(times))
         emit(bench="accuracy", dataset=folder.name, pipeline=pipeline, photos=len(photos),
-             photos_with_face=sum(1 for p in photos if p.boxes), faces_found=sum(len(p.boxes) for p in photos),
-             genuine_pairs=int(genuine.size), impostor_pairs=int(impostor.size), decision=rule,
-             tar=round(tar, 4), tnr=round(tnr, 4),
-             **{f"tar_at_far_{far:g}": round(tar_at_far(genuine, impostor, far), 4) for far in FARS},
-             photos_per_s=round(len(photos) / sum(times), 2), median_ms_per_photo=round(1000 * float(np.median(times)), 1))
-    g_ours, _, acc_ours, t_ours = results["ours"]
-    g_dlib, _, acc_dlib, t_dlib = results["dlib"]
-    a, b = acc_ours(g_ours), acc_dlib(g_dlib)
+             photos_with_face=sum(1 for p in photos if p.boxes),
+             faces_found=sum(len(p.boxes) for p in photos),
+             decision=rule, **verification(people, photos, accept),
+             photos_per_s=round(len(photos) / sum(times), 2),
+             median_ms_per_photo=round(1000 * float(np.median(times)), 1))
+    ours_accept = accept_ours(pair_distances(people, [p.representative() for p in ours])[0])
+    dlib_accept = accept_dlib(pair_distances(people, [p.representative() for p in theirs])[0])
     emit(bench="accuracy", dataset=folder.name, compare="ours vs dlib, same run",
-         discordant_genuine={"ours_only": int(np.sum(a & ~b)), "dlib_only": int(np.sum(~a & b))},
-         speed_ratio=round(t_dlib / t_ours, 2),
+         discordant_genuine={"ours_only": int(np.sum(ours_accept & ~dlib_accept)),
+                             "dlib_only": int(np.sum(~ours_accept & dlib_accept))},
+         speed_ratio=round(sum(p.seconds for p in theirs) / sum(p.seconds for p in ours), 2),
          parity={"faces": len(parity["iou_yunet_box"]), **{k: summary(v) for k, v in parity.items()}})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="folder holding the labelled sets")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS,
+                        help="folder holding the labelled sets")
     parser.add_argument("--sets", default=",".join(DEFAULT_SETS), help="comma-separated set names")
     args = parser.parse_args()
 
