@@ -47,8 +47,8 @@ class PipelineAnalyzer:
         """Faces of an upright RGB uint8 image, in the detector's deterministic order."""
         with self._lock:
             detections = self._usable(rgb, self.detector.detect(rgb))
-            describing = describe and detections
-            descriptors = self._describe(rgb, detections) if describing else [None] * len(detections)
+            descriptors = (self._describe(rgb, detections) if describe and detections
+                           else [None] * len(detections))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         return [analyzed_face(rgb, gray, d.box, d.score, d.landmarks, vector, thumbnails)
                 for d, vector in zip(detections, descriptors)]
