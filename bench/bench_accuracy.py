@@ -232,7 +232,7 @@ def run_set(folder: Path, analyzer, dlib_pipeline: DlibPipeline) -> None:
         boxes = [(b[0], b[1], b[2] - b[0] + 1, b[3] - b[1] + 1) for b, _, _ in ref]
         theirs.append(PhotoResult(person, seconds, boxes, [d for _, _, d in ref]))
         # parity, untimed: each of our faces against the dlib face its dlib-style box overlaps most
-        for det in analyzer.detect_rgb(rgb):
+        for det in analyzer.align(rgb, analyzer.detect_rgb(rgb)):
             x, y, bw, bh = det.box
             box = inclusive_to_xyxy(dlib_box(det.box, det.landmarks))
             match = max(ref, key=lambda r: iou_xyxy(box, inclusive_to_xyxy(r[0])), default=None)

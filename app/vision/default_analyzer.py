@@ -80,7 +80,8 @@ class DlibYuNetAnalyzer(PipelineAnalyzer):
         self.landmarks = landmarks or ShapePredictor()
         self.descriptor = descriptor or DlibDescriptor()
 
-    def _usable(self, rgb: np.ndarray, detections: list) -> list:
+    def align(self, rgb: np.ndarray, detections: list) -> list[AlignedDetection]:
+        """The detections whose eyes dlib's 5-point model finds too, with its landmarks."""
         aligned = []
         for d in detections:
             points = self.landmarks.predict(rgb, dlib_box(d.box, d.landmarks))
@@ -88,6 +89,10 @@ class DlibYuNetAnalyzer(PipelineAnalyzer):
                 points.flags.writeable = False
                 aligned.append(AlignedDetection(d.box, d.score, d.landmarks, points))
         return aligned
+
+    def _alignable(self, rgb: np.ndarray, detections: list) -> list:
+        # analyses only: live previews (detect_rgb) skip the landmark model and show every detection
+        return self.align(rgb, detections)
 
     def _describe(self, rgb: np.ndarray, detections: list) -> np.ndarray:
         return self.descriptor.compute(np.stack([extract_chip(rgb, d.dlib_landmarks) for d in detections]))

@@ -35,7 +35,7 @@ class InsightfaceAnalyzer(PipelineAnalyzer):
         self.model_version = f"{self.embedder.version}+{self.detector.version}"
         self.pack_dir = Path(pack_dir)
 
-    def _usable(self, rgb: np.ndarray, detections: list) -> list:
+    def _usable(self, detections: list) -> list:
         # a detection whose five points (nearly) coincide cannot be aligned: not a usable face
         return [d for d in detections if np.ptp(d.landmarks, axis=0).max() >= 1.0]
 

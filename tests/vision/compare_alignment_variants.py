@@ -136,7 +136,7 @@ def main() -> None:
         for file, _ in labels:
             rgb = decode_image((folder / file).read_bytes()).rgb
             hog_boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in hog(rgb, 1)]
-            photo = Photo(rgb, analyzer.detect_rgb(rgb), hog_boxes)
+            photo = Photo(rgb, analyzer.align(rgb, analyzer.detect_rgb(rgb)), hog_boxes)
             pick = largest(photo.detections, rgb.shape[1], rgb.shape[0])
             for way, describe in ways.items():
                 descriptors[way].append(None if pick is None else describe(photo, photo.detections[pick]))
