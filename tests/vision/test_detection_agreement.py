@@ -112,16 +112,13 @@ def test_a_detection_whose_eyes_dlib_does_not_find_is_dropped(analyzer):
         assert len(tricked.detect_rgb(rgb)) == len(both)
 
 
-def _iou(a, b) -> float:
-    iw = max(0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
-    ih = max(0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
-    inter = iw * ih
-    area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
-
-
 def test_dlib_style_boxes_stay_close_to_dlibs_detector(analyzer):
     dlib = pytest.importorskip("dlib")
+    from tests.vision.fit_dlib_box import iou
+
+    def _iou(a, b) -> float:  # dlib's inclusive (left, top, right, bottom)
+        return iou((a[0], a[1], a[2] + 1, a[3] + 1), (b[0], b[1], b[2] + 1, b[3] + 1))
+
     hog = dlib.get_frontal_face_detector()
     mapped, raw = [], []
     for name in PHOTOS:
