@@ -1,8 +1,10 @@
 """What every detector + descriptor analyzer shares: decode, detect, describe, FaceDetail.
 
 A subclass sets `detector` and implements `_describe(rgb, detections)`; it may drop detections
-it cannot use in `_usable`. The lock serialises the onnxruntime sessions (each uses at most 2
-threads), so one analyzer can be shared by the threads of a process.
+it cannot use in `_usable` (cheap: live previews run it too), and drop or annotate detections in
+`_alignable(rgb, detections)`, which only analyses run, handing `_describe` what it learnt on the
+way. The lock serialises the onnxruntime sessions (each uses at most 2 threads), so one analyzer
+can be shared by the threads of a process.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class PipelineAnalyzer:
     def _usable(self, detections: list) -> list:
         return detections
 
+    def _alignable(self, rgb: np.ndarray, detections: list) -> list:
+        return detections
+
     def _describe(self, rgb: np.ndarray, detections: list) -> np.ndarray:
         raise NotImplementedError
 
@@ -45,8 +50,9 @@ class PipelineAnalyzer:
     def analyze_rgb(self, rgb: np.ndarray, describe: bool = True, thumbnails: bool = True) -> list[AnalyzedFace]:
         """Faces of an upright RGB uint8 image, in the detector's deterministic order."""
         with self._lock:
-            detections = self._usable(self.detector.detect(rgb))
-            descriptors = self._describe(rgb, detections) if describe and detections else [None] * len(detections)
+            detections = self._alignable(rgb, self._usable(self.detector.detect(rgb)))
+            descriptors = (self._describe(rgb, detections) if describe and detections
+                           else [None] * len(detections))
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         return [analyzed_face(rgb, gray, d.box, d.score, d.landmarks, vector, thumbnails)
                 for d, vector in zip(detections, descriptors, strict=False)]
