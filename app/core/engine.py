@@ -17,6 +17,7 @@ from . import association, collection_ops, curation, face_ops, journal, search_o
 from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
 from .errors import InvalidParameterException
+from .null_members import drop_null_members
 from .records import CollectionRow
 from .service_model import OPERATIONS, with_operation_methods
 from .store import Store
@@ -82,7 +83,7 @@ class Engine:
 
     # -- calling ---------------------------------------------------------------------------
     def call(self, operation: str, params: dict | None = None) -> dict:
-        params = {} if params is None else params
+        params = {} if params is None else drop_null_members(operation, params)
         validate_request(operation, params)
         return _HANDLERS[operation](self, params)
 
