@@ -29,12 +29,12 @@ def drop_null_members(operation: str, params: dict) -> dict:
     return result
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _request_dropper(operation: str) -> Dropper:
     return _shape_dropper(service_model.input_shape(operation)) or _unchanged
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dropper(shape_name: str) -> Dropper | None:
     return _shape_dropper(service_model.shape(shape_name))
 
@@ -47,7 +47,11 @@ def _shape_dropper(shape: dict) -> Dropper | None:
     kind = shape["type"]
     if kind == "structure":
         required = frozenset(shape.get("required", ()))
-        nested = {name: d for name, member in shape["members"].items() if (d := _dropper(member["shape"])) is not None}
+        nested = {}
+        for name, member in shape["members"].items():
+            member_drop = _dropper(member["shape"])
+            if member_drop is not None:
+                nested[name] = member_drop
         return _structure_dropper(required, nested)
     if kind == "list":
         item = _dropper(shape["member"]["shape"])
@@ -91,7 +95,7 @@ def _list_dropper(item_drop: Dropper) -> Dropper:
         if not isinstance(value, list):
             return value
         items = [item if item is None else item_drop(item) for item in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
 
     return drop
 

@@ -15,6 +15,7 @@ closes the socket. The engine belongs to the caller, who closes it afterwards.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ipaddress
 import logging
 import socket
@@ -26,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Mapping
+
+from app.vision import image_memory
 
 from .handler import EndpointHandler
 from .protocol_errors import ServiceUnavailableException
@@ -173,11 +176,18 @@ class EndpointServer(ThreadingHTTPServer):
 
     # -- what the handler uses -----------------------------------------------------------------
     def call_engine(self, operation: str, params: dict) -> dict:
-        try:
-            future = self._executor.submit(self.engine.call, operation, params)
-        except RuntimeError:  # the pool is shut down: the server is stopping
-            raise ServiceUnavailableException("The endpoint is shutting down") from None
-        return future.result()
+        # A large image reserves its share of the process's image memory here, in the connection
+        # thread, so that requests waiting for memory do not hold the engine workers that every
+        # other request needs; the worker runs in this context and uses the same share.
+        image = params.get("Image") if isinstance(params, dict) else None
+        data = image.get("Bytes") if isinstance(image, dict) else None
+        with image_memory.reserve(data) if isinstance(data, bytes) else contextlib.nullcontext():
+            context = contextvars.copy_context()
+            try:
+                future = self._executor.submit(context.run, self.engine.call, operation, params)
+            except RuntimeError:  # the pool is shut down: the server is stopping
+                raise ServiceUnavailableException("The endpoint is shutting down") from None
+            return future.result()
 
     @contextlib.contextmanager
     def tracking_request(self):

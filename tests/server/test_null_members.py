@@ -70,8 +70,8 @@ def baselines(operation: str, face_id: str) -> list[dict]:
         "CreateUser": [{"CollectionId": "c", "UserId": f"user-{n}", "ClientRequestToken": f"tok-{n}"}],
         "DeleteUser": [{"CollectionId": "c", "UserId": "nobody", "ClientRequestToken": f"tok-{n}"}],
         "ListUsers": [{"CollectionId": "c", "MaxResults": 10}],
-        "AssociateFaces": [{"CollectionId": "c", "UserId": "u", "FaceIds": [face_id], "UserMatchThreshold": 70,
-                            "ClientRequestToken": f"tok-{n}"}],
+        "AssociateFaces": [{"CollectionId": "c", "UserId": "u", "FaceIds": [face_id],
+                            "UserMatchThreshold": 70, "ClientRequestToken": f"tok-{n}"}],
         "DisassociateFaces": [{"CollectionId": "c", "UserId": "v", "FaceIds": [face_id],
                                "ClientRequestToken": f"tok-{n}"}],
         "SearchUsers": [{"CollectionId": "c", "FaceId": face_id, "UserMatchThreshold": 50, "MaxUsers": 5},
@@ -108,11 +108,13 @@ def served(tmp_path_factory):
         centre = identity_centres(1)[0]
         ep.analyzer.register(IMAGE, [analyzed_face(centre)])
         ep.engine.create_collection(CollectionId="c")
-        face_id = ep.engine.index_faces(CollectionId="c", Image={"Bytes": IMAGE})["FaceRecords"][0]["Face"]["FaceId"]
+        first = ep.engine.index_faces(CollectionId="c", Image={"Bytes": IMAGE})
+        face_id = first["FaceRecords"][0]["Face"]["FaceId"]
         other = ep.engine.index_faces(CollectionId="c", Image={"Bytes": IMAGE}, ExternalImageId="other")
+        other_id = other["FaceRecords"][0]["Face"]["FaceId"]
         ep.engine.create_user(CollectionId="c", UserId="u")
         ep.engine.create_user(CollectionId="c", UserId="v")
-        ep.engine.associate_faces(CollectionId="c", UserId="v", FaceIds=[other["FaceRecords"][0]["Face"]["FaceId"]])
+        ep.engine.associate_faces(CollectionId="c", UserId="v", FaceIds=[other_id])
         assert np.isfinite(centre).all()
         yield ep, face_id
 
@@ -145,7 +147,8 @@ def test_null_optional_member_is_the_member_left_out(served, operation):
 
 def test_required_member_as_null_is_still_an_error(served):
     ep, _ = served
-    assert _post(ep.port, "SearchFaces", {"CollectionId": "c", "FaceId": None}) == (400, "InvalidParameterException")
+    answer = _post(ep.port, "SearchFaces", {"CollectionId": "c", "FaceId": None})
+    assert answer == (400, "InvalidParameterException")
 
 
 def test_nulls_are_dropped_at_every_depth_without_touching_the_caller_dict():

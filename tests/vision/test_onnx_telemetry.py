@@ -27,7 +27,8 @@ def _run_analysis(tmp_path: Path, session_cache_dir: Path) -> Path:
     home = tmp_path / "telemetry-home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), REKURATOR_CACHE_DIR=str(session_cache_dir))
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+               REKURATOR_CACHE_DIR=str(session_cache_dir))
     done = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(REPO / "tests" / "data" / "obama.jpg")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
