@@ -39,6 +39,12 @@ access_log = logging.getLogger("app.server.access")
 _DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 _DRAIN_CHUNK = 64 * 1024
 
+# A connection's phases; the server's watchdog gives each but BUSY a total deadline.
+WAITING = "waiting"  # for a request line and headers (idle, on a kept-alive connection)
+BODY = "body"  # headers read, reading the body
+BUSY = "busy"  # running the call and writing the answer
+EXPIRED = "expired"  # closed by the watchdog
+
 
 class _ClientGone(Exception):
     """The client closed the connection or stalled past the socket timeout mid-body."""
@@ -54,9 +60,25 @@ class EndpointHandler(BaseHTTPRequestHandler):
     server: EndpointServer
 
     def setup(self):
-        # StreamRequestHandler.setup applies this to the socket: slow or idle clients are dropped
+        # StreamRequestHandler.setup applies this to each socket operation; the server's watchdog
+        # adds total deadlines per phase, which a client trickling bytes cannot stretch
         self.timeout = self.server.config.socket_timeout_s
         super().setup()
+
+    def handle_one_request(self):
+        if not self.server.set_phase(self.connection, WAITING):
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        # headers complete; a connection the watchdog closed meanwhile has only part of them
+        if not self.server.set_phase(self.connection, BODY):
+            self.close_connection = True
+            return False
+        return True
 
     # -- the one route -------------------------------------------------------------------------
     def do_POST(self):
@@ -150,7 +172,7 @@ class EndpointHandler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         except (TimeoutError, ConnectionError) as exc:
             raise _ClientGone() from exc
-        if len(body) != length:
+        if len(body) != length or not self.server.set_phase(self.connection, BUSY):
             raise _ClientGone()
         return body
 

@@ -83,11 +83,34 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
         "--preload-models", action="store_true", help="load the face models at start-up instead of on the first image request"
     )
     parser.add_argument("--workers", type=_positive_int, default=8, help="threads running engine calls (default 8)")
+    defaults = EndpointConfig()
     parser.add_argument(
-        "--max-connections", type=_positive_int, default=64, help="open connections served at once (default 64)"
+        "--max-connections", type=_positive_int, default=defaults.max_connections,
+        help=f"open connections at once (default {defaults.max_connections}); at the limit, the "
+        "longest-waiting connection without a complete request is closed for a new one",
     )
     parser.add_argument(
-        "--socket-timeout", type=float, default=30.0, metavar="SECONDS", help="drop a client idle or stalled this long (default 30)"
+        "--max-connections-per-address", type=_positive_int, default=defaults.max_connections_per_address,
+        metavar="N",
+        help=f"open connections from one client address (default {defaults.max_connections_per_address})",
+    )
+    parser.add_argument(
+        "--header-timeout", type=_positive_float, default=defaults.header_timeout_s, metavar="SECONDS",
+        help=f"total time a new connection has to send its request line and headers "
+        f"(default {defaults.header_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=_positive_float, default=defaults.idle_timeout_s, metavar="SECONDS",
+        help=f"close a kept-alive connection when no complete next request arrives within this "
+        f"(default {defaults.idle_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--body-timeout", type=_positive_float, default=defaults.body_timeout_s, metavar="SECONDS",
+        help=f"total time to send a request body (default {defaults.body_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--socket-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+        help="drop a client when one read or write stalls this long (default 30)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="stderr log level (default info)"
@@ -119,6 +142,10 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
             socket_timeout_s=args.socket_timeout,
             workers=args.workers,
             max_connections=args.max_connections,
+            max_connections_per_address=args.max_connections_per_address,
+            header_timeout_s=args.header_timeout,
+            idle_timeout_s=args.idle_timeout,
+            body_timeout_s=args.body_timeout,
         )
     except (CredentialsError, ValueError) as exc:
         return _fail(prog, exc, 2)
@@ -231,6 +258,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port number (0..65535; 0 picks a free one)")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
     return value
 
 
