@@ -23,7 +23,7 @@ from .service_model import OPERATIONS, with_operation_methods
 from .store import Store
 from .validation import validate_request
 from .vector_index import CollectionIndex, StaleIndexError
-from .workspace import resolve_workspace
+from .workspace import PRIVATE_FILE_MODE, make_private_dirs, resolve_workspace
 
 # The default face model: dlib ResNet descriptors on YuNet detections (see app.vision).
 DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
@@ -175,8 +175,9 @@ class Engine:
         if index.live_count < SIDECAR_MIN_FACES or self._saved_generation.get(collection_pk) == index.generation:
             return
         try:
-            self._sidecar_path(collection_pk).parent.mkdir(exist_ok=True)
+            make_private_dirs(self._sidecar_path(collection_pk).parent)
             index.save(self._sidecar_path(collection_pk), collection_pk)
+            os.chmod(self._sidecar_path(collection_pk), PRIVATE_FILE_MODE)  # descriptors: owner-only
             self._saved_generation[collection_pk] = index.generation
         except OSError:
             pass  # a cache only: the database stays the source of truth
