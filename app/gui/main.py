@@ -172,9 +172,13 @@ def _window_main(args) -> int:
             QMessageBox.critical(None, "Rekurator", f"The model pack cannot be used.\n\n{exc}")
             return 1
         except (WorkspaceError, OSError) as exc:
-            QMessageBox.critical(None, "Rekurator", f"The workspace {workspace} cannot be opened.\n\n{exc}")
+            QMessageBox.critical(
+                None, "Rekurator",
+                f"The workspace {workspace} cannot be opened.\n\n{exc}\n\nChoose another folder with "
+                f"--workspace DIR (or the REKURATOR_WORKSPACE environment variable).",
+            )
             return 1
-        log.info("workspace %s", engine.workspace)
+        log.info("workspace %s%s", engine.workspace, " (read-only)" if engine.store.read_only else "")
 
     # SIGTERM / Ctrl+C close the window cleanly (settings saved, workers stopped)
     window = MainWindow(engine)
@@ -184,6 +188,8 @@ def _window_main(args) -> int:
     wake.timeout.connect(_idle)
     wake.start(250)
     window.show()
+    if getattr(getattr(engine, "store", None), "read_only", False):
+        window.read_only_box = read_only_notice(window, engine.workspace)
     if previous_crash is not None:
         log.warning("the previous run crashed; its report is %s", previous_crash)
         window.previous_crash_box = show_previous_crash(window, previous_crash)
@@ -198,6 +204,20 @@ def _window_main(args) -> int:
 
 def _idle() -> None:
     pass
+
+
+def read_only_notice(parent, workspace):
+    """Say, without blocking the window, that the workspace can be browsed but not changed."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(
+        QMessageBox.Icon.Information, "Rekurator",
+        f"The workspace {workspace} is read-only: its folder cannot be written.\n\nYou can browse, search "
+        "and export reports; changes (new collections, users, imports, associations) will be refused.",
+        QMessageBox.StandardButton.Ok, parent,
+    )
+    box.open()
+    return box
 
 
 def _remote_backend(args):

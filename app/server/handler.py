@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
 from app import __version__
-from app.core.errors import InternalServerError, RekognitionError
+from app.core.errors import AccessDeniedException, InternalServerError, RekognitionError, WorkspaceError
 from app.core.validation import UnknownOperationError
 
 from . import wire
@@ -102,6 +102,9 @@ class EndpointHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             except RekognitionError as error:
+                status, payload, outcome = error.http_status, wire.encode_error(error), error.code
+            except WorkspaceError as error:  # a read-only workspace: a refusal, not a server fault
+                error = AccessDeniedException(str(error))
                 status, payload, outcome = error.http_status, wire.encode_error(error), error.code
             except UnknownOperationError as error:
                 error = wire.unknown_operation(error)

@@ -1,19 +1,27 @@
 """`rekurator serve` / `python -m app.server`: run the endpoint until Ctrl-C or SIGTERM.
 
-Exit status: 0 after a clean stop, 1 when the server cannot start (workspace unusable, address
-in use), 2 for bad options or credentials (argparse's convention).
+Exit status, the aws CLI v2 scheme that the rest of `rekurator` uses (app/cli/exit_codes.py):
+    0    stopped cleanly (Ctrl-C, SIGTERM)
+    252  the command line was invalid: unknown option, bad value, options that need each other,
+         unsigned requests on a non-loopback address without --allow-unsigned
+    253  the environment or configuration was unusable: workspace, model pack or face models,
+         credentials file, or the address cannot be listened on
+    255  anything else
+"started" is logged only once the address is bound.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 
 import app
 from app.core.errors import WorkspaceError
+from app.exit_codes import CONFIG_ERROR, GENERAL_ERROR, PARAM_ERROR, SUCCESS
 from app.logs import is_own_handler, setup_logging
 
 from .credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV, CredentialsError, collect_credentials
@@ -123,13 +131,13 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2): a status, not an exception, for callers
-        return exc.code if isinstance(exc.code, int) else 2
+    except SystemExit as exc:  # --help (0) or a usage error: a status, not an exception, for callers
+        return SUCCESS if exc.code in (0, None) else PARAM_ERROR
 
     # stderr as before, plus server.log in the user log folder; an embedding program's own
     # handlers (a test runner's) are kept, and then only our loggers' level is set
     embedded = any(not is_own_handler(h) for h in logging.getLogger().handlers)
-    setup_logging("server", args.log_level, console=True)
+    setup_logging("server", args.log_level, console=True, announce=False)
     if embedded:
         logging.getLogger("app.server").setLevel(args.log_level.upper())
 
@@ -147,15 +155,17 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
             idle_timeout_s=args.idle_timeout,
             body_timeout_s=args.body_timeout,
         )
-    except (CredentialsError, ValueError) as exc:
-        return _fail(prog, exc, 2)
+    except CredentialsError as exc:
+        return _fail(prog, exc, PARAM_ERROR if exc.usage else CONFIG_ERROR)
+    except ValueError as exc:
+        return _fail(prog, exc, PARAM_ERROR)
     if not credentials and not args.allow_unsigned and not is_loopback(args.host):
         return _fail(
             prog,
             f"no credentials configured, and {args.host} is not a loopback address: refusing to accept unsigned "
             f"requests from the network. Configure a key pair (--credentials-file, {ACCESS_KEY_ENV}/{SECRET_KEY_ENV}) "
             f"or pass --allow-unsigned",
-            2,
+            PARAM_ERROR,
         )
 
     # after the argument checks, so that --help and usage errors stay fast
@@ -166,23 +176,28 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
     try:
         analyzer_factory, face_model_version = analyzer_choice(args.model_pack)
     except (ValueError, OSError) as exc:  # the model pack folder is missing or incomplete
-        return _fail(prog, f"cannot use the model pack: {exc}", 2)
+        return _fail(prog, f"cannot use the model pack: {exc}", CONFIG_ERROR)
     try:
         engine = Engine(args.workspace, analyzer_factory=analyzer_factory, face_model_version=face_model_version)
     except (WorkspaceError, OSError) as exc:
-        return _fail(prog, f"cannot open the workspace: {exc}", 1)
+        return _fail(prog, f"cannot open the workspace: {exc}", CONFIG_ERROR)
     try:
+        if engine.store.read_only:
+            log.warning("the workspace %s is read-only: requests that change it are refused", engine.workspace)
         if args.preload_models:
             print(f"Loading face models ({face_model_version})...", file=sys.stderr, flush=True)
             try:
                 engine.analyzer
             except Exception as exc:  # a missing or broken model pack: say which, do not serve half a service
-                return _fail(prog, f"cannot load the face models: {exc}", 1)
+                return _fail(prog, f"cannot load the face models: {exc}", CONFIG_ERROR)
         try:
             server = EndpointServer(engine, args.host, args.port, config)
         except OSError as exc:
-            return _fail(prog, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", 1)
+            return _fail(prog, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", CONFIG_ERROR)
         return _run(server, engine, config, stop_event or threading.Event())
+    except Exception as exc:  # unexpected: logged with its traceback, reported in one line
+        log.exception("the server failed")
+        return _fail(prog, f"unexpected error: {exc}", GENERAL_ERROR)
     finally:
         engine.close()
 
@@ -191,6 +206,7 @@ def _run(server: EndpointServer, engine, config: EndpointConfig, stop: threading
     previous = _install_signal_handlers(stop)
     try:
         server.start()
+        log.info("rekurator %s server started (pid %d), listening on %s", app.__version__, os.getpid(), server.url)
         _announce(server, engine, config)
         while not stop.wait(0.5):
             pass

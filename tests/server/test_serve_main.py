@@ -136,16 +136,16 @@ def test_serve_main_in_a_thread_serves_images_with_the_chosen_analyzer(tmp_path,
 
 
 def test_unusable_model_pack_is_reported(tmp_path, capsys):
-    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--model-pack", str(tmp_path / "no-pack")]) == 2
+    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--model-pack", str(tmp_path / "no-pack")]) == 253
     assert "cannot use the model pack" in capsys.readouterr().err
 
 
-def test_preload_failure_exits_1_before_serving(tmp_path, capsys, monkeypatch):
+def test_preload_failure_exits_253_before_serving(tmp_path, capsys, monkeypatch):
     def broken():
         raise RuntimeError("model file truncated")
 
     monkeypatch.setattr("app.vision.analyzers.analyzer_choice", lambda model_pack=None: (broken, MODEL))
-    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--preload-models"]) == 1
+    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--preload-models"]) == 253
     captured = capsys.readouterr()
     assert "cannot load the face models: model file truncated" in captured.err
     assert "listening" not in captured.out
@@ -161,8 +161,9 @@ def test_preload_failure_exits_1_before_serving(tmp_path, capsys, monkeypatch):
         (["--credentials-file", "/nonexistent/creds"], "cannot read credentials file"),
     ],
 )
-def test_bad_options_exit_2_with_a_message(tmp_path, capsys, argv, fragment):
-    assert serve_main(["--workspace", str(tmp_path / "ws"), *argv]) == 2
+def test_bad_options_exit_252_or_253_with_a_message(tmp_path, capsys, argv, fragment):
+    expected = 253 if argv[0] == "--credentials-file" else 252  # a file that cannot be read: configuration
+    assert serve_main(["--workspace", str(tmp_path / "ws"), *argv]) == expected
     assert fragment in capsys.readouterr().err
 
 
@@ -172,20 +173,20 @@ def test_help_exits_0(capsys):
     assert "--max-body-bytes" in out and "REKURATOR_ACCESS_KEY_ID" in out
 
 
-def test_port_in_use_exits_1(tmp_path, capsys):
+def test_port_in_use_exits_253(tmp_path, capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert serve_main(["--port", str(port), "--workspace", str(tmp_path / "ws")]) == 1
+        assert serve_main(["--port", str(port), "--workspace", str(tmp_path / "ws")]) == 253
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
-def test_unusable_workspace_exits_1(tmp_path, capsys):
+def test_unusable_workspace_exits_253(tmp_path, capsys):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "rekurator.sqlite3").write_bytes(b"not a database at all" * 10)
-    assert serve_main(["--port", "0", "--workspace", str(workspace)]) == 1
+    assert serve_main(["--port", "0", "--workspace", str(workspace)]) == 253
     assert "cannot open the workspace" in capsys.readouterr().err
 
 
