@@ -33,6 +33,7 @@ import ipaddress
 import logging
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -70,6 +71,9 @@ class EndpointConfig:
     idle_timeout_s: float = 15.0
     body_timeout_s: float = 30.0
     drain_timeout_s: float = 10.0
+    # HTTPS: a PEM certificate chain and its private key; both or neither
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self):
         for name in ("max_body_bytes", "workers", "max_connections", "max_connections_per_address"):
@@ -78,6 +82,17 @@ class EndpointConfig:
         for name in ("socket_timeout_s", "header_timeout_s", "idle_timeout_s", "body_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key must be given together")
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None for plain HTTP; OSError/SSLError for unusable files."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.tls_cert, self.tls_key)
+        return context
 
 
 @dataclass(eq=False)
@@ -117,12 +132,21 @@ class EndpointServer(ThreadingHTTPServer):
         self.closed_to_make_room = 0
         self._serving_thread: threading.Thread | None = None
         self._serving = False
+        self._tls = self.config.tls_context()
         self._executor = ThreadPoolExecutor(self.config.workers, thread_name_prefix="rekurator-engine")
         try:
             super().__init__((host, port), EndpointHandler)
         except BaseException:
             self._executor.shutdown(wait=False)
             raise
+
+    def get_request(self):
+        request, address = super().get_request()
+        if self._tls is not None:
+            # the handshake runs in the connection's own thread, under the header deadline,
+            # so a client that never completes it holds neither the accept loop nor a slot for long
+            request = self._tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        return request, address
 
     def server_bind(self):
         # HTTPServer.server_bind asks for the host's FQDN: a DNS lookup that can stall offline.
@@ -141,7 +165,7 @@ class EndpointServer(ThreadingHTTPServer):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # a wildcard bind is reached via loopback locally
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self._tls is not None else 'http'}://{host}:{self.port}"
 
     @property
     def signed(self) -> bool:
@@ -317,6 +341,14 @@ class EndpointServer(ThreadingHTTPServer):
 
     def process_request_thread(self, request, client_address):
         try:
+            if isinstance(request, ssl.SSLSocket):
+                try:
+                    request.settimeout(self.config.socket_timeout_s)
+                    request.do_handshake()
+                except (OSError, ValueError) as exc:  # not TLS, a bad client hello, or closed by the watchdog
+                    log.debug("TLS handshake with %s failed: %r", client_address, exc)
+                    self.shutdown_request(request)
+                    return
             super().process_request_thread(request, client_address)
         finally:
             self._forget(request)

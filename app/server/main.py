@@ -71,6 +71,8 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
         metavar="FILE",
         help="INI file in the AWS credentials layout; every section's aws_access_key_id/aws_secret_access_key pair is accepted",
     )
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain); with --tls-key")
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
     parser.add_argument(
         "--allow-unsigned",
         action="store_true",
@@ -154,6 +156,8 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
             header_timeout_s=args.header_timeout,
             idle_timeout_s=args.idle_timeout,
             body_timeout_s=args.body_timeout,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
     except CredentialsError as exc:
         return _fail(prog, exc, PARAM_ERROR if exc.usage else CONFIG_ERROR)
@@ -167,6 +171,14 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
             f"or pass --allow-unsigned",
             PARAM_ERROR,
         )
+
+    try:
+        config.tls_context()  # unreadable or mismatched files: say so before anything starts
+    except (OSError, ValueError) as exc:
+        return _fail(prog, f"cannot use the TLS certificate and key: {exc}", CONFIG_ERROR)
+    if not config.tls_cert and not is_loopback(args.host):
+        log.warning("serving plain HTTP on %s: requests, keys' signatures and images can be read on the "
+                    "network; use --tls-cert/--tls-key", args.host)
 
     # after the argument checks, so that --help and usage errors stay fast
     from app.core.engine import Engine
@@ -235,7 +247,15 @@ def _announce(server: EndpointServer, engine, config: EndpointConfig) -> None:
             f"{server.url} can read and change this workspace"
         )
         log.warning("accepting unsigned requests on %s", server.url)
-    lines.append(f"  try:       aws rekognition list-collections --endpoint-url {server.url} --region {config.region}")
+    # a line that works as printed, also on a machine with no AWS credentials configured
+    tls = f" --ca-bundle {config.tls_cert}" if config.tls_cert else ""
+    if server.signed:
+        key = sorted(config.credentials)[0]
+        lines.append(f"  try:       AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY=<its secret> aws rekognition "
+                     f"list-collections --endpoint-url {server.url} --region {config.region}{tls}")
+    else:
+        lines.append(f"  try:       aws rekognition list-collections --endpoint-url {server.url} --region {config.region}"
+                     f" --no-sign-request{tls}")
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
 

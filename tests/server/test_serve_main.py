@@ -223,3 +223,24 @@ def test_bad_credentials_files_are_named(tmp_path, text, fragment):
 def test_half_configured_environment_is_an_error():
     with pytest.raises(CredentialsError, match="REKURATOR_SECRET_ACCESS_KEY"):
         collect_credentials(environ={"REKURATOR_ACCESS_KEY_ID": "K"})
+
+
+def test_the_try_line_works_without_aws_credentials_and_started_is_logged_after_binding(tmp_path, capsys):
+    from app.logs import log_file
+
+    thread, stop, result = run_in_thread(["--port", "0", "--workspace", str(tmp_path / "ws"), "--log-level", "info"])
+    printed = ""
+    deadline = time.monotonic() + 20
+    while "Press Ctrl-C" not in printed and time.monotonic() < deadline:
+        time.sleep(0.05)
+        printed += capsys.readouterr().out
+    try:
+        try_line = next(line for line in printed.splitlines() if line.strip().startswith("try:"))
+        assert "--no-sign-request" in try_line  # an unsigned server: no AWS credentials needed
+        url = url_of(printed.splitlines())
+        logged = log_file("server").read_text()
+        assert f"server started (pid {os.getpid()}), listening on {url}" in logged
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert result["rc"] == 0
