@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     try:
         if args.self_test:
             faulthandler.enable(sys.stderr, all_threads=True)  # a hard crash shows where, right there
-            return _self_test_main()
+            return _self_test_main(args.model_pack)
         return _window_main(args)
     finally:
         restore_hooks()
@@ -239,10 +239,10 @@ def _remote_backend(args):
 
 
 # -- self-test -------------------------------------------------------------------------------------
-def _self_test_main() -> int:
+def _self_test_main(model_pack: str | None = None) -> int:
     from app.self_test import default_checks, run_checks
 
-    summary = run_checks([*default_checks(), ("window", check_window)])
+    summary = run_checks([*default_checks(model_pack), ("window", check_window)])
     text = json.dumps(summary, indent=2)
     print(text)
     log.info("self-test summary:\n%s", text)  # where a windowed bundle (no console) shows it
