@@ -10,9 +10,12 @@ bombs are answered. Server RSS (VmRSS) is sampled every 20 ms; VmHWM gives the p
 Every loop is bounded; nothing leaves 127.0.0.1. One JSON line per measurement:
 - `bomb`: per bomb request, status, error type, seconds;
 - `normal`: count, statuses, p50/max latency of the normal requests during the bombs;
-- `memory`: RSS before the bombs, peak RSS (sampled and VmHWM) and the growth; target <= 1 GB.
+- `memory`: RSS before the bombs, peak RSS (sampled and VmHWM) and the growth; target <= 1 GB;
+- `decode`: one bomb through decode_image alone in a fresh process: peak RSS growth and seconds,
+  for this checkout and, with --root DIR, for another checkout (e.g. the commit before, unpacked
+  with `git archive`) in the same run.
 
-Run: .venv/bin/python bench/stress_image_bombs.py [--bombs 8] [--normal-threads 2] [--budget-mb 640]
+Run: .venv/bin/python bench/stress_image_bombs.py [--bombs 8] [--normal-threads 2] [--budget-mb 640] [--root DIR]
 """
 
 from __future__ import annotations
@@ -96,6 +99,27 @@ class Server:
             self.process.wait()
 
 
+_DECODE_ONE = """
+import resource, sys, time
+from app.vision.image_decode import decode_image
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+image = decode_image(data)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, time.perf_counter() - started)
+"""
+
+
+def decode_one(root: pathlib.Path, path: pathlib.Path, label: str) -> None:
+    done = subprocess.run([sys.executable, "-c", _DECODE_ONE, str(path)], cwd=root, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(root)), timeout=600)
+    if done.returncode != 0:
+        emit(bench="decode", code=label, error=done.stderr.strip().splitlines()[-1:])
+        return
+    growth_mb, seconds = done.stdout.split()
+    emit(bench="decode", code=label, side=SIDE, peak_growth_mb=int(growth_mb), seconds=round(float(seconds), 2))
+
+
 def call(port: int, operation: str, body: dict, timeout: float = 180) -> tuple[int, str | None, float]:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -117,12 +141,21 @@ def main() -> int:
     parser.add_argument("--normal-threads", type=int, default=2)
     parser.add_argument("--budget-mb", type=int, default=None,
                         help="REKURATOR_IMAGE_MEMORY_MB for the server")
+    parser.add_argument("--root", type=pathlib.Path, help="also decode one bomb with this checkout's code")
     args = parser.parse_args()
+    if not 1 <= args.bombs <= 16:
+        parser.error("--bombs must be 1..16")
 
     print("making the bomb...", file=sys.stderr)
-    bomb = base64.b64encode(bomb_png()).decode()
+    raw_bomb = bomb_png()
+    bomb = base64.b64encode(raw_bomb).decode()
     photo = base64.b64encode(PHOTO.read_bytes()).decode()
     with tempfile.TemporaryDirectory(prefix="rekurator-bombs-") as tmp:
+        bomb_file = pathlib.Path(tmp) / "bomb.png"
+        bomb_file.write_bytes(raw_bomb)
+        decode_one(ROOT, bomb_file, "this checkout")
+        if args.root:
+            decode_one(args.root.resolve(), bomb_file, str(args.root))
         server = Server(pathlib.Path(tmp) / "ws", args.budget_mb)
         try:
             port = server.port
