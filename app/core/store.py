@@ -89,14 +89,17 @@ class Store:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        options = {"timeout": BUSY_TIMEOUT_MS / 1000, "isolation_level": None, "check_same_thread": False}
+        def connect(database: str | Path, uri: bool = False) -> sqlite3.Connection:
+            return sqlite3.connect(database, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False, uri=uri)
+
         if not self.read_only:
-            return sqlite3.connect(self.path, **options)
+            return connect(self.path)
         # SQLite reads a WAL database only where it can create the -shm file; in a folder it cannot
         # write to, and with no -wal file left (nothing uncommitted), the file is opened as immutable.
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, **options)
+            conn = connect(uri, uri=True)
             conn.execute("PRAGMA schema_version").fetchone()
             return conn
         except sqlite3.OperationalError:
@@ -105,7 +108,7 @@ class Store:
                     f"{self.workspace} is read-only and its database has changes that were never checkpointed "
                     f"({self.path.name}-wal); open it once where it can be written"
                 ) from None
-        return sqlite3.connect(uri + "&immutable=1", uri=True, **options)
+        return connect(uri + "&immutable=1", uri=True)
 
     def _open_connection(self) -> sqlite3.Connection:
         try:

@@ -188,8 +188,9 @@ def _window_main(args) -> int:
     wake.timeout.connect(_idle)
     wake.start(250)
     window.show()
+    read_only_box = None  # kept alive while the window runs
     if getattr(getattr(engine, "store", None), "read_only", False):
-        window.read_only_box = read_only_notice(window, engine.workspace)
+        read_only_box = read_only_notice(window, engine.workspace)
     if previous_crash is not None:
         log.warning("the previous run crashed; its report is %s", previous_crash)
         window.previous_crash_box = show_previous_crash(window, previous_crash)
@@ -199,6 +200,8 @@ def _window_main(args) -> int:
         return qt_app.exec()
     finally:
         wake.stop()
+        if read_only_box is not None:
+            read_only_box.close()
         engine.close()
 
 

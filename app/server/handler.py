@@ -108,9 +108,9 @@ class EndpointHandler(BaseHTTPRequestHandler):
                 return
             except RekognitionError as error:
                 status, payload, outcome = error.http_status, wire.encode_error(error), error.code
-            except WorkspaceError as error:  # a read-only workspace: a refusal, not a server fault
-                error = AccessDeniedException(str(error))
-                status, payload, outcome = error.http_status, wire.encode_error(error), error.code
+            except WorkspaceError as exc:  # a read-only workspace: a refusal, not a server fault
+                refusal = AccessDeniedException(str(exc))
+                status, payload, outcome = refusal.http_status, wire.encode_error(refusal), refusal.code
             except UnknownOperationError as error:
                 error = wire.unknown_operation(error)
                 status, payload, outcome = error.http_status, wire.encode_error(error), error.code
