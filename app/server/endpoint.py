@@ -130,6 +130,7 @@ class EndpointServer(ThreadingHTTPServer):
         self._watchdog: threading.Thread | None = None
         self.closed_by_deadline = 0  # counters, for logs and tests
         self.closed_to_make_room = 0
+        self.refused = 0
         self._serving_thread: threading.Thread | None = None
         self._serving = False
         self._tls = self.config.tls_context()
@@ -299,10 +300,13 @@ class EndpointServer(ThreadingHTTPServer):
         with contextlib.suppress(OSError):
             request.shutdown(socket.SHUT_RDWR)
 
-    def _make_room(self, address: str) -> bool:
-        """Close the longest-waiting connection that blocks a new one from `address`, if needed.
+    def _make_room(self, address: str) -> str:
+        """Decide about a new connection from `address`: "admit", "wait" or "refuse".
 
-        Call with _connections_changed held. True when the new connection may be admitted now.
+        Call with _connections_changed held. Over a cap, the longest-waiting connection without a
+        complete request (of that address, else of any) is closed, and the newcomer waits the
+        moment its thread takes to leave. An address whose connections are all busy is refused
+        at once: waiting would hold the accept loop, and with it every other client.
         """
         config = self.config
         open_now = [s for s in self._connections.values() if s.phase != EXPIRED]
@@ -312,14 +316,18 @@ class EndpointServer(ThreadingHTTPServer):
         elif len(self._connections) >= config.max_connections:
             candidates = open_now
         else:
-            return True
+            return "admit"
+        expiring = any(s.phase == EXPIRED and s.address == address for s in self._connections.values())
         waiting = [(s.since, r) for r, s in self._connections.items()
                    if s.phase == WAITING and any(s is c for c in candidates)]
         if waiting:
             _, victim = min(waiting, key=lambda item: item[0])
             self._expire(victim, self._connections[victim])
             self.closed_to_make_room += 1
-        return False
+            return "wait"
+        if candidates is same and not expiring:
+            return "refuse"
+        return "wait"
 
     # -- socketserver hooks --------------------------------------------------------------------
     def process_request(self, request, client_address):
@@ -327,11 +335,14 @@ class EndpointServer(ThreadingHTTPServer):
         with self._connections_changed:
             # Wait for room; an expired connection's thread leaves within moments, and while every
             # connection is busy with a request the kernel backlog holds the new ones.
-            while not self._make_room(address):
-                self._connections_changed.wait(0.1)
-                if self._stopping.is_set():
+            while (decision := self._make_room(address)) != "admit":
+                if decision == "refuse" or self._stopping.is_set():
+                    log.debug("refusing a connection from %s: its %d connections are all busy", address,
+                              self.config.max_connections_per_address)
+                    self.refused += 1
                     self.shutdown_request(request)
                     return
+                self._connections_changed.wait(0.1)
             self._connections[request] = _Connection(address)
         try:
             super().process_request(request, client_address)

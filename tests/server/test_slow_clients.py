@@ -179,6 +179,39 @@ def test_busy_connections_are_never_closed_to_make_room(tmp_path):
         assert second and second[0][0] == 200
 
 
+def test_an_address_whose_connections_are_all_busy_does_not_hold_the_others(tmp_path):
+    analyzer = BlockingAnalyzer()
+    with running_endpoint(tmp_path / "ws", analyzer=analyzer, max_connections_per_address=1) as ep:
+        ep.engine.create_collection(CollectionId="c")
+
+        def index():
+            conn = http.client.HTTPConnection("127.0.0.1", ep.port, timeout=20)
+            conn.request("POST", "/", body=b'{"CollectionId": "c", "Image": {"Bytes": "eA=="}}',
+                         headers={"X-Amz-Target": "RekognitionService.IndexFaces"})
+            conn.getresponse().read()
+            conn.close()
+
+        busy = threading.Thread(target=index)
+        busy.start()
+        try:
+            assert analyzer.entered.wait(5)
+            with socket.create_connection(("127.0.0.1", ep.port), timeout=5) as same:  # refused at once
+                assert closed_by_server(same, within=2)
+            try:  # another address is served meanwhile: the accept loop was not held
+                other = socket.create_connection(("127.0.0.1", ep.port), timeout=5, source_address=("127.0.0.2", 0))
+            except OSError:
+                pytest.skip("127.0.0.2 is not usable as a source address here")
+            with other:
+                other.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.ListCollections\r\n"
+                              b"Content-Length: 2\r\n\r\n{}")
+                other.settimeout(5)
+                assert other.recv(65536).startswith(b"HTTP/1.1 200")
+            assert ep.server.refused >= 1
+        finally:
+            analyzer.release.set()
+            busy.join(10)
+
+
 @pytest.mark.parametrize("name", ["header_timeout_s", "idle_timeout_s", "body_timeout_s"])
 def test_deadlines_must_be_positive(name):
     from app.server.endpoint import EndpointConfig
