@@ -15,7 +15,8 @@ Every loop is bounded; nothing leaves 127.0.0.1. One JSON line per measurement:
   for this checkout and, with --root DIR, for another checkout (e.g. the commit before, unpacked
   with `git archive`) in the same run.
 
-Run: .venv/bin/python bench/stress_image_bombs.py [--bombs 8] [--normal-threads 2] [--budget-mb 640] [--root DIR]
+Run: .venv/bin/python bench/stress_image_bombs.py [--bombs 8] [--normal-threads 2] [--budget-mb 640]
+                                                  [--root DIR]
 """
 
 from __future__ import annotations
@@ -111,13 +112,15 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024, tim
 
 
 def decode_one(root: pathlib.Path, path: pathlib.Path, label: str) -> None:
-    done = subprocess.run([sys.executable, "-c", _DECODE_ONE, str(path)], cwd=root, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", _DECODE_ONE, str(path)], cwd=root, capture_output=True,
+                          text=True,
                           env=dict(os.environ, PYTHONPATH=str(root)), timeout=600)
     if done.returncode != 0:
         emit(bench="decode", code=label, error=done.stderr.strip().splitlines()[-1:])
         return
     growth_mb, seconds = done.stdout.split()
-    emit(bench="decode", code=label, side=SIDE, peak_growth_mb=int(growth_mb), seconds=round(float(seconds), 2))
+    emit(bench="decode", code=label, side=SIDE, peak_growth_mb=int(growth_mb),
+         seconds=round(float(seconds), 2))
 
 
 def call(port: int, operation: str, body: dict, timeout: float = 180) -> tuple[int, str | None, float]:

@@ -111,8 +111,8 @@ def apply_binary_format(params: dict, shape, binary_format: str) -> dict:
 def _looks_like_a_file(text: str) -> bool:
     if len(text) > 4096 or "\n" in text:
         return False
-    return os.path.splitext(text)[1].lower() in (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp") or os.path.isfile(
-        os.path.expanduser(text))
+    image_suffixes = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+    return os.path.splitext(text)[1].lower() in image_suffixes or os.path.isfile(os.path.expanduser(text))
 
 
 def _blobs(value, shape, binary_format: str, path: str):

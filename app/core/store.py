@@ -49,7 +49,8 @@ class Store:
         """Create the folder and an empty database file owner-only; say in plain words what is wrong."""
         if self.workspace.exists() and not self.workspace.is_dir():
             raise WorkspaceError(
-                f"{self.workspace} is a file, not a folder; a workspace is a folder (it holds {self.path.name})"
+                f"{self.workspace} is a file, not a folder; a workspace is a folder "
+                f"(it holds {self.path.name})"
             )
         try:
             make_private_dirs(self.workspace)
@@ -60,8 +61,8 @@ class Store:
         except OSError as exc:
             if not self.path.is_file():
                 raise WorkspaceError(
-                    f"cannot create a workspace in {self.workspace}: {describe_os_error(exc)}. Choose a folder "
-                    f"you can write to (--workspace DIR or $REKURATOR_WORKSPACE)"
+                    f"cannot create a workspace in {self.workspace}: {describe_os_error(exc)}. "
+                    f"Choose a folder you can write to (--workspace DIR or $REKURATOR_WORKSPACE)"
                 ) from None
             self.read_only = True  # an existing database in a folder we cannot write to
 
@@ -105,8 +106,8 @@ class Store:
         except sqlite3.OperationalError:
             if Path(f"{self.path}-wal").exists():
                 raise WorkspaceError(
-                    f"{self.workspace} is read-only and its database has changes that were never checkpointed "
-                    f"({self.path.name}-wal); open it once where it can be written"
+                    f"{self.workspace} is read-only and its database has changes that were never "
+                    f"checkpointed ({self.path.name}-wal); open it once where it can be written"
                 ) from None
         return connect(uri + "&immutable=1", uri=True)
 
@@ -208,8 +209,8 @@ class Store:
         """One write transaction; commits on success, rolls back on any exception."""
         if self.read_only:
             raise WorkspaceError(
-                f"the workspace {self.workspace} is read-only (its folder cannot be written), so it cannot be "
-                f"changed; listing, searching and reports still work"
+                f"the workspace {self.workspace} is read-only (its folder cannot be written), so it "
+                f"cannot be changed; listing, searching and reports still work"
             )
         conn = self.connection()
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000

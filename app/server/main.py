@@ -71,7 +71,9 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
         metavar="FILE",
         help="INI file in the AWS credentials layout; every section's aws_access_key_id/aws_secret_access_key pair is accepted",
     )
-    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain); with --tls-key")
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain); with --tls-key"
+    )
     parser.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
     parser.add_argument(
         "--allow-unsigned",
@@ -195,7 +197,8 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
         return _fail(prog, f"cannot open the workspace: {exc}", CONFIG_ERROR)
     try:
         if engine.store.read_only:
-            log.warning("the workspace %s is read-only: requests that change it are refused", engine.workspace)
+            log.warning("the workspace %s is read-only: requests that change it are refused",
+                        engine.workspace)
         if args.preload_models:
             print(f"Loading face models ({face_model_version})...", file=sys.stderr, flush=True)
             try:
@@ -205,7 +208,8 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
         try:
             server = EndpointServer(engine, args.host, args.port, config)
         except OSError as exc:
-            return _fail(prog, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", CONFIG_ERROR)
+            reason = exc.strerror or exc
+            return _fail(prog, f"cannot listen on {args.host}:{args.port}: {reason}", CONFIG_ERROR)
         return _run(server, engine, config, stop_event or threading.Event())
     except Exception as exc:  # unexpected: logged with its traceback, reported in one line
         log.exception("the server failed")
@@ -218,7 +222,8 @@ def _run(server: EndpointServer, engine, config: EndpointConfig, stop: threading
     previous = _install_signal_handlers(stop)
     try:
         server.start()
-        log.info("rekurator %s server started (pid %d), listening on %s", app.__version__, os.getpid(), server.url)
+        log.info("rekurator %s server started (pid %d), listening on %s",
+                 app.__version__, os.getpid(), server.url)
         _announce(server, engine, config)
         while not stop.wait(0.5):
             pass
@@ -251,11 +256,12 @@ def _announce(server: EndpointServer, engine, config: EndpointConfig) -> None:
     tls = f" --ca-bundle {config.tls_cert}" if config.tls_cert else ""
     if server.signed:
         key = sorted(config.credentials)[0]
-        lines.append(f"  try:       AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY=<its secret> aws rekognition "
-                     f"list-collections --endpoint-url {server.url} --region {config.region}{tls}")
+        lines.append(f"  try:       AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY=<its secret> "
+                     f"aws rekognition list-collections --endpoint-url {server.url} "
+                     f"--region {config.region}{tls}")
     else:
-        lines.append(f"  try:       aws rekognition list-collections --endpoint-url {server.url} --region {config.region}"
-                     f" --no-sign-request{tls}")
+        lines.append(f"  try:       aws rekognition list-collections --endpoint-url {server.url} "
+                     f"--region {config.region} --no-sign-request{tls}")
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
 

@@ -142,7 +142,8 @@ class SigV4Verifier:
         for name in sorted(header_values):
             if name.startswith("x-amz-") and name not in signed_headers:
                 raise IncompleteSignatureException(
-                    f"'{name}' must be a 'SignedHeader' in the AWS Authorization: every x-amz-* header is signed."
+                    f"'{name}' must be a 'SignedHeader' in the AWS Authorization: "
+                    "every x-amz-* header is signed."
                 )
 
         self._check_time(amz_date, request_time)

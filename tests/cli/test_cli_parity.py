@@ -44,7 +44,8 @@ def test_each_command_help_lists_the_global_options(cli, argv):
     assert result.rc == 0
     text = result.out
     assert "global options" in text
-    for flag in ("--debug", "--endpoint-url", "--output", "--query", "--profile", "--region", "--no-sign-request",
+    for flag in ("--debug", "--endpoint-url", "--output", "--query", "--profile", "--region",
+                 "--no-sign-request",
                  "--cli-binary-format", "--workspace"):
         assert f"[{flag}" in text, flag  # in the synopsis, as aws lists them
         assert re.search(rf"^  {re.escape(flag)}\b", text, re.M), flag  # and described
@@ -53,7 +54,8 @@ def test_each_command_help_lists_the_global_options(cli, argv):
 def test_list_faces_gives_every_face_a_numeric_index_faces_model_version(cli, analyzer, tmp_path):
     photo = tmp_path / "p.jpg"
     photo.write_bytes(b"photo")
-    analyzer.register(b"photo", [analyzed_face(identity_centres(1)[0]), analyzed_face(identity_centres(2)[1], left=0.5)])
+    centres = identity_centres(2)
+    analyzer.register(b"photo", [analyzed_face(centres[0]), analyzed_face(centres[1], left=0.5)])
     cli("create-collection", "--collection-id", "c")
     assert cli("index-faces", "--collection-id", "c", "--image-bytes", f"fileb://{photo}").rc == 0
     faces = cli("list-faces", "--collection-id", "c").json["Faces"]

@@ -52,7 +52,8 @@ def test_serve_a_read_only_workspace_answers_reads_and_refuses_writes(tmp_path):
         answers = {}
         for target, body in (("ListCollections", {}), ("CreateCollection", {"CollectionId": "new"})):
             conn = http.client.HTTPConnection("127.0.0.1", ep.port, timeout=10)
-            conn.request("POST", "/", body=json.dumps(body), headers={"X-Amz-Target": f"RekognitionService.{target}"})
+            headers = {"X-Amz-Target": f"RekognitionService.{target}"}
+            conn.request("POST", "/", body=json.dumps(body), headers=headers)
             response = conn.getresponse()
             answers[target] = (response.status, json.loads(response.read()))
             conn.close()

@@ -42,7 +42,8 @@ def test_a_read_only_workspace_opens_the_window(qapp, tmp_path, monkeypatch):
     filled_workspace(workspace)
     notices = []
     original = gui_main.read_only_notice
-    monkeypatch.setattr(gui_main, "read_only_notice", lambda parent, ws: notices.append(ws) or original(parent, ws))
+    monkeypatch.setattr(gui_main, "read_only_notice",
+                        lambda parent, ws: notices.append(ws) or original(parent, ws))
     with read_only(workspace):
         assert gui_main.main(["--workspace", str(workspace), "--quit-after-ms", "300"]) == 0
     assert notices == [workspace]

@@ -92,7 +92,8 @@ def test_two_target_headers_are_a_400(tmp_path):
 
 @pytest.mark.parametrize("value", ["+2", " 2x", "2_0", "0x2", "-0", "٢", "1e1", ""])
 def test_content_length_must_be_digits_only(tmp_path, value):
-    with running_endpoint(tmp_path / "ws") as ep, socket.create_connection(("127.0.0.1", ep.port), timeout=10) as s:
+    with running_endpoint(tmp_path / "ws") as ep, \
+            socket.create_connection(("127.0.0.1", ep.port), timeout=10) as s:
         s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.ListCollections\r\n"
                   b"Content-Length: " + value.encode() + b"\r\n\r\n{}")
         head = s.recv(65536).split(b"\r\n", 1)[0]
@@ -116,7 +117,8 @@ def certificate(tmp_path):
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
     return cert, key
@@ -130,9 +132,11 @@ def test_https_with_tls_cert_and_key(tmp_path, certificate):
         conn = http.client.HTTPSConnection("127.0.0.1", ep.port, timeout=10, context=context)
         conn.request("POST", "/", body=b"{}", headers={"X-Amz-Target": "RekognitionService.ListCollections"})
         response = conn.getresponse()
-        assert response.status == 200 and json.loads(response.read()) == {"CollectionIds": [], "FaceModelVersions": []}
+        assert response.status == 200
+        assert json.loads(response.read()) == {"CollectionIds": [], "FaceModelVersions": []}
         conn.close()
-        with socket.create_connection(("127.0.0.1", ep.port), timeout=10) as plain:  # plain HTTP on a TLS port
+        # plain HTTP on a TLS port gets no answer
+        with socket.create_connection(("127.0.0.1", ep.port), timeout=10) as plain:
             plain.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
             plain.settimeout(5)
             try:
@@ -146,6 +150,6 @@ def test_tls_options_must_come_together_and_be_readable(tmp_path, capsys):
 
     assert serve_main(["--workspace", str(tmp_path / "ws"), "--tls-cert", str(tmp_path / "c.pem")]) == 252
     assert "--tls-cert and --tls-key" in capsys.readouterr().err
-    assert serve_main(["--workspace", str(tmp_path / "ws"), "--port", "0", "--tls-cert", str(tmp_path / "c.pem"),
-                       "--tls-key", str(tmp_path / "k.pem")]) == 253
+    assert serve_main(["--workspace", str(tmp_path / "ws"), "--port", "0",
+                       "--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "k.pem")]) == 253
     assert "cannot use the TLS certificate" in capsys.readouterr().err

@@ -136,7 +136,8 @@ def test_serve_main_in_a_thread_serves_images_with_the_chosen_analyzer(tmp_path,
 
 
 def test_unusable_model_pack_is_reported(tmp_path, capsys):
-    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--model-pack", str(tmp_path / "no-pack")]) == 253
+    argv = ["--port", "0", "--workspace", str(tmp_path / "ws"), "--model-pack", str(tmp_path / "no-pack")]
+    assert serve_main(argv) == 253
     assert "cannot use the model pack" in capsys.readouterr().err
 
 
@@ -228,7 +229,8 @@ def test_half_configured_environment_is_an_error():
 def test_the_try_line_works_without_aws_credentials_and_started_is_logged_after_binding(tmp_path, capsys):
     from app.logs import log_file
 
-    thread, stop, result = run_in_thread(["--port", "0", "--workspace", str(tmp_path / "ws"), "--log-level", "info"])
+    argv = ["--port", "0", "--workspace", str(tmp_path / "ws"), "--log-level", "info"]
+    thread, stop, result = run_in_thread(argv)
     printed = ""
     deadline = time.monotonic() + 20
     while "Press Ctrl-C" not in printed and time.monotonic() < deadline:

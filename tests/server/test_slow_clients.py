@@ -198,11 +198,13 @@ def test_an_address_whose_connections_are_all_busy_does_not_hold_the_others(tmp_
             with socket.create_connection(("127.0.0.1", ep.port), timeout=5) as same:  # refused at once
                 assert closed_by_server(same, within=2)
             try:  # another address is served meanwhile: the accept loop was not held
-                other = socket.create_connection(("127.0.0.1", ep.port), timeout=5, source_address=("127.0.0.2", 0))
+                other = socket.create_connection(("127.0.0.1", ep.port), timeout=5,
+                                                 source_address=("127.0.0.2", 0))
             except OSError:
                 pytest.skip("127.0.0.2 is not usable as a source address here")
             with other:
-                other.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.ListCollections\r\n"
+                other.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n"
+                              b"X-Amz-Target: RekognitionService.ListCollections\r\n"
                               b"Content-Length: 2\r\n\r\n{}")
                 other.settimeout(5)
                 assert other.recv(65536).startswith(b"HTTP/1.1 200")
