@@ -438,7 +438,7 @@ def _png_bands(data: bytes) -> tuple[_PngLayout, list[memoryview]] | None:
             idat.append(view[pos + 8:pos + 8 + length])
         elif ctype == b"IEND":
             break
-        elif not idat:
+        elif not idat and ctype not in (b"acTL", b"fcTL"):  # animation control: the bands are stills
             ancillary += data[pos:pos + 12 + length]
         pos += 12 + length
     return _PngLayout(width, height, depth, colour, bytes(ancillary)), idat
@@ -500,12 +500,16 @@ def _decode_png_by_bands(layout: _PngLayout, idat: list[memoryview]) -> np.ndarr
 
 def _raw_row(row: np.ndarray, colour: int, depth: int) -> bytes:
     """One row of OpenCV's output back in PNG sample order (unfiltered), for the next band."""
+    # OpenCV may add an alpha channel (a tRNS chunk) or repeat grey in B, G, R: take the samples
+    # the PNG itself stores, in its order
     if colour == 2:
-        row = row[:, ::-1]  # BGR -> RGB
+        row = row[:, [2, 1, 0]]  # BGR(A) -> RGB
     elif colour == 6:
         row = row[:, [2, 1, 0, 3]]  # BGRA -> RGBA
     elif colour == 4:
-        row = row[:, [0, 3]]  # OpenCV repeats the grey in B, G, R
+        row = row[:, [0, 3]]
+    elif row.ndim == 2:  # grey that OpenCV expanded
+        row = row[:, 0]
     return np.ascontiguousarray(row, dtype=">u2" if depth == 16 else np.uint8).tobytes()
 
 

@@ -76,6 +76,27 @@ def test_bands_give_exactly_the_pixels_of_a_whole_decode(monkeypatch, name, shap
     np.testing.assert_array_equal(banded, whole)
 
 
+@pytest.mark.parametrize("colour,channels,trns", [(2, 3, struct.pack(">HHH", 10, 20, 30)), (0, 1, struct.pack(">H", 10))])
+@pytest.mark.parametrize("depth", [8, 16])
+def test_bands_of_a_png_with_a_transparent_colour_key(monkeypatch, colour, channels, trns, depth):
+    # tRNS makes OpenCV add an alpha channel to RGB: the row carried to the next band must not have it
+    rng = np.random.default_rng(1)
+    height, width = 23, 17
+    dtype = np.uint8 if depth == 8 else np.dtype(">u2")
+    raw = rng.integers(0, 40, size=(height, width * channels)).astype(dtype)
+    raw[3, :channels] = [10, 20, 30][:channels]  # one pixel of the key colour
+    as_bytes = [r.view(np.uint8) for r in raw]
+    rows = b"".join(b"\x02" + (row - (as_bytes[i - 1] if i else 0)).astype(np.uint8).tobytes()
+                    for i, row in enumerate(as_bytes))
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"tRNS", trns)
+            + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b""))
+    whole = decode_image(data).rgb
+    monkeypatch.setattr(image_memory, "SMALL_IMAGE_BYTES", 0)
+    monkeypatch.setattr(image_decode, "_BAND_BYTES", 1)
+    np.testing.assert_array_equal(decode_image(data).rgb, whole)
+
+
 def test_8bit_alpha_over_white_equals_the_float_formula_for_every_sample_and_alpha():
     c, a = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
     bgra = np.stack([c, c, c, a], axis=2).astype(np.uint8)  # (256, 256, 4)
