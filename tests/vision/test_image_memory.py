@@ -76,7 +76,8 @@ def test_bands_give_exactly_the_pixels_of_a_whole_decode(monkeypatch, name, shap
     np.testing.assert_array_equal(banded, whole)
 
 
-@pytest.mark.parametrize("colour,channels,trns", [(2, 3, struct.pack(">HHH", 10, 20, 30)), (0, 1, struct.pack(">H", 10))])
+@pytest.mark.parametrize("colour,channels,trns",
+                         [(2, 3, struct.pack(">HHH", 10, 20, 30)), (0, 1, struct.pack(">H", 10))])
 @pytest.mark.parametrize("depth", [8, 16])
 def test_bands_of_a_png_with_a_transparent_colour_key(monkeypatch, colour, channels, trns, depth):
     # tRNS makes OpenCV add an alpha channel to RGB: the row carried to the next band must not have it
