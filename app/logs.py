@@ -18,6 +18,7 @@ from pathlib import Path
 import platformdirs
 
 import app
+from app.core.workspace import make_private_dirs, open_private
 
 LOG_DIR_ENV = "REKURATOR_LOG_DIR"
 MAX_BYTES = 1_000_000
@@ -28,7 +29,13 @@ _COMPONENT_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
 class _RekuratorFileHandler(logging.handlers.RotatingFileHandler):
-    """Marks the handlers set up here, so a second setup replaces them instead of adding more."""
+    """Marks the handlers set up here, so a second setup replaces them instead of adding more.
+
+    Log lines name workspaces, collections and users: the files are owner-only (0600).
+    """
+
+    def _open(self):
+        return open_private(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 class _RekuratorConsoleHandler(logging.StreamHandler):
@@ -51,7 +58,9 @@ def log_file(component: str) -> Path:
     return log_dir() / f"{component}.log"
 
 
-def setup_logging(component: str, level: int | str = logging.INFO, console: bool = False) -> Path | None:
+def setup_logging(
+    component: str, level: int | str = logging.INFO, console: bool = False, announce: bool = True
+) -> Path | None:
     """Send the process's log records to `<log dir>/<component>.log` (rotated at 1 MB, 5 kept).
 
     Idempotent, and the last call wins: a process logs to one file, so a CLI that turns into
@@ -71,7 +80,7 @@ def setup_logging(component: str, level: int | str = logging.INFO, console: bool
         root.setLevel(level)
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         file_handler = _RekuratorFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
     except OSError:
         path = None
@@ -84,7 +93,7 @@ def setup_logging(component: str, level: int | str = logging.INFO, console: bool
         console_handler.setLevel(level)
         console_handler.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         root.addHandler(console_handler)
-    if path is not None:
+    if path is not None and announce:  # the server says "started" itself, once it has bound
         logging.getLogger("app").info("rekurator %s %s started (pid %d)", app.__version__, component, os.getpid())
     return path
 

@@ -88,5 +88,18 @@ def run_checks(checks: list[tuple[str, Callable[[], dict]]]) -> dict:
     return summary
 
 
-def default_checks() -> list[tuple[str, Callable[[], dict]]]:
-    return [("resources", check_resources), ("analysis", check_analysis)]
+def chosen_analyzer_factory(model_pack: str | None = None) -> Callable:
+    """The analyzer the program would use: --model-pack, else $REKURATOR_MODEL_PACK, else the bundled one.
+
+    A pack that cannot be used fails the check (ModelPackError names why), rather than the
+    self-test quietly checking the bundled models instead.
+    """
+    from app.vision.analyzers import analyzer_choice
+
+    factory, _version = analyzer_choice(model_pack)
+    return factory
+
+
+def default_checks(model_pack: str | None = None) -> list[tuple[str, Callable[[], dict]]]:
+    return [("resources", check_resources),
+            ("analysis", lambda: check_analysis(chosen_analyzer_factory(model_pack)))]

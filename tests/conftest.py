@@ -1,8 +1,23 @@
 """Test-wide isolation: headless Qt, and no test ever touches the real user directories."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Until the per-test fixture below takes over (collection, session- and module-scoped fixtures),
+# HOME and the XDG dirs point into a folder of this run, so that nothing the suite starts (an
+# onnxruntime session, a model cache) writes to the real ~/.cache or ~/.local; and onnxruntime's
+# telemetry is off even for a test module that imports onnxruntime before app.vision does.
+_SESSION_HOME = tempfile.mkdtemp(prefix="rekurator-tests-home-")
+atexit.register(shutil.rmtree, _SESSION_HOME, True)
+os.environ["HOME"] = _SESSION_HOME
+for _name, _sub in (("XDG_DATA_HOME", ".local/share"), ("XDG_CONFIG_HOME", ".config"),
+                    ("XDG_CACHE_HOME", ".cache"), ("XDG_STATE_HOME", ".local/state")):
+    os.environ[_name] = os.path.join(_SESSION_HOME, _sub)
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 import pytest
 

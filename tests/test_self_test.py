@@ -70,3 +70,17 @@ def test_run_checks_stops_at_the_first_failure():
 def test_the_real_models_find_the_sample_face():
     result = self_test.check_analysis()
     assert result["faces"] == 1 and result["descriptor_length"] == 128
+
+
+@pytest.mark.parametrize("make_pack", [lambda tmp: tmp / "no-such-pack", lambda tmp: tmp])
+def test_self_test_fails_when_the_model_pack_env_names_an_unusable_pack(tmp_path, monkeypatch, make_pack):
+    monkeypatch.setenv("REKURATOR_MODEL_PACK", str(make_pack(tmp_path)))
+    summary = self_test.run_checks(self_test.default_checks())
+    assert summary["ok"] is False and summary["failed"] == "analysis"
+    assert str(tmp_path) in summary["error"]
+
+
+def test_self_test_checks_the_pack_given_on_the_command_line(tmp_path, monkeypatch):
+    monkeypatch.delenv("REKURATOR_MODEL_PACK", raising=False)
+    summary = self_test.run_checks(self_test.default_checks(str(tmp_path / "absent")))
+    assert summary["ok"] is False and summary["failed"] == "analysis"

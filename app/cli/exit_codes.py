@@ -1,25 +1,27 @@
-"""Exit codes and the errors that carry them, as the aws CLI v2 documents them.
+"""The errors that carry the CLI's exit codes; the codes themselves are in app/exit_codes.py.
 
     0    success
-    1    index-folder only: some files could not be indexed (the run went on; ours, after
+    1    index-folder and enroll: part of the work failed (the run went on; ours, after
          the aws s3 commands' "one or more transfers failed")
     130  interrupted (Ctrl-C)
-    252  the command line was invalid: syntax, unknown option, bad parameter value
-    253  the environment or configuration was invalid: workspace, unreadable file:// path,
-         remote profile or credentials
+    252  the command line was invalid: syntax, unknown option, bad parameter value, a missing
+         or unreadable file:// / fileb:// value
+    253  the environment or configuration was invalid: workspace, remote profile or credentials
     254  the service (engine or remote endpoint) answered with an error
     255  anything else
 """
 
 from __future__ import annotations
 
-SUCCESS = 0
-PARTIAL_FAILURE = 1
-INTERRUPTED = 130
-PARAM_ERROR = 252
-CONFIG_ERROR = 253
-SERVICE_ERROR = 254
-GENERAL_ERROR = 255
+from app.exit_codes import (  # noqa: F401  (re-exported: the CLI's modules import them from here)
+    CONFIG_ERROR,
+    GENERAL_ERROR,
+    INTERRUPTED,
+    PARAM_ERROR,
+    PARTIAL_FAILURE,
+    SERVICE_ERROR,
+    SUCCESS,
+)
 
 
 class CliError(Exception):

@@ -49,7 +49,7 @@ def parse_command_args(parser: argparse.ArgumentParser, argv: list[str], stdout)
     """An extra command's options: None after printing help (`help`, -h, --help), else the
     namespace; unknown options are a UsageError, as for the operation commands."""
     if argv[:1] == ["help"] or "-h" in argv or "--help" in argv:
-        stdout.write(parser.format_help())
+        stdout.write(parser.format_help() + "\n" + global_options_help())
         return None
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -97,6 +97,23 @@ def global_parser(**kwargs) -> argparse.ArgumentParser:
         extra = {} if flag not in TAKES_VALUE or "choices" in settings else {"metavar": "<value>"}
         parser.add_argument(flag, **settings, **extra)
     return parser
+
+
+def global_options_help() -> str:
+    """The global options, for every command's help: a synopsis line and one entry each, as the
+    aws CLI's command help lists them (its SYNOPSIS ends with them, then GLOBAL OPTIONS)."""
+    import textwrap
+
+    synopsis = " ".join(
+        f"[{flag}]" if flag not in TAKES_VALUE else f"[{flag} <value>]" for flag, _ in _GLOBALS
+    )
+    lines = ["global options (before or after the command, as in the aws CLI):"]
+    lines += textwrap.wrap(synopsis, width=78, initial_indent="  ", subsequent_indent="  ",
+                           break_on_hyphens=False, break_long_words=False)
+    lines.append("")
+    options = global_parser(usage=argparse.SUPPRESS).format_help().strip().split("\n", 1)[1]
+    lines.append(options.rstrip())
+    return "\n".join(lines) + "\n"
 
 
 def command_position(argv: list[str]) -> int | None:

@@ -60,6 +60,11 @@ def help_text() -> str:
 
 
 def _invalid_command(command: str) -> UsageError:
+    if command == "rekognition":  # typed as `aws rekognition <command>`
+        return UsageError(
+            "argument command: Invalid choice: 'rekognition'. rekurator is already the `aws rekognition` "
+            "command: drop `rekognition`, as in `rekurator list-collections`"
+        )
     choices = list(model.COMMANDS) + list(EXTRA_COMMANDS)
     message = f"argument command: Invalid choice: '{command}', valid choices are: {' | '.join(choices)}"
     close = difflib.get_close_matches(command, choices, cutoff=0.8)

@@ -176,4 +176,6 @@ def assemble_request(args: OperationArgs, binary_format: str) -> dict:
 
 
 def usage_help(operation: str) -> str:
-    return operation_parser(operation).format_help()
+    from .global_options import global_options_help
+
+    return operation_parser(operation).format_help() + "\n" + global_options_help()

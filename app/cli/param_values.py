@@ -15,7 +15,7 @@ import json
 import os
 
 from . import shorthand
-from .exit_codes import ConfigurationError, ParamError
+from .exit_codes import ParamError
 
 
 def load_param_file(value: str, cli_name: str):
@@ -31,9 +31,9 @@ def load_param_file(value: str, cli_name: str):
                                            "If this is a binary file, please use the fileb:// prefix instead of the "
                                            "file:// prefix.") from None
             except OSError as exc:
-                # ours: an unreadable file is an environment problem (253), not a syntax one
-                raise ConfigurationError(
-                    f"Error parsing parameter '{cli_name}': Unable to load paramfile {value}: {exc}") from None
+                # a parameter that cannot be read is a parameter error (252), as in aws CLI v2
+                reason = exc.strerror or str(exc)
+                raise ParamError(cli_name, f"Unable to load paramfile {value}: {reason}: '{path}'") from None
     return None
 
 
@@ -108,6 +108,13 @@ def apply_binary_format(params: dict, shape, binary_format: str) -> dict:
     return _blobs(params, shape, binary_format, "")
 
 
+def _looks_like_a_file(text: str) -> bool:
+    if len(text) > 4096 or "\n" in text:
+        return False
+    image_suffixes = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+    return os.path.splitext(text)[1].lower() in image_suffixes or os.path.isfile(os.path.expanduser(text))
+
+
 def _blobs(value, shape, binary_format: str, path: str):
     kind = shape.type_name
     if kind == "blob" and isinstance(value, str):
@@ -116,7 +123,10 @@ def _blobs(value, shape, binary_format: str, path: str):
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
-            raise ParamError(path or "blob", f'Invalid base64: "{value[:80]}"') from None
+            message = f'Invalid base64: "{value[:80]}"'
+            if _looks_like_a_file(value):
+                message += f"; to send the bytes of a file, name it with fileb://, as in fileb://{value[:200]}"
+            raise ParamError(path or "blob", message) from None
     if kind == "structure" and isinstance(value, dict):
         return {k: _blobs(v, shape.members[k], binary_format, _member_path(path, k)) if k in shape.members else v
                 for k, v in value.items()}

@@ -19,12 +19,13 @@ from .analysis import FaceAnalyzer
 from .backend import Backend
 from .errors import InvalidParameterException
 from .extension_model import EXTENSIONS
+from .null_members import drop_null_members
 from .records import CollectionRow, get_collection, get_user, user_face_count, user_status
 from .service_model import OPERATIONS
 from .store import Store
 from .validation import validate_request
 from .vector_index import CollectionIndex, StaleIndexError
-from .workspace import resolve_workspace
+from .workspace import PRIVATE_FILE_MODE, make_private_dirs, resolve_workspace
 
 # The default face model: dlib ResNet descriptors on YuNet detections (see app.vision).
 DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
@@ -89,7 +90,7 @@ class Engine(Backend):
 
     # -- calling ---------------------------------------------------------------------------
     def call(self, operation: str, params: dict | None = None) -> dict:
-        params = {} if params is None else params
+        params = {} if params is None else drop_null_members(operation, params)
         validate_request(operation, params)
         return _HANDLERS[operation](self, params)
 
@@ -181,8 +182,9 @@ class Engine(Backend):
         if index.live_count < SIDECAR_MIN_FACES or self._saved_generation.get(collection_pk) == index.generation:
             return
         try:
-            self._sidecar_path(collection_pk).parent.mkdir(exist_ok=True)
+            make_private_dirs(self._sidecar_path(collection_pk).parent)
             index.save(self._sidecar_path(collection_pk), collection_pk)
+            os.chmod(self._sidecar_path(collection_pk), PRIVATE_FILE_MODE)  # descriptors: owner-only
             self._saved_generation[collection_pk] = index.generation
         except OSError:
             pass  # a cache only: the database stays the source of truth

@@ -13,6 +13,7 @@ from .analysis import ImageAnalysis
 from .detail_codec import encode_detail
 from .errors import InvalidPaginationTokenException, InvalidParameterException, InvalidS3ObjectException
 from .ids import face_id, image_id
+from .model_versions import numeric_version
 from .pagination import decode_token, encode_token
 from .quality import select_faces
 from .records import FACE_COLUMNS, FACE_FROM, bump_generation, face_from_row, get_collection
@@ -172,7 +173,9 @@ def list_faces(engine, p: dict) -> dict:
         rows = conn.execute(
             f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE {' AND '.join(where)} ORDER BY f.pk LIMIT ?", (*args, limit + 1)
         ).fetchall()
-    response = {"Faces": [face_from_row(r) for r in rows[:limit]], "FaceModelVersion": coll.model_version}
+    numeric = numeric_version(coll.model_version)  # on every face, as AWS's ListFaces example shows
+    response = {"Faces": [{**face_from_row(r), "IndexFacesModelVersion": numeric} for r in rows[:limit]],
+                "FaceModelVersion": coll.model_version}
     if len(rows) > limit:
         response["NextToken"] = encode_token(secret, scope, rows[limit - 1][0])
     return response

@@ -43,7 +43,9 @@ def decode_token(secret: str, token: str, scope):
     try:
         payload, mac_text = token.split(".")
         expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()[:_MAC_BYTES]
-        if not hmac.compare_digest(expected, _unb64(mac_text)):
+        # compare the text, not what it decodes to: base64 decoding skips characters outside its
+        # alphabet and ignores spare bits, so a token with bytes appended would still verify
+        if not hmac.compare_digest(_b64(expected), mac_text):
             raise ValueError("bad signature")
         digest, position, issued = json.loads(_unb64(payload))
     except (ValueError, TypeError) as exc:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import WorkspaceError
 from .schema import APPLICATION_ID, MIGRATIONS, PAGE_SIZE, SCHEMA_VERSION
-from .workspace import database_path
+from .workspace import create_private_file, database_path, describe_os_error, make_private_dirs
 
 BUSY_TIMEOUT_MS = 30_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -38,9 +38,33 @@ class Store:
         self._local = threading.local()
         self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._lock = threading.Lock()
+        # A workspace whose folder cannot be written (read-only media, another user's folder) is
+        # opened read-only: listing and reports work, every write raises WorkspaceError.
+        self.read_only = False
+        self._prepare_folder()
         self._check_existing_file()
-        self.workspace.mkdir(parents=True, exist_ok=True)
         self._migrate()
+
+    def _prepare_folder(self) -> None:
+        """Create the folder and an empty database file owner-only; say in plain words what is wrong."""
+        if self.workspace.exists() and not self.workspace.is_dir():
+            raise WorkspaceError(
+                f"{self.workspace} is a file, not a folder; a workspace is a folder "
+                f"(it holds {self.path.name})"
+            )
+        try:
+            make_private_dirs(self.workspace)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create the workspace folder {describe_os_error(exc)}") from None
+        try:
+            create_private_file(self.path)
+        except OSError as exc:
+            if not self.path.is_file():
+                raise WorkspaceError(
+                    f"cannot create a workspace in {self.workspace}: {describe_os_error(exc)}. "
+                    f"Choose a folder you can write to (--workspace DIR or $REKURATOR_WORKSPACE)"
+                ) from None
+            self.read_only = True  # an existing database in a folder we cannot write to
 
     # -- opening ---------------------------------------------------------------------------
     def _check_existing_file(self) -> None:
@@ -65,10 +89,33 @@ class Store:
                 f"{SCHEMA_VERSION}); upgrade Rekurator to open it. The file was left untouched"
             )
 
+    def _connect(self) -> sqlite3.Connection:
+        def connect(database: str | Path, uri: bool = False) -> sqlite3.Connection:
+            return sqlite3.connect(database, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False, uri=uri)
+
+        if not self.read_only:
+            return connect(self.path)
+        # SQLite reads a WAL database only where it can create the -shm file; in a folder it cannot
+        # write to, and with no -wal file left (nothing uncommitted), the file is opened as immutable.
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        try:
+            conn = connect(uri, uri=True)
+            conn.execute("PRAGMA schema_version").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            if Path(f"{self.path}-wal").exists():
+                raise WorkspaceError(
+                    f"{self.workspace} is read-only and its database has changes that were never "
+                    f"checkpointed ({self.path.name}-wal); open it once where it can be written"
+                ) from None
+        return connect(uri + "&immutable=1", uri=True)
+
     def _open_connection(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        try:
+            conn = self._connect()
+        except sqlite3.OperationalError as exc:
+            raise WorkspaceError(f"{self.path} cannot be opened: {exc}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -83,12 +130,25 @@ class Store:
         return conn
 
     def _migrate(self) -> None:
-        conn = self.connection()
         try:
+            conn = self.connection()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except (WorkspaceError, sqlite3.OperationalError) as exc:
+            if self.read_only or not self._folder_is_read_only():
+                raise WorkspaceError(f"{self.path} cannot be opened: {exc}") from None
+            self.close()  # the folder turned out to be read-only: read the database without writing
+            self.read_only = True
+            conn = self.connection()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        try:
             if version == SCHEMA_VERSION:
                 self._check_application_id(conn)
                 return
+            if self.read_only:
+                raise WorkspaceError(
+                    f"{self.workspace} is read-only, and its database (schema {version}) needs an upgrade to "
+                    f"schema {SCHEMA_VERSION}, which writes to it; open it once where it can be written"
+                )
             if version == 0:
                 # page_size only takes effect before the first table is created
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -134,9 +194,24 @@ class Store:
         with self._lock:
             return len(self._connections)
 
+    def _folder_is_read_only(self) -> bool:
+        """Whether a file can be created in the workspace folder (tried, not guessed from modes)."""
+        probe = self.workspace / f".rekurator-write-test-{os.getpid()}-{threading.get_ident()}"
+        try:
+            create_private_file(probe)
+        except OSError:
+            return True
+        probe.unlink(missing_ok=True)
+        return False
+
     @contextmanager
     def write(self):
         """One write transaction; commits on success, rolls back on any exception."""
+        if self.read_only:
+            raise WorkspaceError(
+                f"the workspace {self.workspace} is read-only (its folder cannot be written), so it "
+                f"cannot be changed; listing, searching and reports still work"
+            )
         conn = self.connection()
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         delay = 0.005
@@ -151,8 +226,14 @@ class Store:
                 delay = min(delay * 2, 0.2)
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
             conn.rollback()
+            if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+                # the database file itself is read-only (the folder is not)
+                raise WorkspaceError(
+                    f"the workspace database {self.path} is read-only, so the workspace cannot be changed; "
+                    f"listing, searching and reports still work"
+                ) from exc
             raise
         else:
             conn.commit()

@@ -12,6 +12,7 @@ import faulthandler
 import os
 from pathlib import Path
 
+from app.core.workspace import make_private_dirs, open_private
 from app.logs import log_dir
 
 CRASH_LOG = "crash.log"
@@ -29,10 +30,10 @@ def crash_log_path() -> Path:
 def enable_crash_log(path: str | os.PathLike | None = None) -> Path:
     global _log_file
     path = Path(path) if path else crash_log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     if _log_file is not None:
         _log_file.close()
-    _log_file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - must outlive this function
+    _log_file = open_private(path, "a", encoding="utf-8")  # noqa: SIM115 - must outlive this function
     faulthandler.enable(_log_file, all_threads=True)
     return path
 

@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     try:
         if args.self_test:
             faulthandler.enable(sys.stderr, all_threads=True)  # a hard crash shows where, right there
-            return _self_test_main()
+            return _self_test_main(args.model_pack)
         return _window_main(args)
     finally:
         restore_hooks()
@@ -171,9 +171,13 @@ def _window_main(args) -> int:
             QMessageBox.critical(None, "Rekurator", f"The model pack cannot be used.\n\n{exc}")
             return 1
         except (WorkspaceError, OSError) as exc:
-            QMessageBox.critical(None, "Rekurator", f"The workspace {workspace} cannot be opened.\n\n{exc}")
+            QMessageBox.critical(
+                None, "Rekurator",
+                f"The workspace {workspace} cannot be opened.\n\n{exc}\n\nChoose another folder with "
+                f"--workspace DIR (or the REKURATOR_WORKSPACE environment variable).",
+            )
             return 1
-        log.info("workspace %s", engine.workspace)
+        log.info("workspace %s%s", engine.workspace, " (read-only)" if engine.store.read_only else "")
 
     # SIGTERM / Ctrl+C close the window cleanly (settings saved, workers stopped)
     window = MainWindow(engine)
@@ -183,6 +187,9 @@ def _window_main(args) -> int:
     wake.timeout.connect(_idle)
     wake.start(250)
     window.show()
+    read_only_box = None  # kept alive while the window runs
+    if getattr(getattr(engine, "store", None), "read_only", False):
+        read_only_box = read_only_notice(window, engine.workspace)
     if previous_crash is not None:
         log.warning("the previous run crashed; its report is %s", previous_crash)
         window.previous_crash_box = show_previous_crash(window, previous_crash)
@@ -192,11 +199,27 @@ def _window_main(args) -> int:
         return qt_app.exec()
     finally:
         wake.stop()
+        if read_only_box is not None:
+            read_only_box.close()
         engine.close()
 
 
 def _idle() -> None:
     pass
+
+
+def read_only_notice(parent, workspace):
+    """Say, without blocking the window, that the workspace can be browsed but not changed."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(
+        QMessageBox.Icon.Information, "Rekurator",
+        f"The workspace {workspace} is read-only: its folder cannot be written.\n\nYou can browse, search "
+        "and export reports; changes (new collections, users, imports, associations) will be refused.",
+        QMessageBox.StandardButton.Ok, parent,
+    )
+    box.open()
+    return box
 
 
 def _remote_backend(args):
@@ -218,10 +241,10 @@ def _remote_backend(args):
 
 
 # -- self-test -------------------------------------------------------------------------------------
-def _self_test_main() -> int:
+def _self_test_main(model_pack: str | None = None) -> int:
     from app.self_test import default_checks, run_checks
 
-    summary = run_checks([*default_checks(), ("window", check_window)])
+    summary = run_checks([*default_checks(model_pack), ("window", check_window)])
     text = json.dumps(summary, indent=2)
     print(text)
     log.info("self-test summary:\n%s", text)  # where a windowed bundle (no console) shows it

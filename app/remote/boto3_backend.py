@@ -32,6 +32,7 @@ from botocore.exceptions import (
 
 from app import __version__
 from app.core.errors import InvalidParameterException
+from app.core.null_members import drop_null_members
 from app.core.operation_methods import AwsOperationMethods
 from app.core.service_model import OPERATIONS
 from app.core.validation import UnknownOperationError, validate_request
@@ -107,7 +108,7 @@ class RemoteBackend(AwsOperationMethods):
         self._validate_locally = validate_locally
 
     def call(self, operation: str, params: dict | None = None) -> dict:
-        params = {} if params is None else params
+        params = {} if params is None else drop_null_members(operation, params)
         if self._validate_locally:
             validate_request(operation, params)
         elif operation not in OPERATIONS:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import platformdirs
 
+from app.core.workspace import make_private_dirs, open_private
+
 FILE_VERSION = 1
 
 
@@ -58,9 +60,10 @@ class PersonMarks:
         doc = {"Version": FILE_VERSION, "Endpoint": self.endpoint_url,
                "Marks": {cid: {uid: sorted(ids) for uid, ids in users.items() if ids}
                          for cid, users in sorted(self._marks.items()) if any(users.values())}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.path.parent)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        with open_private(tmp, "w", encoding="utf-8") as out:
+            out.write(json.dumps(doc, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, self.path)
 
     def faces(self, collection_id: str, user_id: str) -> set[str]:

@@ -19,6 +19,12 @@ SECRET_KEY_ENV = "REKURATOR_SECRET_ACCESS_KEY"
 class CredentialsError(ValueError):
     """The configured credentials cannot be used; the message names the source and the problem."""
 
+    usage = False  # True: the command line itself is wrong (exit 252), else the configuration (253)
+
+
+class CredentialsUsageError(CredentialsError):
+    usage = True
+
 
 def load_credentials_file(path: str | os.PathLike) -> dict[str, str]:
     path = Path(path).expanduser()
@@ -55,7 +61,7 @@ def collect_credentials(
     environ = os.environ if environ is None else environ
     pairs: dict[str, str] = {}
     if bool(access_key) != bool(secret_key):
-        raise CredentialsError("--access-key and --secret-key must be given together")
+        raise CredentialsUsageError("--access-key and --secret-key must be given together")
     if access_key:
         _add(pairs, access_key, secret_key, "--access-key")
     if credentials_file:

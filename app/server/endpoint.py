@@ -2,11 +2,24 @@
 
 Threads:
 - the accept loop (serve_forever, run by `start()` in a daemon thread);
-- one daemon thread per open connection, parsing HTTP and writing answers; at most
-  `max_connections` at once, further connections wait in the listen backlog;
+- one daemon thread per open connection, parsing HTTP and writing answers;
 - a fixed pool of `workers` threads that run the engine calls. The store keeps one SQLite
   connection per thread for the thread's whole life, so engine work must stay on a bounded set
-  of long-lived threads rather than on the per-connection ones, which come and go.
+  of long-lived threads rather than on the per-connection ones, which come and go;
+- a watchdog that closes connections past their deadline.
+
+Slow and idle clients cannot take the server (issue 13): every connection is in one phase at a
+time, and the watchdog closes it when the phase outlasts its total deadline, however steadily the
+client trickles bytes:
+- waiting for a request line and headers: `header_timeout_s` on a new connection,
+  `idle_timeout_s` on a kept-alive one (idle time and headers together);
+- reading the body: `body_timeout_s`;
+- running the call and writing the answer: no deadline here (the socket timeout still applies).
+At most `max_connections` are open, at most `max_connections_per_address` from one address.
+When a new connection would pass either cap, the longest-waiting connection that has not sent a
+complete request (of that address, else of any) is closed to make room; only when every open
+connection is busy with a request does the new one wait in the listen backlog. A client that
+opens many connections and sends slowly therefore only ever loses its own connections.
 
 `stop()` stops accepting, lets engine calls in flight finish and their answers go out, then
 closes the socket. The engine belongs to the caller, who closes it afterwards.
@@ -15,10 +28,12 @@ closes the socket. The engine belongs to the caller, who closes it afterwards.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ipaddress
 import logging
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -27,7 +42,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 
-from .handler import EndpointHandler
+from app.vision import image_memory
+
+from .handler import BODY, EXPIRED, WAITING, EndpointHandler
 from .protocol_errors import ServiceUnavailableException
 from .sigv4 import SigV4Verifier
 
@@ -48,15 +65,42 @@ class EndpointConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     socket_timeout_s: float = 30.0
     workers: int = 8
-    max_connections: int = 64
+    max_connections: int = 128
+    max_connections_per_address: int = 32
+    header_timeout_s: float = 10.0
+    idle_timeout_s: float = 15.0
+    body_timeout_s: float = 30.0
     drain_timeout_s: float = 10.0
+    # HTTPS: a PEM certificate chain and its private key; both or neither
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self):
-        for name in ("max_body_bytes", "workers", "max_connections"):
+        for name in ("max_body_bytes", "workers", "max_connections", "max_connections_per_address"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.socket_timeout_s <= 0:
-            raise ValueError(f"socket_timeout_s must be positive, got {self.socket_timeout_s}")
+        for name in ("socket_timeout_s", "header_timeout_s", "idle_timeout_s", "body_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key must be given together")
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None for plain HTTP; OSError/SSLError for unusable files."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.tls_cert, self.tls_key)
+        return context
+
+
+@dataclass(eq=False)
+class _Connection:
+    address: str
+    phase: str = WAITING
+    since: float = field(default_factory=time.monotonic)
+    served: int = 0  # requests answered on it so far
 
 
 def is_loopback(host: str) -> bool:
@@ -78,20 +122,32 @@ class EndpointServer(ThreadingHTTPServer):
         self.config = config or EndpointConfig()
         self.verifier = SigV4Verifier(self.config.credentials, self.config.region) if self.config.credentials else None
         self.address_family = _address_family(host, port)
-        self._slots = threading.BoundedSemaphore(self.config.max_connections)
         self._stopping = threading.Event()
         self._active = 0
         self._active_changed = threading.Condition()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
+        self._connections: dict[socket.socket, _Connection] = {}
+        self._connections_changed = threading.Condition()
+        self._watchdog: threading.Thread | None = None
+        self.closed_by_deadline = 0  # counters, for logs and tests
+        self.closed_to_make_room = 0
+        self.refused = 0
         self._serving_thread: threading.Thread | None = None
         self._serving = False
+        self._tls = self.config.tls_context()
         self._executor = ThreadPoolExecutor(self.config.workers, thread_name_prefix="rekurator-engine")
         try:
             super().__init__((host, port), EndpointHandler)
         except BaseException:
             self._executor.shutdown(wait=False)
             raise
+
+    def get_request(self):
+        request, address = super().get_request()
+        if self._tls is not None:
+            # the handshake runs in the connection's own thread, under the header deadline,
+            # so a client that never completes it holds neither the accept loop nor a slot for long
+            request = self._tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        return request, address
 
     def server_bind(self):
         # HTTPServer.server_bind asks for the host's FQDN: a DNS lookup that can stall offline.
@@ -110,7 +166,7 @@ class EndpointServer(ThreadingHTTPServer):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # a wildcard bind is reached via loopback locally
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self._tls is not None else 'http'}://{host}:{self.port}"
 
     @property
     def signed(self) -> bool:
@@ -134,6 +190,11 @@ class EndpointServer(ThreadingHTTPServer):
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Serve in the calling thread until another thread calls stop()."""
         self._serving = True
+        if self._watchdog is None:
+            self._watchdog = threading.Thread(
+                target=self._watch_deadlines, name="rekurator-deadlines", daemon=True
+            )
+            self._watchdog.start()
         try:
             super().serve_forever(poll_interval)
         finally:
@@ -159,10 +220,13 @@ class EndpointServer(ThreadingHTTPServer):
             if self._active:
                 log.warning("%d request(s) still being answered at shutdown", self._active)
         # Wake the threads still waiting on idle keep-alive connections so they end now.
-        with self._connections_lock:
+        with self._connections_changed:
             for connection in self._connections:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
+            self._connections_changed.notify_all()
+        if self._watchdog is not None:
+            self._watchdog.join()
         self.server_close()
 
     def __enter__(self):
@@ -173,11 +237,18 @@ class EndpointServer(ThreadingHTTPServer):
 
     # -- what the handler uses -----------------------------------------------------------------
     def call_engine(self, operation: str, params: dict) -> dict:
-        try:
-            future = self._executor.submit(self.engine.call, operation, params)
-        except RuntimeError:  # the pool is shut down: the server is stopping
-            raise ServiceUnavailableException("The endpoint is shutting down") from None
-        return future.result()
+        # A large image reserves its share of the process's image memory here, in the connection
+        # thread, so that requests waiting for memory do not hold the engine workers that every
+        # other request needs; the worker runs in this context and uses the same share.
+        image = params.get("Image") if isinstance(params, dict) else None
+        data = image.get("Bytes") if isinstance(image, dict) else None
+        with image_memory.reserve(data) if isinstance(data, bytes) else contextlib.nullcontext():
+            context = contextvars.copy_context()
+            try:
+                future = self._executor.submit(context.run, self.engine.call, operation, params)
+            except RuntimeError:  # the pool is shut down: the server is stopping
+                raise ServiceUnavailableException("The endpoint is shutting down") from None
+            return future.result()
 
     @contextlib.contextmanager
     def tracking_request(self):
@@ -190,28 +261,113 @@ class EndpointServer(ThreadingHTTPServer):
                 self._active -= 1
                 self._active_changed.notify_all()
 
+    def set_phase(self, request: socket.socket, phase: str) -> bool:
+        """Move a connection to `phase` (the handler calls this); False once it has expired."""
+        with self._connections_changed:
+            state = self._connections.get(request)
+            if state is None or state.phase == EXPIRED:
+                return False
+            if phase == WAITING and state.phase != WAITING:
+                state.served += 1
+            state.phase, state.since = phase, time.monotonic()
+            return True
+
+    # -- deadlines and caps ----------------------------------------------------------------------
+    def _deadline(self, state: _Connection) -> float | None:
+        config = self.config
+        if state.phase == WAITING:
+            return state.since + (config.idle_timeout_s if state.served else config.header_timeout_s)
+        if state.phase == BODY:
+            return state.since + config.body_timeout_s
+        return None
+
+    def _watch_deadlines(self) -> None:
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            with self._connections_changed:
+                for request, state in self._connections.items():
+                    deadline = self._deadline(state)
+                    if deadline is not None and now >= deadline:
+                        log.debug("closing the connection from %s: %s phase past its deadline",
+                                  state.address, state.phase)
+                        self._expire(request, state)
+                        self.closed_by_deadline += 1
+            self._stopping.wait(0.1)
+
+    def _expire(self, request: socket.socket, state: _Connection) -> None:
+        """Close a connection's socket under its thread; the thread then ends and frees the slot."""
+        state.phase = EXPIRED
+        with contextlib.suppress(OSError):
+            request.shutdown(socket.SHUT_RDWR)
+
+    def _make_room(self, address: str) -> str:
+        """Decide about a new connection from `address`: "admit", "wait" or "refuse".
+
+        Call with _connections_changed held. Over a cap, the longest-waiting connection without a
+        complete request (of that address, else of any) is closed, and the newcomer waits the
+        moment its thread takes to leave. An address whose connections are all busy is refused
+        at once: waiting would hold the accept loop, and with it every other client.
+        """
+        config = self.config
+        open_now = [s for s in self._connections.values() if s.phase != EXPIRED]
+        same = [s for s in open_now if s.address == address]
+        if len(same) >= config.max_connections_per_address:
+            candidates = same
+        elif len(self._connections) >= config.max_connections:
+            candidates = open_now
+        else:
+            return "admit"
+        expiring = any(s.phase == EXPIRED and s.address == address for s in self._connections.values())
+        waiting = [(s.since, r) for r, s in self._connections.items()
+                   if s.phase == WAITING and any(s is c for c in candidates)]
+        if waiting:
+            _, victim = min(waiting, key=lambda item: item[0])
+            self._expire(victim, self._connections[victim])
+            self.closed_to_make_room += 1
+            return "wait"
+        if candidates is same and not expiring:
+            return "refuse"
+        return "wait"
+
     # -- socketserver hooks --------------------------------------------------------------------
     def process_request(self, request, client_address):
-        # Wait for a free connection slot; the kernel backlog holds the rest meanwhile.
-        while not self._slots.acquire(timeout=0.1):
-            if self._stopping.is_set():
-                self.shutdown_request(request)
-                return
+        address = str(client_address[0]) if client_address else ""
+        with self._connections_changed:
+            # Wait for room; an expired connection's thread leaves within moments, and while every
+            # connection is busy with a request the kernel backlog holds the new ones.
+            while (decision := self._make_room(address)) != "admit":
+                if decision == "refuse" or self._stopping.is_set():
+                    log.debug("refusing a connection from %s: its %d connections are all busy", address,
+                              self.config.max_connections_per_address)
+                    self.refused += 1
+                    self.shutdown_request(request)
+                    return
+                self._connections_changed.wait(0.1)
+            self._connections[request] = _Connection(address)
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._forget(request)
             raise
 
     def process_request_thread(self, request, client_address):
-        with self._connections_lock:
-            self._connections.add(request)
         try:
+            if isinstance(request, ssl.SSLSocket):
+                try:
+                    request.settimeout(self.config.socket_timeout_s)
+                    request.do_handshake()
+                except (OSError, ValueError) as exc:  # not TLS, a bad client hello, or closed by the watchdog
+                    log.debug("TLS handshake with %s failed: %r", client_address, exc)
+                    self.shutdown_request(request)
+                    return
             super().process_request_thread(request, client_address)
         finally:
-            with self._connections_lock:
-                self._connections.discard(request)
-            self._slots.release()
+            self._forget(request)
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._connections_changed:
+            self._connections.pop(request, None)
+            self._connections_changed.notify_all()
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import http
 import logging
+import re
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 
 from app import __version__
-from app.core.errors import InternalServerError, RekognitionError
+from app.core.errors import AccessDeniedException, InternalServerError, RekognitionError, WorkspaceError
 from app.core.validation import UnknownOperationError
 
 from . import wire
@@ -38,6 +39,13 @@ access_log = logging.getLogger("app.server.access")
 # connection, which SDKs would retry) unless it is absurdly large: then the connection is closed.
 _DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 _DRAIN_CHUNK = 64 * 1024
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+# A connection's phases; the server's watchdog gives each but BUSY a total deadline.
+WAITING = "waiting"  # for a request line and headers (idle, on a kept-alive connection)
+BODY = "body"  # headers read, reading the body
+BUSY = "busy"  # running the call and writing the answer
+EXPIRED = "expired"  # closed by the watchdog
 
 
 class _ClientGone(Exception):
@@ -54,9 +62,25 @@ class EndpointHandler(BaseHTTPRequestHandler):
     server: EndpointServer
 
     def setup(self):
-        # StreamRequestHandler.setup applies this to the socket: slow or idle clients are dropped
+        # StreamRequestHandler.setup applies this to each socket operation; the server's watchdog
+        # adds total deadlines per phase, which a client trickling bytes cannot stretch
         self.timeout = self.server.config.socket_timeout_s
         super().setup()
+
+    def handle_one_request(self):
+        if not self.server.set_phase(self.connection, WAITING):
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        # headers complete; a connection the watchdog closed meanwhile has only part of them
+        if not self.server.set_phase(self.connection, BODY):
+            self.close_connection = True
+            return False
+        return True
 
     # -- the one route -------------------------------------------------------------------------
     def do_POST(self):
@@ -69,9 +93,12 @@ class EndpointHandler(BaseHTTPRequestHandler):
                 path = self.path.partition("?")[0]
                 if path != "/":
                     raise NotFoundException(f"No resource at {path[:200]!r}; the endpoint serves POST /")
+                targets = self.headers.get_all("X-Amz-Target") or []
+                if len(targets) > 1:  # which one would the signature, a proxy, the engine mean?
+                    raise BadRequestException("More than one X-Amz-Target header; send exactly one")
                 if self.server.verifier is not None:
                     self.server.verifier.verify(self.command, self.path, self.headers.items(), body)
-                operation = wire.operation_from_target(self.headers.get("X-Amz-Target"))
+                operation = wire.operation_from_target(targets[0] if targets else None)
                 wire.check_content_type(self.headers.get("Content-Type"))
                 params = wire.decode_request(operation, body)
                 result = self.server.call_engine(operation, params)
@@ -81,6 +108,9 @@ class EndpointHandler(BaseHTTPRequestHandler):
                 return
             except RekognitionError as error:
                 status, payload, outcome = error.http_status, wire.encode_error(error), error.code
+            except WorkspaceError as exc:  # a read-only workspace: a refusal, not a server fault
+                refusal = AccessDeniedException(str(exc))
+                status, payload, outcome = refusal.http_status, wire.encode_error(refusal), refusal.code
             except UnknownOperationError as error:
                 error = wire.unknown_operation(error)
                 status, payload, outcome = error.http_status, wire.encode_error(error), error.code
@@ -124,14 +154,13 @@ class EndpointHandler(BaseHTTPRequestHandler):
             raise BadRequestException("Conflicting Content-Length headers")
         if not values:
             return 0
-        text = values[0]
-        try:
-            length = int(text)
-            if length < 0:
-                raise ValueError(text)
-        except ValueError:
+        text = values[0].strip()
+        # digits only: int() would also take "+12", " 1_2" or "١٢", which other parsers in a
+        # chain (a proxy) read differently: ambiguous framing, refused
+        if not _DIGITS.fullmatch(text) or len(text) > 18:
             self.close_connection = True
-            raise BadRequestException(f"Content-Length {text[:40]!r} is not a byte count") from None
+            raise BadRequestException(f"Content-Length {values[0][:40]!r} is not a byte count")
+        length = int(text)
         limit = self.server.config.max_body_bytes
         if length > limit:
             raise RequestEntityTooLargeException(
@@ -150,7 +179,7 @@ class EndpointHandler(BaseHTTPRequestHandler):
             body = self.rfile.read(length)
         except (TimeoutError, ConnectionError) as exc:
             raise _ClientGone() from exc
-        if len(body) != length:
+        if len(body) != length or not self.server.set_phase(self.connection, BUSY):
             raise _ClientGone()
         return body
 

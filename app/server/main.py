@@ -1,19 +1,27 @@
 """`rekurator serve` / `python -m app.server`: run the endpoint until Ctrl-C or SIGTERM.
 
-Exit status: 0 after a clean stop, 1 when the server cannot start (workspace unusable, address
-in use), 2 for bad options or credentials (argparse's convention).
+Exit status, the aws CLI v2 scheme that the rest of `rekurator` uses (app/cli/exit_codes.py):
+    0    stopped cleanly (Ctrl-C, SIGTERM)
+    252  the command line was invalid: unknown option, bad value, options that need each other,
+         unsigned requests on a non-loopback address without --allow-unsigned
+    253  the environment or configuration was unusable: workspace, model pack or face models,
+         credentials file, or the address cannot be listened on
+    255  anything else
+"started" is logged only once the address is bound.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 
 import app
 from app.core.errors import WorkspaceError
+from app.exit_codes import CONFIG_ERROR, GENERAL_ERROR, PARAM_ERROR, SUCCESS
 from app.logs import is_own_handler, setup_logging
 
 from .credentials import ACCESS_KEY_ENV, SECRET_KEY_ENV, CredentialsError, collect_credentials
@@ -66,6 +74,10 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
         help="INI file in the AWS credentials layout; every section's aws_access_key_id/aws_secret_access_key pair is accepted",
     )
     parser.add_argument(
+        "--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain); with --tls-key"
+    )
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
+    parser.add_argument(
         "--allow-unsigned",
         action="store_true",
         help="accept unsigned requests on a non-loopback address (anyone who can connect can change the workspace)",
@@ -87,12 +99,34 @@ def build_parser(prog: str = "rekurator serve") -> argparse.ArgumentParser:
         "--preload-models", action="store_true", help="load the face models at start-up instead of on the first image request"
     )
     parser.add_argument("--workers", type=_positive_int, default=8, help="threads running engine calls (default 8)")
+    defaults = EndpointConfig()
     parser.add_argument(
-        "--max-connections", type=_positive_int, default=64, help="open connections served at once (default 64)"
+        "--max-connections", type=_positive_int, default=defaults.max_connections,
+        help=f"open connections at once (default {defaults.max_connections}); at the limit, the "
+        "longest-waiting connection without a complete request is closed for a new one",
     )
     parser.add_argument(
-        "--socket-timeout", type=float, default=30.0, metavar="SECONDS",
-        help="drop a client idle or stalled this long (default 30)"
+        "--max-connections-per-address", type=_positive_int, default=defaults.max_connections_per_address,
+        metavar="N",
+        help=f"open connections from one client address (default {defaults.max_connections_per_address})",
+    )
+    parser.add_argument(
+        "--header-timeout", type=_positive_float, default=defaults.header_timeout_s, metavar="SECONDS",
+        help=f"total time a new connection has to send its request line and headers "
+        f"(default {defaults.header_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=_positive_float, default=defaults.idle_timeout_s, metavar="SECONDS",
+        help=f"close a kept-alive connection when no complete next request arrives within this "
+        f"(default {defaults.idle_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--body-timeout", type=_positive_float, default=defaults.body_timeout_s, metavar="SECONDS",
+        help=f"total time to send a request body (default {defaults.body_timeout_s:g})",
+    )
+    parser.add_argument(
+        "--socket-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+        help="drop a client when one read or write stalls this long (default 30)",
     )
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error"), help="stderr log level (default info)"
@@ -105,13 +139,13 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
     parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help (0) or a usage error (2): a status, not an exception, for callers
-        return exc.code if isinstance(exc.code, int) else 2
+    except SystemExit as exc:  # --help (0) or a usage error: a status, not an exception, for callers
+        return SUCCESS if exc.code in (0, None) else PARAM_ERROR
 
     # stderr as before, plus server.log in the user log folder; an embedding program's own
     # handlers (a test runner's) are kept, and then only our loggers' level is set
     embedded = any(not is_own_handler(h) for h in logging.getLogger().handlers)
-    setup_logging("server", args.log_level, console=True)
+    setup_logging("server", args.log_level, console=True, announce=False)
     if embedded:
         logging.getLogger("app.server").setLevel(args.log_level.upper())
 
@@ -124,17 +158,33 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
             socket_timeout_s=args.socket_timeout,
             workers=args.workers,
             max_connections=args.max_connections,
+            max_connections_per_address=args.max_connections_per_address,
+            header_timeout_s=args.header_timeout,
+            idle_timeout_s=args.idle_timeout,
+            body_timeout_s=args.body_timeout,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
-    except (CredentialsError, ValueError) as exc:
-        return _fail(prog, exc, 2)
+    except CredentialsError as exc:
+        return _fail(prog, exc, PARAM_ERROR if exc.usage else CONFIG_ERROR)
+    except ValueError as exc:
+        return _fail(prog, exc, PARAM_ERROR)
     if not credentials and not args.allow_unsigned and not is_loopback(args.host):
         return _fail(
             prog,
             f"no credentials configured, and {args.host} is not a loopback address: refusing to accept unsigned "
             f"requests from the network. Configure a key pair (--credentials-file, {ACCESS_KEY_ENV}/{SECRET_KEY_ENV}) "
             f"or pass --allow-unsigned",
-            2,
+            PARAM_ERROR,
         )
+
+    try:
+        config.tls_context()  # unreadable or mismatched files: say so before anything starts
+    except (OSError, ValueError) as exc:
+        return _fail(prog, f"cannot use the TLS certificate and key: {exc}", CONFIG_ERROR)
+    if not config.tls_cert and not is_loopback(args.host):
+        log.warning("serving plain HTTP on %s: requests, keys' signatures and images can be read on the "
+                    "network; use --tls-cert/--tls-key", args.host)
 
     # after the argument checks, so that --help and usage errors stay fast
     from app.core.engine import Engine
@@ -144,23 +194,30 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
     try:
         analyzer_factory, face_model_version = analyzer_choice(args.model_pack)
     except (ValueError, OSError) as exc:  # the model pack folder is missing or incomplete
-        return _fail(prog, f"cannot use the model pack: {exc}", 2)
+        return _fail(prog, f"cannot use the model pack: {exc}", CONFIG_ERROR)
     try:
         engine = Engine(args.workspace, analyzer_factory=analyzer_factory, face_model_version=face_model_version)
     except (WorkspaceError, OSError) as exc:
-        return _fail(prog, f"cannot open the workspace: {exc}", 1)
+        return _fail(prog, f"cannot open the workspace: {exc}", CONFIG_ERROR)
     try:
+        if engine.store.read_only:
+            log.warning("the workspace %s is read-only: requests that change it are refused",
+                        engine.workspace)
         if args.preload_models:
             print(f"Loading face models ({face_model_version})...", file=sys.stderr, flush=True)
             try:
                 _ = engine.analyzer  # the property loads the models
             except Exception as exc:  # a missing or broken model pack: say which, do not serve half a service
-                return _fail(prog, f"cannot load the face models: {exc}", 1)
+                return _fail(prog, f"cannot load the face models: {exc}", CONFIG_ERROR)
         try:
             server = EndpointServer(engine, args.host, args.port, config)
         except OSError as exc:
-            return _fail(prog, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", 1)
+            reason = exc.strerror or exc
+            return _fail(prog, f"cannot listen on {args.host}:{args.port}: {reason}", CONFIG_ERROR)
         return _run(server, engine, config, stop_event or threading.Event())
+    except Exception as exc:  # unexpected: logged with its traceback, reported in one line
+        log.exception("the server failed")
+        return _fail(prog, f"unexpected error: {exc}", GENERAL_ERROR)
     finally:
         engine.close()
 
@@ -169,6 +226,8 @@ def _run(server: EndpointServer, engine, config: EndpointConfig, stop: threading
     previous = _install_signal_handlers(stop)
     try:
         server.start()
+        log.info("rekurator %s server started (pid %d), listening on %s",
+                 app.__version__, os.getpid(), server.url)
         _announce(server, engine, config)
         while not stop.wait(0.5):
             pass
@@ -197,7 +256,16 @@ def _announce(server: EndpointServer, engine, config: EndpointConfig) -> None:
             f"{server.url} can read and change this workspace"
         )
         log.warning("accepting unsigned requests on %s", server.url)
-    lines.append(f"  try:       aws rekognition list-collections --endpoint-url {server.url} --region {config.region}")
+    # a line that works as printed, also on a machine with no AWS credentials configured
+    tls = f" --ca-bundle {config.tls_cert}" if config.tls_cert else ""
+    if server.signed:
+        key = sorted(config.credentials)[0]
+        lines.append(f"  try:       AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY=<its secret> "
+                     f"aws rekognition list-collections --endpoint-url {server.url} "
+                     f"--region {config.region}{tls}")
+    else:
+        lines.append(f"  try:       aws rekognition list-collections --endpoint-url {server.url} "
+                     f"--region {config.region} --no-sign-request{tls}")
     lines.append("Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
 
@@ -236,6 +304,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port number (0..65535; 0 picks a free one)")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
     return value
 
 

@@ -6,7 +6,8 @@ HMAC-SHA256 chain from the secret key, then compares signatures in constant time
 
 Checks, in order, each with the AWS error code a real endpoint gives:
 - no Authorization header                              -> MissingAuthenticationTokenException
-- malformed header, no date header, host not signed     -> IncompleteSignatureException
+- malformed header, no date header, host or any x-amz-* header present (X-Amz-Target
+  above all) not signed                                 -> IncompleteSignatureException
 - access key id not configured                          -> UnrecognizedClientException
 - scope (date, region, service, terminator) wrong       -> InvalidSignatureException
 - request time more than 5 minutes from the server clock -> InvalidSignatureException
@@ -14,6 +15,12 @@ Checks, in order, each with the AWS error code a real endpoint gives:
 - x-amz-content-sha256 not the body's hash, or signature -> InvalidSignatureException
 A session token (x-amz-security-token) is signed like any header but not checked: there is
 no STS here. Query-string (presigned) authentication is not supported.
+
+Replay: as on AWS, a signed request can be sent again, unchanged, by anyone who captured it,
+until its time is more than 5 minutes from the server clock; nothing here remembers the
+signatures already seen. ClientRequestToken makes a replayed AssociateFaces, DisassociateFaces,
+CreateUser or DeleteUser return the stored first answer; use HTTPS (--tls-cert/--tls-key) off
+loopback so requests cannot be captured.
 """
 
 from __future__ import annotations
@@ -125,6 +132,15 @@ class SigV4Verifier:
         date_header = "x-amz-date" if "x-amz-date" in header_values else "date"
         if date_header not in signed_headers:
             raise IncompleteSignatureException(f"'{date_header}' must be a 'SignedHeader' in the AWS Authorization.")
+
+        # Every x-amz-* header present must be signed, X-Amz-Target above all: a signature over
+        # only host and date would otherwise let anyone who saw the request swap its operation.
+        for name in sorted(header_values):
+            if name.startswith("x-amz-") and name not in signed_headers:
+                raise IncompleteSignatureException(
+                    f"'{name}' must be a 'SignedHeader' in the AWS Authorization: "
+                    "every x-amz-* header is signed."
+                )
 
         self._check_time(amz_date, request_time)
 

@@ -6,11 +6,11 @@ import os
 import pathlib
 
 import numpy as np
-import onnxruntime as ort
 
 from app.vision.dlib_models import model_path
 from app.vision.dlib_resnet_onnx import INPUT_NAME, OUTPUT_NAME, convert_resnet_file
 from app.vision.model_cache import cached_model
+from app.vision.onnx_runtime import ort
 
 RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 # Bump the suffix whenever the converter's output changes, so old cache entries are not reused.

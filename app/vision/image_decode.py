@@ -16,6 +16,10 @@ Rules (ours where Rekognition is silent; keep them here and in the README):
 - PNG grayscale, palette, 16-bit and alpha are all accepted. 16-bit samples are rounded to
   8 bits. Alpha is composited over white (transparent areas become white, whatever colour the
   encoder left under them), so the same picture always gives the same pixels.
+- Memory is bounded (issue 13): a large image first reserves its working set in the process-wide
+  budget of image_memory.py; a large non-interlaced PNG is decoded band by band, so its samples
+  (320 MB for a 40-megapixel 16-bit RGBA image) never exist whole; 16-bit and alpha samples are
+  converted strip by strip with exact integer rounding (see _to_rgb8).
 - JPEG EXIF orientation (APP1 "Exif", TIFF tag 0x0112) is applied: the pixels come back
   upright. `orientation_correction` names the rotation the way Rekognition's
   OrientationCorrection enum does ("the orientation of the input image, counterclockwise"):
@@ -35,6 +39,8 @@ import cv2
 import numpy as np
 
 from app.core.errors import ImageTooLargeException, InvalidImageFormatException
+
+from . import image_memory
 
 MAX_IMAGE_BYTES = 5_242_880
 MAX_SIDE = 16_384
@@ -111,19 +117,17 @@ def decode_image(data: bytes) -> DecodedImage:
         )
 
     _check_resolution(kind, header)
-    pixels = _decode_pixels(data, kind)
-    if pixels.shape[:2] != (header.height, header.width):
-        raise InvalidImageFormatException(
-            f"{kind} decoded to {pixels.shape[1]}x{pixels.shape[0]} pixels but its header says "
-            f"{header.width}x{header.height}; the file is corrupt."
-        )
-    rgb = _to_rgb8(pixels)
-
     orientation = header.exif_orientation
-    if orientation is not None:
-        rgb = _apply_exif_orientation(rgb, orientation)
+    # no-op inside an analyzer's reservation, which also covers the analysis after this
+    with image_memory.reserve(data):
+        rgb = _decode_rgb8(data, kind, header)
+        if orientation is not None:
+            rgb = np.ascontiguousarray(_apply_exif_orientation(rgb, orientation))
+        share = image_memory.current_share()
+        if share is not None:
+            share.shrink(image_memory.estimate(data).holding)
     return DecodedImage(
-        rgb=np.ascontiguousarray(rgb),
+        rgb=rgb,
         format=kind,
         orientation_correction=_ROTATION_NAME[orientation] if orientation is not None else None,
         exif_orientation=orientation,
@@ -362,6 +366,21 @@ def _apply_exif_orientation(rgb: np.ndarray, orientation: int) -> np.ndarray:
 # --- pixels -----------------------------------------------------------------------------------
 
 
+def _decode_rgb8(data: bytes, kind: str, header: _Header) -> np.ndarray:
+    """The upright-to-be RGB uint8 pixels (EXIF not applied yet)."""
+    if kind == "PNG" and not image_memory.estimate(data).small:
+        banded = _png_bands(data)
+        if banded is not None:
+            return _decode_png_by_bands(*banded)
+    pixels = _decode_pixels(data, kind)
+    if pixels.shape[:2] != (header.height, header.width):
+        raise InvalidImageFormatException(
+            f"{kind} decoded to {pixels.shape[1]}x{pixels.shape[0]} pixels but its header says "
+            f"{header.width}x{header.height}; the file is corrupt."
+        )
+    return _to_rgb8(pixels)
+
+
 def _decode_pixels(data: bytes, kind: str) -> np.ndarray:
     buffer = np.frombuffer(data, dtype=np.uint8)
     if kind == "JPEG":
@@ -380,31 +399,173 @@ def _decode_pixels(data: bytes, kind: str) -> np.ndarray:
     return pixels
 
 
+# --- large PNGs, band by band -------------------------------------------------------------------
+#
+# OpenCV decodes a whole PNG at once, and for 16-bit samples it briefly holds two copies: 640 MB
+# for a 40-megapixel RGBA image. A large PNG is therefore cut into bands of rows: its zlib stream
+# is inflated a band at a time, and each band becomes a small PNG of its own (same header fields
+# and ancillary chunks, the band's filtered rows stored uncompressed) that OpenCV decodes. A row
+# filtered against the one above it needs that row: each band starts with the previous band's
+# last row, unfiltered, rebuilt from OpenCV's output, and dropped again after decoding. That
+# rebuild is exact for grey, grey+alpha, RGB and RGBA at 8 or 16 bits, so those are banded; palette,
+# low-bit-depth and interlaced images are decoded whole (at most 4 bytes a pixel).
+
+_BAND_BYTES = 4 << 20
+_BANDED_COLOUR_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
+
+
+@dataclass(frozen=True)
+class _PngLayout:
+    width: int
+    height: int
+    depth: int
+    colour: int
+    ancillary: bytes  # chunks between IHDR and the first IDAT, as they are (PLTE, tRNS, ...)
+
+
+def _png_bands(data: bytes) -> tuple[_PngLayout, list[memoryview]] | None:
+    """The layout and IDAT bodies of a PNG that can be decoded band by band, else None."""
+    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    if not image_memory.png_decodes_in_bands(depth, colour, interlace):
+        return None
+    view = memoryview(data)
+    pos = 33
+    ancillary = bytearray()
+    idat: list[memoryview] = []
+    while pos + 12 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        if ctype == b"IDAT":
+            idat.append(view[pos + 8:pos + 8 + length])
+        elif ctype == b"IEND":
+            break
+        elif not idat and ctype not in (b"acTL", b"fcTL"):  # animation control: the bands are stills
+            ancillary += data[pos:pos + 12 + length]
+        pos += 12 + length
+    return _PngLayout(width, height, depth, colour, bytes(ancillary)), idat
+
+
+def _png_chunk(ctype: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body))
+
+
+def _decode_png_by_bands(layout: _PngLayout, idat: list[memoryview]) -> np.ndarray:
+    """RGB uint8 pixels of a large PNG, holding one band of decoded samples at a time."""
+    channels = _BANDED_COLOUR_CHANNELS[layout.colour]
+    sample_bytes = layout.depth // 8
+    row_bytes = 1 + layout.width * channels * sample_bytes
+    band_rows = max(1, _BAND_BYTES // row_bytes)
+    inflater = zlib.decompressobj()
+    chunks = iter(idat)
+    pending = bytearray()
+    out: np.ndarray | None = None
+    previous_row = b""
+    for top in range(0, layout.height, band_rows):
+        rows = min(band_rows, layout.height - top)
+        need = rows * row_bytes
+        while len(pending) < need:
+            if inflater.unconsumed_tail:
+                try:
+                    pending += inflater.decompress(inflater.unconsumed_tail, need - len(pending))
+                except zlib.error as exc:
+                    raise InvalidImageFormatException(f"PNG could not be decoded: {exc}") from None
+                continue
+            body = next(chunks, None)
+            if body is None:
+                raise InvalidImageFormatException(
+                    "PNG could not be decoded: its image data ends before the last row."
+                )
+            try:
+                pending += inflater.decompress(body, need - len(pending))
+            except zlib.error as exc:
+                raise InvalidImageFormatException(f"PNG could not be decoded: {exc}") from None
+        band = bytes(pending[:need])
+        del pending[:need]
+        extra = 1 if previous_row else 0
+        header = struct.pack(">IIBBBBB", layout.width, rows + extra, layout.depth, layout.colour, 0, 0, 0)
+        stream = zlib.compress(previous_row + band, 0)
+        mini = (_PNG_SIGNATURE + _png_chunk(b"IHDR", header) + layout.ancillary + _png_chunk(b"IDAT", stream)
+                + _png_chunk(b"IEND", b""))
+        pixels = cv2.imdecode(np.frombuffer(mini, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        if pixels is None or pixels.shape[:2] != (rows + extra, layout.width):
+            raise InvalidImageFormatException(
+                "PNG could not be decoded: the image data is corrupt or uses an unsupported variant."
+            )
+        previous_row = b"\x00" + _raw_row(pixels[-1], layout.colour, layout.depth)
+        if out is None:
+            out = np.empty((layout.height, layout.width, 3), dtype=np.uint8)
+        out[top:top + rows] = _to_rgb8(pixels[extra:])
+    assert out is not None
+    return out
+
+
+def _raw_row(row: np.ndarray, colour: int, depth: int) -> bytes:
+    """One row of OpenCV's output back in PNG sample order (unfiltered), for the next band."""
+    # OpenCV may add an alpha channel (a tRNS chunk) or repeat grey in B, G, R: take the samples
+    # the PNG itself stores, in its order
+    if colour == 2:
+        row = row[:, [2, 1, 0]]  # BGR(A) -> RGB
+    elif colour == 6:
+        row = row[:, [2, 1, 0, 3]]  # BGRA -> RGBA
+    elif colour == 4:
+        row = row[:, [0, 3]]
+    elif row.ndim == 2:  # grey that OpenCV expanded
+        row = row[:, 0]
+    return np.ascontiguousarray(row, dtype=">u2" if depth == 16 else np.uint8).tobytes()
+
+
 def _to_rgb8(pixels: np.ndarray) -> np.ndarray:
-    """OpenCV's gray / BGR / BGRA (8 or 16 bit) -> RGB uint8, alpha composited over white."""
+    """OpenCV's gray / BGR / BGRA (8 or 16 bit) -> RGB uint8, alpha composited over white.
+
+    Memory: the result is written strip by strip into one new array (8-bit BGR is turned into
+    RGB in place, with no new array at all), so besides the decoder's samples and the result
+    only a strip of about a million samples is ever held in a wider type. Arithmetic is exact
+    integer arithmetic: 16-bit samples are rounded to 8 bits as round(v * 255 / 65535), and a
+    sample c with alpha a (both out of F = 255 or 65535) becomes
+    round(255 * (c*a + F*(F - a)) / F^2): alpha over white in one rounding. For 8-bit images
+    that is what the float32 formula it replaces gave for every input; for 16-bit images with
+    alpha it is the exactly rounded value, which float32 missed by one level in rare pixels.
+    """
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     channels = pixels.shape[2]
     if channels not in (1, 2, 3, 4):
         raise InvalidImageFormatException(f"Image has {channels} channels; expected 1 to 4.")
-    if pixels.dtype == np.uint8:
-        full = 255.0
-    elif pixels.dtype == np.uint16:
-        full = 65535.0
-    else:
+    if pixels.dtype not in (np.uint8, np.uint16):
         raise InvalidImageFormatException(f"Image sample type {pixels.dtype} is not supported.")
-
     has_alpha = channels in (2, 4)
-    colour = pixels[:, :, :-1] if has_alpha else pixels
-    if has_alpha:
-        alpha = pixels[:, :, -1:].astype(np.float32) / full
-        blended = colour.astype(np.float32) * alpha + full * (1.0 - alpha)
-        colour8 = np.rint(blended * (255.0 / full)).astype(np.uint8)
-    elif pixels.dtype == np.uint16:
-        colour8 = ((colour.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    else:
-        colour8 = colour
+    if pixels.dtype == np.uint8 and not has_alpha:
+        if channels == 1:
+            return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)
+        pixels = np.ascontiguousarray(pixels)
+        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB, dst=pixels)  # in place
 
-    if colour8.shape[2] == 1:
-        return cv2.cvtColor(colour8, cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(np.ascontiguousarray(colour8), cv2.COLOR_BGR2RGB)
+    height, width = pixels.shape[:2]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, _STRIP_SAMPLES // (width * channels))
+    for top in range(0, height, rows):
+        strip = pixels[top:top + rows]
+        colour8 = _strip_to_8bit(strip, has_alpha)
+        code = cv2.COLOR_GRAY2RGB if colour8.shape[2] == 1 else cv2.COLOR_BGR2RGB
+        cv2.cvtColor(colour8, code, dst=out[top:top + rows])
+    return out
+
+
+_STRIP_SAMPLES = 1 << 18
+
+
+def _strip_to_8bit(strip: np.ndarray, has_alpha: bool) -> np.ndarray:
+    """A few rows of 16-bit or alpha samples -> 8-bit colour (alpha over white), exactly rounded."""
+    if not has_alpha:  # 16-bit without alpha
+        return ((strip.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    # c*a + F*(F - a) = F^2 - a*(F - c), so the result is 255 - round(255 * a*(F - c) / F^2);
+    # F^2 is odd, so the quotient is never exactly half-way and the rounding is unambiguous
+    alpha = strip[:, :, -1:]
+    if strip.dtype == np.uint8:
+        t8 = (strip[:, :, :-1] ^ np.uint8(0xFF)).astype(np.uint16) * alpha  # a*(255 - c) <= 65025
+        return 255 - ((t8 + 127) // 255).astype(np.uint8)
+    # 16-bit: a*(F - c) < 2^32, exact in float64, and 255 * it / F^2 is never within float64's
+    # error of a half, so rint rounds it exactly
+    t16 = ((strip[:, :, :-1] ^ np.uint16(0xFFFF)).astype(np.uint32) * alpha).astype(np.float64)
+    np.multiply(t16, 255.0 / (65535.0 * 65535.0), out=t16)
+    np.rint(t16, out=t16)
+    return 255 - t16.astype(np.uint8)

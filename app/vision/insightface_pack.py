@@ -193,7 +193,7 @@ def file_sha256(path: str | Path) -> str:
 
 def open_session(path: str | Path, threads: int = 2):
     """An onnxruntime CPU session for one model file, raising ModelPackError if it won't load."""
-    import onnxruntime as ort  # imported here so discovery alone does not pay for it
+    from app.vision.onnx_runtime import ort  # imported here so discovery alone does not pay for it
 
     if not 1 <= threads <= 2:
         raise ValueError(f"threads must be 1 or 2, got {threads}")

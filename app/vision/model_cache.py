@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 import platformdirs
 
+from app.core.workspace import make_private_dirs
+
 CACHE_DIR_ENV = "REKURATOR_CACHE_DIR"
 STALE_AFTER_S = 3600.0
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -58,7 +60,7 @@ def cached_model(name: str, build: Callable[[], bytes]) -> pathlib.Path:
     if not isinstance(data, (bytes, bytearray)):
         raise ModelBuildError(f"building cached model {name!r} returned {type(data).__name__}, not bytes")
     digest = hashlib.sha256(data).hexdigest()
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(folder)
     target = folder / f"{name}.{digest}"
     if _file_sha256(target) != digest:
         _write_atomically(target, bytes(data))

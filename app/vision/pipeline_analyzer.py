@@ -16,6 +16,7 @@ import numpy as np
 
 from app.core.analysis import AnalyzedFace, ImageAnalysis
 
+from . import image_memory
 from .face_detail import PREVIEW_SIDE, analyzed_face, jpeg
 from .image_decode import decode_image
 
@@ -38,9 +39,12 @@ class PipelineAnalyzer:
 
     def analyze(self, image_bytes: bytes) -> ImageAnalysis:
         """Decode (raising InvalidImageFormatException / ImageTooLargeException) and analyse."""
-        decoded = decode_image(image_bytes)
-        return ImageAnalysis(width=decoded.width, height=decoded.height, faces=self.analyze_rgb(decoded.rgb),
-                             preview=jpeg(decoded.rgb, PREVIEW_SIDE))
+        # a large image holds its share of the process's image memory until its analysis is done
+        with image_memory.reserve(image_bytes):
+            decoded = decode_image(image_bytes)
+            faces = self.analyze_rgb(decoded.rgb)
+            return ImageAnalysis(width=decoded.width, height=decoded.height, faces=faces,
+                                 preview=jpeg(decoded.rgb, PREVIEW_SIDE))
 
     def detect_rgb(self, rgb: np.ndarray) -> list:
         """Detections only (boxes, scores, points), for live previews."""

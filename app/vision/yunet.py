@@ -29,9 +29,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from app.resources import YUNET_MODEL, resource_path
+from app.vision.onnx_runtime import ort
 
 from .nms import nms_xyxy
 

@@ -54,10 +54,10 @@ def test_bad_command_lines_exit_252(cli, argv, expected):
     assert result.out == ""
 
 
-def test_unreadable_file_and_bad_workspace_exit_253(cli, tmp_path):
+def test_missing_file_is_252_and_bad_workspace_253(cli, tmp_path):
     cli("create-collection", "--collection-id", "c")
     missing = cli("index-faces", "--collection-id", "c", "--image-bytes", f"fileb://{tmp_path / 'missing.jpg'}")
-    assert missing.rc == 253 and "Unable to load paramfile" in missing.err
+    assert missing.rc == 252 and "Unable to load paramfile" in missing.err  # aws CLI v2: a parameter error
 
     damaged = tmp_path / "damaged"
     damaged.mkdir()

@@ -29,7 +29,7 @@ def test_failure_prints_the_summary_and_exits_1(monkeypatch, capsys):
     def broken():
         raise SelfTestError("the detector model is missing")
 
-    monkeypatch.setattr("app.self_test.default_checks", lambda: [("resources", broken)])
+    monkeypatch.setattr("app.self_test.default_checks", lambda model_pack=None: [("resources", broken)])
     assert gui_main._self_test_main() == 1
     out, err = capsys.readouterr()
     summary = json.loads(out)

@@ -136,16 +136,17 @@ def test_serve_main_in_a_thread_serves_images_with_the_chosen_analyzer(tmp_path,
 
 
 def test_unusable_model_pack_is_reported(tmp_path, capsys):
-    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--model-pack", str(tmp_path / "no-pack")]) == 2
+    argv = ["--port", "0", "--workspace", str(tmp_path / "ws"), "--model-pack", str(tmp_path / "no-pack")]
+    assert serve_main(argv) == 253
     assert "cannot use the model pack" in capsys.readouterr().err
 
 
-def test_preload_failure_exits_1_before_serving(tmp_path, capsys, monkeypatch):
+def test_preload_failure_exits_253_before_serving(tmp_path, capsys, monkeypatch):
     def broken():
         raise RuntimeError("model file truncated")
 
     monkeypatch.setattr("app.vision.analyzers.analyzer_choice", lambda model_pack=None: (broken, MODEL))
-    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--preload-models"]) == 1
+    assert serve_main(["--port", "0", "--workspace", str(tmp_path / "ws"), "--preload-models"]) == 253
     captured = capsys.readouterr()
     assert "cannot load the face models: model file truncated" in captured.err
     assert "listening" not in captured.out
@@ -161,8 +162,9 @@ def test_preload_failure_exits_1_before_serving(tmp_path, capsys, monkeypatch):
         (["--credentials-file", "/nonexistent/creds"], "cannot read credentials file"),
     ],
 )
-def test_bad_options_exit_2_with_a_message(tmp_path, capsys, argv, fragment):
-    assert serve_main(["--workspace", str(tmp_path / "ws"), *argv]) == 2
+def test_bad_options_exit_252_or_253_with_a_message(tmp_path, capsys, argv, fragment):
+    expected = 253 if argv[0] == "--credentials-file" else 252  # a file that cannot be read: configuration
+    assert serve_main(["--workspace", str(tmp_path / "ws"), *argv]) == expected
     assert fragment in capsys.readouterr().err
 
 
@@ -172,20 +174,20 @@ def test_help_exits_0(capsys):
     assert "--max-body-bytes" in out and "REKURATOR_ACCESS_KEY_ID" in out
 
 
-def test_port_in_use_exits_1(tmp_path, capsys):
+def test_port_in_use_exits_253(tmp_path, capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert serve_main(["--port", str(port), "--workspace", str(tmp_path / "ws")]) == 1
+        assert serve_main(["--port", str(port), "--workspace", str(tmp_path / "ws")]) == 253
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
-def test_unusable_workspace_exits_1(tmp_path, capsys):
+def test_unusable_workspace_exits_253(tmp_path, capsys):
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "rekurator.sqlite3").write_bytes(b"not a database at all" * 10)
-    assert serve_main(["--port", "0", "--workspace", str(workspace)]) == 1
+    assert serve_main(["--port", "0", "--workspace", str(workspace)]) == 253
     assert "cannot open the workspace" in capsys.readouterr().err
 
 
@@ -222,3 +224,25 @@ def test_bad_credentials_files_are_named(tmp_path, text, fragment):
 def test_half_configured_environment_is_an_error():
     with pytest.raises(CredentialsError, match="REKURATOR_SECRET_ACCESS_KEY"):
         collect_credentials(environ={"REKURATOR_ACCESS_KEY_ID": "K"})
+
+
+def test_the_try_line_works_without_aws_credentials_and_started_is_logged_after_binding(tmp_path, capsys):
+    from app.logs import log_file
+
+    argv = ["--port", "0", "--workspace", str(tmp_path / "ws"), "--log-level", "info"]
+    thread, stop, result = run_in_thread(argv)
+    printed = ""
+    deadline = time.monotonic() + 20
+    while "Press Ctrl-C" not in printed and time.monotonic() < deadline:
+        time.sleep(0.05)
+        printed += capsys.readouterr().out
+    try:
+        try_line = next(line for line in printed.splitlines() if line.strip().startswith("try:"))
+        assert "--no-sign-request" in try_line  # an unsigned server: no AWS credentials needed
+        url = url_of(printed.splitlines())
+        logged = log_file("server").read_text()
+        assert f"server started (pid {os.getpid()}), listening on {url}" in logged
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+    assert result["rc"] == 0
