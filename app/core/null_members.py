@@ -15,14 +15,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from app.core import service_model
+from app.core import extension_model, service_model
 
 Dropper = Callable[[object], object]
 
 
 def drop_null_members(operation: str, params: dict) -> dict:
     """`params` without its null optional members (at any depth); unknown operations pass through."""
-    if operation not in service_model.OPERATIONS or not isinstance(params, dict):
+    if operation not in service_model.OPERATIONS and operation not in extension_model.EXTENSIONS \
+            or not isinstance(params, dict):
         return params
     result = _request_dropper(operation)(params)
     assert isinstance(result, dict)

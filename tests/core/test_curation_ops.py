@@ -280,3 +280,16 @@ def test_plan_score_matches_search_users(engine, people):
     conf = [f["Confidence"] for f in plan["Faces"]]
     assert conf[0] > 75 > conf[1]
     assert np.isfinite(conf).all()
+
+
+def test_a_null_threshold_is_the_default_not_no_threshold(engine, people):
+    """JSON null for an optional member is the member left out, for the extensions too: a null
+    UserMatchThreshold must not switch the match check off."""
+    engine.create_user(CollectionId="c", UserId="alice")
+    engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:3])
+    stranger = people[1][0]
+    plan = engine.plan_association(CollectionId="c", UserId="alice", FaceIds=[stranger], UserMatchThreshold=None)
+    assert plan["UserMatchThreshold"] == 75 and plan["Faces"][0]["Reasons"] == ["LOW_MATCH_CONFIDENCE"]
+    r = engine.move_faces(CollectionId="c", UserId="alice", FaceIds=[stranger], UserMatchThreshold=None,
+                          ClientRequestToken=None)
+    assert r["AssociatedFaces"] == [] and r["UnsuccessfulFaceAssociations"][0]["Reasons"] == ["LOW_MATCH_CONFIDENCE"]
