@@ -239,6 +239,11 @@ class Engine(Backend):
                                                 "ExternalImageId": item.external_image_id})
         return face_ops.store_analyzed(self, collection_id, items, quality_filter, max_faces)
 
+    @property
+    def read_only(self) -> bool:
+        """The workspace could only be opened for reading: writes are refused (AccessDeniedException)."""
+        return self.store.read_only
+
     def analyzer_for_collection(self, collection_id: str) -> FaceAnalyzer:
         """The analyzer for a collection's face model (ResourceNotFoundException for an unknown
         collection, InvalidParameterException when the loaded analyzer is another model)."""

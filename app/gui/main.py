@@ -177,7 +177,7 @@ def _window_main(args) -> int:
                 f"--workspace DIR (or the REKURATOR_WORKSPACE environment variable).",
             )
             return 1
-        log.info("workspace %s%s", engine.workspace, " (read-only)" if engine.store.read_only else "")
+        log.info("workspace %s%s", engine.workspace, " (read-only)" if engine.read_only else "")
 
     # SIGTERM / Ctrl+C close the window cleanly (settings saved, workers stopped)
     window = MainWindow(engine)

@@ -200,7 +200,7 @@ def serve_main(argv: list[str] | None = None, prog: str = "rekurator serve", sto
     except (WorkspaceError, OSError) as exc:
         return _fail(prog, f"cannot open the workspace: {exc}", CONFIG_ERROR)
     try:
-        if engine.store.read_only:
+        if engine.read_only:
             log.warning("the workspace %s is read-only: requests that change it are refused",
                         engine.workspace)
         if args.preload_models:
