@@ -148,6 +148,49 @@ def score_against_user(scale, descriptors: np.ndarray, mean: np.ndarray, count: 
     return np.atleast_1d(scale.similarity(d * mean_distance_factor(1, count)))
 
 
+@dataclass(frozen=True)
+class FaceFacts:
+    """What the admission rule needs to know of one requested face."""
+
+    face_id: str
+    found: bool
+    owner_id: str | None = None  # the user that owns it now (None: free)
+    pk: int | None = None
+    owner_pk: int | None = None
+    score: float | None = None  # its similarity to the user, when one was computed
+
+
+def admit_faces(facts: list[FaceFacts], user_id: str, count_before: int, threshold: float | None,
+                move_from_owners: bool) -> list[PlannedFace]:
+    """The admission rule (the module docstring), face by face in request order: the one place it is written.
+
+    The local plan gives it scores from the descriptors; the remote adapter, which has none, gives
+    it none (no LOW_MATCH_CONFIDENCE then: the endpoint decides the match when the write runs).
+    """
+    planned, running = [], count_before
+    for f in facts:
+        if not f.found:
+            planned.append(PlannedFace(f.face_id, FAIL, reasons=[FACE_NOT_FOUND]))
+            continue
+        if f.owner_id == user_id:
+            planned.append(PlannedFace(f.face_id, ALREADY_ASSOCIATED, f.pk, f.owner_pk))
+            continue
+        face = PlannedFace(f.face_id, FAIL, f.pk, f.owner_pk, f.owner_id,
+                           confidence=None if f.score is None else round(f.score, 4))
+        if f.owner_id is not None and not move_from_owners:
+            face.reasons.append(DIFFERENT_USER)
+        if f.score is not None and threshold is not None and f.score < threshold:
+            face.reasons.append(LOW_MATCH_CONFIDENCE)
+        if running >= MAX_FACES_PER_USER:
+            face.reasons.append(USER_FACE_LIMIT_EXCEEDED)
+        if not face.reasons:
+            running += 1
+            face.outcome = MOVE if f.owner_id is not None else ASSOCIATE
+            face.running_count = running
+        planned.append(face)
+    return planned
+
+
 def plan_association(conn: sqlite3.Connection, coll: CollectionRow, user: UserRow, face_ids: list[str],
                      threshold: float | None, move_from_owners: bool = False) -> AssociationPlan:
     """What associating `face_ids` with `user` would do now, without writing anything."""
@@ -161,26 +204,12 @@ def plan_association(conn: sqlite3.Connection, coll: CollectionRow, user: UserRo
             vectors = np.stack([np.frombuffer(found[fid][3], dtype=np.float32) for fid in scored])
             values = score_against_user(scale_for(coll.model_version), vectors, mean, count)
             scores = {fid: float(s) for fid, s in zip(scored, values, strict=True)}
-    planned, running = [], count
+    facts = []
     for fid in face_ids:
         if fid not in found:
-            planned.append(PlannedFace(fid, FAIL, reasons=[FACE_NOT_FOUND]))
+            facts.append(FaceFacts(fid, found=False))
             continue
         pk, owner_pk, owner_id, _blob = found[fid]
-        if owner_pk == user.pk:
-            planned.append(PlannedFace(fid, ALREADY_ASSOCIATED, pk, owner_pk))
-            continue
-        score = scores.get(fid)
-        face = PlannedFace(fid, FAIL, pk, owner_pk, owner_id, confidence=None if score is None else round(score, 4))
-        if owner_pk is not None and not move_from_owners:
-            face.reasons.append(DIFFERENT_USER)
-        if score is not None and threshold is not None and score < threshold:
-            face.reasons.append(LOW_MATCH_CONFIDENCE)
-        if running >= MAX_FACES_PER_USER:
-            face.reasons.append(USER_FACE_LIMIT_EXCEEDED)
-        if not face.reasons:
-            running += 1
-            face.outcome = MOVE if owner_pk is not None else ASSOCIATE
-            face.running_count = running
-        planned.append(face)
+        facts.append(FaceFacts(fid, True, owner_id, pk, owner_pk, scores.get(fid)))
+    planned = admit_faces(facts, user.user_id, count, threshold, move_from_owners)
     return AssociationPlan(coll, user, threshold, move_from_owners, count, planned)

@@ -76,13 +76,12 @@ from app.core.association_plan import (
     ASSOCIATE,
     DEFAULT_USER_MATCH_THRESHOLD,
     DIFFERENT_USER,
-    FACE_NOT_FOUND,
     FAIL,
     MAX_FACES_PER_USER,
     MOVE,
-    USER_FACE_LIMIT_EXCEEDED,
     AssociationPlan,
-    PlannedFace,
+    FaceFacts,
+    admit_faces,
     unique_ids,
 )
 from app.core.errors import (
@@ -158,25 +157,8 @@ def _by_user(pairs: Iterable[tuple[str, str | None]]) -> dict[str, list[str]]:
 def plan_from_owners(collection_id: str, user_id: str, face_ids: list[str], owners: dict[str, str | None],
                      count_before: int, threshold: float | None, move_from_owners: bool) -> AssociationPlan:
     """The engine's plan_association without descriptors: `owners` maps each face found to its user (or None)."""
-    planned, running = [], count_before
-    for fid in unique_ids(face_ids):
-        if fid not in owners:
-            planned.append(PlannedFace(fid, FAIL, reasons=[FACE_NOT_FOUND]))
-            continue
-        owner = owners[fid]
-        if owner == user_id:
-            planned.append(PlannedFace(fid, ALREADY_ASSOCIATED))
-            continue
-        face = PlannedFace(fid, FAIL, owner_id=owner)
-        if owner is not None and not move_from_owners:
-            face.reasons.append(DIFFERENT_USER)
-        if running >= MAX_FACES_PER_USER:
-            face.reasons.append(USER_FACE_LIMIT_EXCEEDED)
-        if not face.reasons:
-            running += 1
-            face.outcome = MOVE if owner is not None else ASSOCIATE
-            face.running_count = running
-        planned.append(face)
+    facts = [FaceFacts(fid, fid in owners, owners.get(fid)) for fid in unique_ids(face_ids)]
+    planned = admit_faces(facts, user_id, count_before, threshold, move_from_owners)
     # rows that only carry the ids: the plan's responses read nothing else of them
     coll = CollectionRow(0, collection_id, "", 0.0, 0)
     return AssociationPlan(coll, UserRow(0, user_id, 0.0), threshold, move_from_owners, count_before, planned)
