@@ -25,10 +25,11 @@ from .curation_jobs import (
     run_not_this_person,
 )
 from .undo_commands import BackgroundCommand, ChangeSetCommand
+from .window_context import WindowContext
 
 
 class CurationController(QObject):
-    def __init__(self, window):
+    def __init__(self, window: WindowContext):
         super().__init__(window)
         self.window = window
         self.engine = window.engine
