@@ -160,6 +160,11 @@ class Engine:
                     index.resync(conn, collection.pk, collection.generation)
                 except StaleIndexError:
                     index = None
+            # a file that is intact but does not describe this database (restored from elsewhere,
+            # or written by a buggy build) must not answer searches
+            if index is not None and index.live_count != conn.execute(
+                    "SELECT COUNT(*) FROM faces WHERE collection_pk = ?", (collection.pk,)).fetchone()[0]:
+                index = None
         if index is None:
             index = CollectionIndex.load(conn, collection.pk, dim, collection.generation)
             self._save_sidecar(collection.pk, index)
