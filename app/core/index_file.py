@@ -53,7 +53,9 @@ def block_crcs(view: memoryview) -> np.ndarray:
 
 
 def _bytes_of(array: np.ndarray) -> memoryview:
-    return memoryview(np.ascontiguousarray(array)).cast("B")
+    """The bytes of a C-contiguous array, as a writable view when the array is (empty arrays too)."""
+    array = np.ascontiguousarray(array)
+    return memoryview(array.reshape(-1).view(np.uint8))
 
 
 def write_index_file(path: Path, header: dict, sections: list[tuple[str, np.ndarray]]) -> None:
@@ -140,7 +142,9 @@ class IndexFile:
     def read_into(self, name: str, array: np.ndarray) -> None:
         """Fill `array` (C-contiguous, the section's size) from the section, verifying every block."""
         sec = self.section(name)
-        view = memoryview(array).cast("B")
+        if not array.flags.c_contiguous:
+            raise ValueError("read_into needs a C-contiguous array")
+        view = _bytes_of(array)
         if len(view) != sec["nbytes"]:
             raise DamagedIndexError(f"section {name}: size")
         self._fh.seek(self._data_start + sec["offset"])

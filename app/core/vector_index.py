@@ -111,7 +111,7 @@ class CollectionIndex:
         first_new = self.n
         self._fill_from(cursor, count)
         for pos in np.flatnonzero(self.owners[first_new : self.n]) + first_new:
-            self._add_to_user(int(self.owners[pos]), self.vectors[pos], +1)
+            self._add_to_user(int(self.owners[pos]), self.rows(np.array([pos]))[0], +1)
         changes = conn.execute(
             "SELECT face_pk, user_pk FROM face_changes WHERE collection_pk = ? AND seq > ? AND seq <= ? ORDER BY seq",
             (collection_pk, self.log_seq, seq),
@@ -182,7 +182,7 @@ class CollectionIndex:
             order = np.argsort(users, kind="stable")
             owned, users = owned[order], users[order]
             starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-            sums = np.add.reduceat(self.vectors[owned].astype(np.float64), starts, axis=0)
+            sums = np.add.reduceat(self.rows(owned).astype(np.float64), starts, axis=0)
             counts = np.diff(np.r_[starts, len(users)])
             for user_pk, total, count in zip(users[starts], sums, counts):
                 self.user_sums[int(user_pk)] = total
@@ -250,7 +250,7 @@ class CollectionIndex:
             if not np.isfinite(self.sqnorms[pos]):
                 continue
             if self.owners[pos]:
-                self._add_to_user(int(self.owners[pos]), self.vectors[pos], -1)
+                self._add_to_user(int(self.owners[pos]), self.rows(np.array([pos]))[0], -1)
                 self.owners[pos] = 0
             self.sqnorms[pos] = np.inf
             self.tombstones += 1
@@ -263,10 +263,11 @@ class CollectionIndex:
             old = int(self.owners[pos])
             if old == user_pk or not np.isfinite(self.sqnorms[pos]):
                 continue
+            vector = self.rows(np.array([pos]))[0]
             if old:
-                self._add_to_user(old, self.vectors[pos], -1)
+                self._add_to_user(old, vector, -1)
             if user_pk:
-                self._add_to_user(user_pk, self.vectors[pos], +1)
+                self._add_to_user(user_pk, vector, +1)
             self.owners[pos] = user_pk
 
     def drop_user(self, user_pk: int) -> None:
