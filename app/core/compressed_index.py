@@ -30,7 +30,7 @@ from .vector_index import CollectionIndex, current_log_seq
 CANDIDATES = 1024  # Hamming-nearest faces re-ranked exactly, at least
 CANDIDATES_PER_MATCH = 16
 SEGMENT_ROWS = 1 << 20  # tail rows written out as one segment file (512 MiB of 128-d descriptors)
-_SCAN_ROWS = 1 << 16
+_SCAN_ROWS = 1 << 14  # codes per step: the temporaries stay in the CPU cache
 _ROTATION_SEED = 20240514
 _FORMAT = 3  # the exact tier's sidecar is format 2
 _pool: ThreadPoolExecutor | None = None
@@ -67,6 +67,7 @@ class CompressedIndex(CollectionIndex):
         self.segment_starts = np.zeros(1, dtype=np.int64)  # position of each segment's first row, then the end
         self.base = 0  # positions below live in segments, from here on in self.vectors (the tail)
         self._searches = 0
+        self._ham_dtype = np.uint8 if self.words * 64 < 255 else np.uint16  # 255 / 65535 marks deleted faces
 
     # -- codes -----------------------------------------------------------------------------
     def encode(self, vectors: np.ndarray) -> np.ndarray:
@@ -78,9 +79,9 @@ class CompressedIndex(CollectionIndex):
         return np.ascontiguousarray(bits).view(np.uint64).reshape(len(vectors), self.words)
 
     def hamming(self, code: np.ndarray) -> np.ndarray:
-        """Hamming distance from `code` to every face's code (uint8), scanned in cache-sized chunks."""
+        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits), scanned in cache-sized chunks."""
         n = self.n
-        out = np.empty(n, dtype=np.uint8)
+        out = np.empty(n, dtype=self._ham_dtype)
 
         def scan(lo: int, hi: int) -> None:
             buf = np.empty((_SCAN_ROWS, self.words), dtype=np.uint64)
@@ -89,9 +90,12 @@ class CompressedIndex(CollectionIndex):
                 x = buf[: b - a]
                 np.bitwise_xor(self.codes[a:b], code, out=x)
                 np.bitwise_count(x, out=x)
-                np.sum(x, axis=1, dtype=np.uint8, out=out[a:b])
+                # column adds: several times faster than a sum along a 2-word axis
+                np.add(x[:, 0], x[:, 1] if self.words > 1 else 0, out=out[a:b], casting="unsafe")
+                for w in range(2, self.words):
+                    np.add(out[a:b], x[:, w], out=out[a:b], casting="unsafe")
 
-        if n >= 4 * _SCAN_ROWS:  # numpy's loops release the GIL: two threads, two cores
+        if n >= 64 * _SCAN_ROWS:  # numpy's loops release the GIL: two threads, two cores
             mid = (n // 2) // _SCAN_ROWS * _SCAN_ROWS
             list(_scan_pool().map(lambda r: scan(*r), [(0, mid), (mid, n)]))
         else:
@@ -195,10 +199,11 @@ class CompressedIndex(CollectionIndex):
     def candidates(self, query: np.ndarray, wanted: int) -> np.ndarray:
         """Positions of the (at least) `wanted` live faces nearest in Hamming distance, ties included."""
         ham = self.hamming(self.encode(np.asarray(query, np.float32).reshape(1, self.dim))[0])
+        dead = np.iinfo(ham.dtype).max
         if self.tombstones:
-            ham[~np.isfinite(self.sqnorms[: self.n])] = 255
+            ham[~np.isfinite(self.sqnorms[: self.n])] = dead
         if wanted >= self.live_count:
-            return np.flatnonzero(ham < 255)
+            return np.flatnonzero(ham < dead)
         lo, hi = 0, self.words * 64  # smallest h with at least `wanted` faces within h
         while lo < hi:
             mid = (lo + hi) // 2

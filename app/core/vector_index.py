@@ -246,29 +246,31 @@ class CollectionIndex:
         self._user_matrix = None
 
     def remove(self, rowids) -> None:
-        for pos in self._positions(rowids):
-            if not np.isfinite(self.sqnorms[pos]):
-                continue
-            if self.owners[pos]:
-                self._add_to_user(int(self.owners[pos]), self.rows(np.array([pos]))[0], -1)
-                self.owners[pos] = 0
-            self.sqnorms[pos] = np.inf
-            self.tombstones += 1
+        pos = self._positions(rowids)
+        pos = np.unique(pos[np.isfinite(self.sqnorms[pos])])
+        owned = pos[self.owners[pos] != 0]
+        if len(owned):
+            for p, vector in zip(owned.tolist(), self.rows(owned)):  # one read for all of them
+                self._add_to_user(int(self.owners[p]), vector, -1)
+            self.owners[owned] = 0
+        self.sqnorms[pos] = np.inf
+        self.tombstones += len(pos)
         if self.tombstones > 1024 and self.tombstones > self.n // 4:
             self._compact()
 
     def set_owner(self, rowids, user_pk: int) -> None:
         """Move faces to `user_pk` (0 = no user), keeping the user sums in step."""
-        for pos in self._positions(rowids):
-            old = int(self.owners[pos])
-            if old == user_pk or not np.isfinite(self.sqnorms[pos]):
-                continue
-            vector = self.rows(np.array([pos]))[0]
+        pos = self._positions(rowids)
+        pos = np.unique(pos[(self.owners[pos] != user_pk) & np.isfinite(self.sqnorms[pos])])
+        if not len(pos):
+            return
+        for p, vector in zip(pos.tolist(), self.rows(pos)):  # one read for all of them
+            old = int(self.owners[p])
             if old:
                 self._add_to_user(old, vector, -1)
             if user_pk:
                 self._add_to_user(user_pk, vector, +1)
-            self.owners[pos] = user_pk
+        self.owners[pos] = user_pk
 
     def drop_user(self, user_pk: int) -> None:
         self.owners[: self.n][self.owners[: self.n] == user_pk] = 0
