@@ -302,7 +302,8 @@ def measure_exactness(engine: Engine, faces: SyntheticFaces, n: int, queries: in
     agree, engine_s, mismatches = 0, [], []
     for qi, g in enumerate(chosen):
         cand = np.asarray([c for c in near[qi] if c != g], dtype=np.int64)
-        d = np.sqrt(((faces.vectors[cand].astype(np.float64) - qv[qi].astype(np.float64)) ** 2).sum(axis=1))
+        diff = faces.vectors[cand].astype(np.float64) - qv[qi].astype(np.float64)
+        d = np.sqrt(np.einsum("ij,ij->i", diff, diff))  # the same float64 arithmetic as the index
         keep = d <= bound
         cand, d = cand[keep], d[keep]
         order = np.lexsort((cand, d))[:max_faces]  # rowid order = face order in this collection

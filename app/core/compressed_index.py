@@ -266,7 +266,12 @@ class CompressedIndex(CollectionIndex):
                 n, base = int(meta["n"]), int(meta["base"])
                 index = cls(dim, int(meta["generation"]), int(meta["log_seq"]), path.parent,
                             path.name.removesuffix(".index"), file.read("center"))
-                index._reserve(n + max(1024, n // 8))
+                if not 0 <= base <= n:
+                    raise DamagedIndexError("tail start")
+                cap = n + max(1024, n // 8)  # headroom: the next writes need no regrowth
+                index.rowids, index.owners = np.empty(cap, np.int64), np.empty(cap, np.int64)
+                index.sqnorms, index.codes = np.empty(cap, np.float32), np.empty((cap, index.words), np.uint64)
+                index.vectors = np.empty((n - base + 1024, dim), np.float32)
                 for name in ("rowids", "owners", "sqnorms", "codes"):
                     file.read_into(name, getattr(index, name)[:n])
                 file.read_into("tail", index.vectors[: n - base])
