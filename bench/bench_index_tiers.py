@@ -42,7 +42,10 @@ def clustered(n: int, rng) -> np.ndarray:
     out = np.empty((n, DIM), np.float32)
     for lo in range(0, n, 200_000):
         hi = min(n, lo + 200_000)
-        out[lo:hi] = centres[np.arange(lo, hi) % people] + rng.standard_normal((hi - lo, DIM), dtype=np.float32) * sd * 0.35
+        out[lo:hi] = (
+            centres[np.arange(lo, hi) % people]
+            + rng.standard_normal((hi - lo, DIM), dtype=np.float32) * sd * 0.35
+        )
     return out
 
 
@@ -66,8 +69,18 @@ def child_open(path: str, query: str) -> None:
     q = np.frombuffer(bytes.fromhex(query), dtype=np.float32)
     hits = index.search_faces(q, 0.6, 10)
     t2 = time.perf_counter()
-    print(json.dumps({"load_s": round(t1 - t0, 3), "first_search_s": round(t2 - t1, 3), "open_and_first_search_s":
-                      round(t2 - t0, 3), "matches": len(hits[0]), "before": base, "after": memory_mib()}))
+    print(
+        json.dumps(
+            {
+                "load_s": round(t1 - t0, 3),
+                "first_search_s": round(t2 - t1, 3),
+                "open_and_first_search_s": round(t2 - t0, 3),
+                "matches": len(hits[0]),
+                "before": base,
+                "after": memory_mib(),
+            }
+        )
+    )
 
 
 def exact_view(x: np.ndarray) -> CollectionIndex:
@@ -79,7 +92,9 @@ def exact_view(x: np.ndarray) -> CollectionIndex:
     index.owners = np.zeros(n, np.int64)
     index.sqnorms = np.empty(n, np.float32)
     for lo in range(0, n, 1 << 20):
-        index.sqnorms[lo : lo + (1 << 20)] = np.einsum("ij,ij->i", x[lo : lo + (1 << 20)], x[lo : lo + (1 << 20)])
+        index.sqnorms[lo : lo + (1 << 20)] = np.einsum(
+            "ij,ij->i", x[lo : lo + (1 << 20)], x[lo : lo + (1 << 20)]
+        )
     index._max_sqnorm = float(index.sqnorms.max())
     return index
 
@@ -94,7 +109,7 @@ def exhaustive(x: np.ndarray, probes: np.ndarray, max_distance: float, limit: in
     for lo in range(0, len(x), 25_000):
         block = x[lo : lo + 25_000]
         d2 = np.einsum("ij,ij->i", block, block)[None, :] - 2.0 * (q @ block.T) + qq
-        for qi, col in zip(*np.nonzero(d2 <= max_distance * max_distance + 1e-3)):
+        for qi, col in zip(*np.nonzero(d2 <= max_distance * max_distance + 1e-3), strict=False):
             near[qi].append(lo + int(col))
     out = []
     for qi, g in enumerate(probes):
@@ -111,7 +126,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1e5,1e6")
     parser.add_argument("--repeats", type=int, default=50)
-    parser.add_argument("--exact-queries", type=int, default=1000, help="queries compared with exhaustive search")
+    parser.add_argument(
+        "--exact-queries", type=int, default=1000, help="queries compared with exhaustive search"
+    )
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--child-open", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -124,11 +141,15 @@ def main() -> None:
         x = clustered(n, rng)
         exact = exact_view(x)
         with tempfile.TemporaryDirectory(prefix="rekurator-tiers-", dir=args.workdir) as tmp:
-            comp = CompressedIndex(DIM, directory=pathlib.Path(tmp), prefix="bench", center=x[:65536].mean(axis=0))
+            comp = CompressedIndex(
+                DIM, directory=pathlib.Path(tmp), prefix="bench", center=x[:65536].mean(axis=0)
+            )
             t0 = time.perf_counter()
             for lo in range(0, n, compressed_index.SEGMENT_ROWS):
-                comp.append(np.arange(lo + 1, min(n, lo + compressed_index.SEGMENT_ROWS) + 1),
-                            x[lo : lo + compressed_index.SEGMENT_ROWS])
+                comp.append(
+                    np.arange(lo + 1, min(n, lo + compressed_index.SEGMENT_ROWS) + 1),
+                    x[lo : lo + compressed_index.SEGMENT_ROWS],
+                )
             build_s = time.perf_counter() - t0
             queries = rng.integers(0, n, args.repeats)
             te, tc, tf, same = [], [], [], 0
@@ -145,14 +166,20 @@ def main() -> None:
                 te.append(t2 - t1)
                 tc.append(t3 - t2)
                 same += bool(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
-            row = {"bench": "index_tiers", "faces": n, "repeats": args.repeats,
-                   "exact_p50_ms": round(1e3 * float(np.median(te)), 3),
-                   "compressed_p50_ms": round(1e3 * float(np.median(tc)), 3),
-                   "floor_matvec_p50_ms": round(1e3 * float(np.median(tf)), 3),
-                   "same_answers": same, "compressed_build_s": round(build_s, 2),
-                   "compressed_memory_bytes_per_face": comp.codes.itemsize * comp.words + 8 + 8 + 4}
+            row = {
+                "bench": "index_tiers",
+                "faces": n,
+                "repeats": args.repeats,
+                "exact_p50_ms": round(1e3 * float(np.median(te)), 3),
+                "compressed_p50_ms": round(1e3 * float(np.median(tc)), 3),
+                "floor_matvec_p50_ms": round(1e3 * float(np.median(tf)), 3),
+                "same_answers": same,
+                "compressed_build_s": round(build_s, 2),
+                "compressed_memory_bytes_per_face": comp.codes.itemsize * comp.words + 8 + 8 + 4,
+            }
             try:
                 import faiss  # optional: only for the comparison
+
                 faiss.omp_set_num_threads(1)
                 fidx = faiss.IndexBinaryFlat(comp.words * 64)
                 fidx.add(comp.codes[:n].view(np.uint8))
@@ -174,26 +201,38 @@ def main() -> None:
             row["numpy_hamming_scan_p50_ms"] = round(1e3 * float(np.median(t)), 3)
             # exactness: planted same-person faces (10 per person), default threshold and MaxFaces 10
             agree, probes = 0, rng.choice(n, size=min(args.exact_queries, n), replace=False)
-            for a, g in zip(exhaustive(x, probes, 0.6, 10), probes):
+            for a, g in zip(exhaustive(x, probes, 0.6, 10), probes, strict=False):
                 b = comp.search_faces(x[g], 0.6, 10, exclude_rowid=int(g) + 1)
                 agree += bool(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
             row.update(exactness_queries=len(probes), exactness_agreeing=agree)
             raw = n * DIM * 4
             row["compressed_memory_ratio"] = round(
-                (comp.codes[:n].nbytes + 20 * n + comp.vectors.nbytes) / raw, 3)
+                (comp.codes[:n].nbytes + 20 * n + comp.vectors.nbytes) / raw, 3
+            )
             if n == sizes[-1]:
                 comp.save(pathlib.Path(tmp) / "bench.index", 1)
                 opens = []
                 for _ in range(3):
-                    done = subprocess.run([sys.executable, __file__, "--child-open", str(pathlib.Path(tmp) / "bench.index"),
-                                           x[int(rng.integers(0, n))].tobytes().hex()], capture_output=True, text=True,
-                                          check=True)
+                    done = subprocess.run(
+                        [
+                            sys.executable,
+                            __file__,
+                            "--child-open",
+                            str(pathlib.Path(tmp) / "bench.index"),
+                            x[int(rng.integers(0, n))].tobytes().hex(),
+                        ],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
                     opens.append(json.loads(done.stdout.strip().splitlines()[-1]))
                 opens.sort(key=lambda r: r["open_and_first_search_s"])
                 mid = opens[1]
                 row["open"] = mid
                 row["open_all_s"] = [r["open_and_first_search_s"] for r in opens]
-                row["open_rss_over_fixed_ratio"] = round((mid["after"]["VmRSS"] - mid["before"]["VmRSS"]) * 2**20 / raw, 3)
+                row["open_rss_over_fixed_ratio"] = round(
+                    (mid["after"]["VmRSS"] - mid["before"]["VmRSS"]) * 2**20 / raw, 3
+                )
             row["loadavg"] = os.getloadavg()
             print(json.dumps(row), flush=True)
             comp.close()

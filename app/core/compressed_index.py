@@ -29,7 +29,7 @@ from .vector_index import CollectionIndex, current_log_seq
 
 CANDIDATES = 1024  # Hamming-nearest faces re-ranked exactly, at least
 CANDIDATES_PER_MATCH = 16
-SEGMENT_ROWS = 1 << 20  # tail rows written out as one segment file (512 MiB of 128-d descriptors)
+SEGMENT_ROWS = 1 << 18  # tail rows written out as one segment file (128 MiB of 128-d descriptors)
 _SCAN_ROWS = 1 << 14  # codes per step: the temporaries stay in the CPU cache
 _ROTATION_SEED = 20240514
 _FORMAT = 3  # the exact tier's sidecar is format 2
@@ -53,8 +53,15 @@ def rotation(dim: int) -> np.ndarray:
 class CompressedIndex(CollectionIndex):
     tier = "compressed"
 
-    def __init__(self, dim: int, generation: int = 0, log_seq: int = 0, directory: Path | None = None,
-                 prefix: str = "collection", center: np.ndarray | None = None):
+    def __init__(
+        self,
+        dim: int,
+        generation: int = 0,
+        log_seq: int = 0,
+        directory: Path | None = None,
+        prefix: str = "collection",
+        center: np.ndarray | None = None,
+    ):
         super().__init__(dim, generation, log_seq)
         self.directory = directory
         self.prefix = prefix
@@ -64,7 +71,9 @@ class CompressedIndex(CollectionIndex):
         self._rotation = rotation(dim)
         self.segments: list[MappedSection] = []
         self.segment_names: list[str] = []
-        self.segment_starts = np.zeros(1, dtype=np.int64)  # position of each segment's first row, then the end
+        self.segment_starts = np.zeros(
+            1, dtype=np.int64
+        )  # position of each segment's first row, then the end
         self.base = 0  # positions below live in segments, from here on in self.vectors (the tail)
         self._searches = 0
         self._ham_dtype = np.uint8 if self.words * 64 < 255 else np.uint16  # 255 / 65535 marks deleted faces
@@ -79,7 +88,10 @@ class CompressedIndex(CollectionIndex):
         return np.ascontiguousarray(bits).view(np.uint64).reshape(len(vectors), self.words)
 
     def hamming(self, code: np.ndarray) -> np.ndarray:
-        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits), scanned in cache-sized chunks."""
+        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits).
+
+        Scanned in cache-sized chunks.
+        """
         n = self.n
         out = np.empty(n, dtype=self._ham_dtype)
 
@@ -160,7 +172,7 @@ class CompressedIndex(CollectionIndex):
             chunk = rows_cursor.fetchmany(min(65536, SEGMENT_ROWS))
             if not chunk:
                 break
-            rowids, owners, blobs = zip(*chunk)
+            rowids, owners, blobs = zip(*chunk, strict=False)
             vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(chunk), self.dim)
             self.append(np.asarray(rowids, np.int64), vectors)
             self.owners[self.n - len(chunk) : self.n] = owners
@@ -172,8 +184,9 @@ class CompressedIndex(CollectionIndex):
         tail = self.vectors[: self.n - self.base]
         name = f"{self.prefix}-{secrets.token_hex(8)}.seg"
         self.directory.mkdir(parents=True, exist_ok=True)
-        write_index_file(self.directory / name, {"segment": name, "rows": len(tail), "dim": self.dim},
-                         [("vectors", tail)])
+        write_index_file(
+            self.directory / name, {"segment": name, "rows": len(tail), "dim": self.dim}, [("vectors", tail)]
+        )
         file = IndexFile.open(self.directory / name)
         if file is None:
             raise OSError(f"segment {name} could not be read back")
@@ -213,7 +226,9 @@ class CompressedIndex(CollectionIndex):
                 lo = mid + 1
         return np.flatnonzero(ham <= lo)
 
-    def search_faces(self, query: np.ndarray, max_distance: float, limit: int, exclude_rowid: int | None = None):
+    def search_faces(
+        self, query: np.ndarray, max_distance: float, limit: int, exclude_rowid: int | None = None
+    ):
         if self.n == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
         cand = self.candidates(query, max(CANDIDATES, CANDIDATES_PER_MATCH * limit))
@@ -232,13 +247,34 @@ class CompressedIndex(CollectionIndex):
         pks = np.fromiter(self.user_sums.keys(), dtype=np.int64, count=len(self.user_sums))
         sums = np.stack([self.user_sums[int(p)] for p in pks]) if len(pks) else np.zeros((0, self.dim))
         counts = np.asarray([self.user_counts[int(p)] for p in pks], dtype=np.int64)
-        header = {"format": _FORMAT, "tier": self.tier, "collection_pk": collection_pk, "generation": self.generation,
-                  "log_seq": self.log_seq, "n": n, "dim": self.dim, "tombstones": self.tombstones, "base": self.base,
-                  "segments": self.segment_names, "segment_starts": self.segment_starts.tolist()}
-        write_index_file(path, header, [
-            ("rowids", self.rowids[:n]), ("owners", self.owners[:n]), ("sqnorms", self.sqnorms[:n]),
-            ("codes", self.codes[:n]), ("center", self.center), ("user_pks", pks), ("user_counts", counts),
-            ("user_sums", sums.astype(np.float64)), ("tail", self.vectors[: n - self.base])])
+        header = {
+            "format": _FORMAT,
+            "tier": self.tier,
+            "collection_pk": collection_pk,
+            "generation": self.generation,
+            "log_seq": self.log_seq,
+            "n": n,
+            "dim": self.dim,
+            "tombstones": self.tombstones,
+            "base": self.base,
+            "segments": self.segment_names,
+            "segment_starts": self.segment_starts.tolist(),
+        }
+        write_index_file(
+            path,
+            header,
+            [
+                ("rowids", self.rowids[:n]),
+                ("owners", self.owners[:n]),
+                ("sqnorms", self.sqnorms[:n]),
+                ("codes", self.codes[:n]),
+                ("center", self.center),
+                ("user_pks", pks),
+                ("user_counts", counts),
+                ("user_sums", sums.astype(np.float64)),
+                ("tail", self.vectors[: n - self.base]),
+            ],
+        )
         self._remove_unused_segments()
 
     def _remove_unused_segments(self) -> None:
@@ -261,28 +297,43 @@ class CompressedIndex(CollectionIndex):
             with file:
                 meta = file.header
                 if (meta.get("format"), meta.get("tier"), meta.get("collection_pk"), meta.get("dim")) != (
-                        _FORMAT, cls.tier, collection_pk, dim):
+                    _FORMAT,
+                    cls.tier,
+                    collection_pk,
+                    dim,
+                ):
                     return None
                 n, base = int(meta["n"]), int(meta["base"])
-                index = cls(dim, int(meta["generation"]), int(meta["log_seq"]), path.parent,
-                            path.name.removesuffix(".index"), file.read("center"))
+                index = cls(
+                    dim,
+                    int(meta["generation"]),
+                    int(meta["log_seq"]),
+                    path.parent,
+                    path.name.removesuffix(".index"),
+                    file.read("center"),
+                )
                 if not 0 <= base <= n:
                     raise DamagedIndexError("tail start")
                 cap = n + max(1024, n // 8)  # headroom: the next writes need no regrowth
                 index.rowids, index.owners = np.empty(cap, np.int64), np.empty(cap, np.int64)
-                index.sqnorms, index.codes = np.empty(cap, np.float32), np.empty((cap, index.words), np.uint64)
+                index.sqnorms, index.codes = (
+                    np.empty(cap, np.float32),
+                    np.empty((cap, index.words), np.uint64),
+                )
                 index.vectors = np.empty((n - base + 1024, dim), np.float32)
                 for name in ("rowids", "owners", "sqnorms", "codes"):
                     file.read_into(name, getattr(index, name)[:n])
                 file.read_into("tail", index.vectors[: n - base])
                 index.n, index.base, index.tombstones = n, base, int(meta["tombstones"])
                 pks, counts, sums = file.read("user_pks"), file.read("user_counts"), file.read("user_sums")
-            index.user_sums = {int(p): s for p, s in zip(pks, sums)}
-            index.user_counts = {int(p): int(c) for p, c in zip(pks, counts)}
+            index.user_sums = {int(p): s for p, s in zip(pks, sums, strict=False)}
+            index.user_counts = {int(p): int(c) for p, c in zip(pks, counts, strict=False)}
             live = index.sqnorms[:n][np.isfinite(index.sqnorms[:n])]
             index._max_sqnorm = float(live.max()) if len(live) else 0.0
             index.segment_starts = np.asarray(meta["segment_starts"], dtype=np.int64)
-            for name, start, end in zip(meta["segments"], index.segment_starts[:-1], index.segment_starts[1:]):
+            for name, start, end in zip(
+                meta["segments"], index.segment_starts[:-1], index.segment_starts[1:], strict=False
+            ):
                 seg_file = IndexFile.open(path.parent / name)
                 if seg_file is None:
                     raise DamagedIndexError(f"segment {name} missing or damaged")
@@ -300,21 +351,31 @@ class CompressedIndex(CollectionIndex):
         return index
 
     @classmethod
-    def build(cls, conn: sqlite3.Connection, collection_pk: int, dim: int, generation: int, directory: Path,
-              prefix: str) -> CompressedIndex:
+    def build(
+        cls,
+        conn: sqlite3.Connection,
+        collection_pk: int,
+        dim: int,
+        generation: int,
+        directory: Path,
+        prefix: str,
+    ) -> CompressedIndex:
         """Read a collection from the database straight into segments (never the whole matrix in memory)."""
         log_seq = current_log_seq(conn)
-        first = conn.execute("SELECT descriptor FROM faces WHERE collection_pk = ? ORDER BY pk LIMIT 65536",
-                             (collection_pk,)).fetchall()
+        first = conn.execute(
+            "SELECT descriptor FROM faces WHERE collection_pk = ? ORDER BY pk LIMIT 65536", (collection_pk,)
+        ).fetchall()
         sample = np.frombuffer(b"".join(r[0] for r in first), dtype=np.float32).reshape(-1, dim)
         index = cls(dim, generation, log_seq, directory, prefix, sample.mean(axis=0) if len(sample) else None)
         cursor = conn.execute(
-            "SELECT pk, COALESCE(user_pk, 0), descriptor FROM faces WHERE collection_pk = ? ORDER BY pk", (collection_pk,))
+            "SELECT pk, COALESCE(user_pk, 0), descriptor FROM faces WHERE collection_pk = ? ORDER BY pk",
+            (collection_pk,),
+        )
         while True:
             chunk = cursor.fetchmany(min(65536, SEGMENT_ROWS))
             if not chunk:
                 break
-            rowids, owners, blobs = zip(*chunk)
+            rowids, owners, blobs = zip(*chunk, strict=False)
             vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(chunk), dim)
             index.append(np.asarray(rowids, np.int64), vectors, np.asarray(owners, np.int64))
         return index
@@ -323,8 +384,14 @@ class CompressedIndex(CollectionIndex):
     def from_index(cls, exact: CollectionIndex, directory: Path, prefix: str) -> CompressedIndex:
         """The compressed form of an in-memory index (its live faces, its users)."""
         live = np.flatnonzero(np.isfinite(exact.sqnorms[: exact.n]))
-        index = cls(exact.dim, exact.generation, exact.log_seq, directory, prefix,
-                    exact.rows(live[:65536]).mean(axis=0) if len(live) else None)
+        index = cls(
+            exact.dim,
+            exact.generation,
+            exact.log_seq,
+            directory,
+            prefix,
+            exact.rows(live[:65536]).mean(axis=0) if len(live) else None,
+        )
         for lo in range(0, len(live), 65536):
             pos = live[lo : lo + 65536]
             index.append(exact.rowids[pos], exact.rows(pos))
@@ -340,5 +407,10 @@ class CompressedIndex(CollectionIndex):
 
 
 def load_sidecar(path: Path, collection_pk: int, dim: int) -> CollectionIndex | None:
-    """The index saved at `path`, whichever tier wrote it; None if missing, damaged or not this collection's."""
-    return CollectionIndex.load_file(path, collection_pk, dim) or CompressedIndex.load_file(path, collection_pk, dim)
+    """The index saved at `path`, whichever tier wrote it.
+
+    None if missing, damaged or not this collection's.
+    """
+    return CollectionIndex.load_file(path, collection_pk, dim) or CompressedIndex.load_file(
+        path, collection_pk, dim
+    )

@@ -34,7 +34,7 @@ SIDECAR_MIN_FACES = 20_000
 # Collections at least this large are searched through the compressed tier (compressed_index.py):
 # 1-bit codes in memory, descriptors memory-mapped from segment files, exact re-rank of candidates.
 # Chosen by measurement (bench/bench_engine.py, README): below it the exact scan is as fast and simpler.
-COMPRESSED_MIN_FACES = 2_000_000
+COMPRESSED_MIN_FACES = 1_000_000
 
 _HANDLERS: dict[str, Callable] = {
     "CreateCollection": collection_ops.create_collection,

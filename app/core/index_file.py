@@ -55,7 +55,7 @@ def block_crcs(view: memoryview) -> np.ndarray:
 def _bytes_of(array: np.ndarray) -> memoryview:
     """The bytes of a C-contiguous array, as a writable view when the array is (empty arrays too)."""
     array = np.ascontiguousarray(array)
-    return memoryview(array.reshape(-1).view(np.uint8))
+    return array.reshape(-1).view(np.uint8).data
 
 
 def write_index_file(path: Path, header: dict, sections: list[tuple[str, np.ndarray]]) -> None:
@@ -63,7 +63,12 @@ def write_index_file(path: Path, header: dict, sections: list[tuple[str, np.ndar
     layout, offset = {}, 0
     for name, array in sections:
         nbytes = array.nbytes
-        layout[name] = {"offset": offset, "nbytes": nbytes, "dtype": array.dtype.str, "shape": list(array.shape)}
+        layout[name] = {
+            "offset": offset,
+            "nbytes": nbytes,
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+        }
         offset += nbytes + _pad(nbytes)
     crcs = np.concatenate([block_crcs(_bytes_of(a)) for _n, a in sections] or [np.zeros(0, np.uint32)])
     crc_table = crcs.astype("<u4").tobytes()
@@ -120,7 +125,11 @@ class IndexFile:
                 raise DamagedIndexError("data length")
             fh.seek(data_start + data_bytes)
             table = fh.read(data_bytes // BLOCK * 4)
-            if len(table) != data_bytes // BLOCK * 4 or zlib.crc32(table) != header["crc_table_crc"] or fh.read(1):
+            if (
+                len(table) != data_bytes // BLOCK * 4
+                or zlib.crc32(table) != header["crc_table_crc"]
+                or fh.read(1)
+            ):
                 raise DamagedIndexError("checksum table")
             return cls(path, fh, header, data_start, np.frombuffer(table, dtype="<u4"))
         except (OSError, ValueError, KeyError, TypeError, DamagedIndexError):
@@ -164,8 +173,12 @@ class IndexFile:
     def map(self, name: str) -> MappedSection:
         """A 2-d section left on disk, memory-mapped, verified lazily block by block."""
         sec = self.section(name)
-        return MappedSection(self.path, self._data_start + sec["offset"], sec,
-                             self._crcs[sec["offset"] // BLOCK : (sec["offset"] + sec["nbytes"] + BLOCK - 1) // BLOCK])
+        return MappedSection(
+            self.path,
+            self._data_start + sec["offset"],
+            sec,
+            self._crcs[sec["offset"] // BLOCK : (sec["offset"] + sec["nbytes"] + BLOCK - 1) // BLOCK],
+        )
 
 
 class MappedSection:
@@ -179,13 +192,23 @@ class MappedSection:
         self._checked = np.zeros(len(crcs), dtype=bool)
         with open(path, "rb") as fh:
             # map from the enclosing page boundary; the section itself starts BLOCK-aligned in the file
-            self._map = mmap.mmap(fh.fileno(), start + self.nbytes + _pad(self.nbytes), access=mmap.ACCESS_READ) \
-                if self.nbytes else None
+            self._map = (
+                mmap.mmap(fh.fileno(), start + self.nbytes + _pad(self.nbytes), access=mmap.ACCESS_READ)
+                if self.nbytes
+                else None
+            )
         self._start = start
-        self._bytes = memoryview(self._map)[start : start + self.nbytes + _pad(self.nbytes)] if self._map else None
-        self.array = (np.frombuffer(self._bytes, dtype=self.dtype, count=int(np.prod(self.shape))).reshape(self.shape)
-                      if self._bytes is not None else np.zeros(self.shape, self.dtype))
-        self._row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:])) if len(self.shape) > 1 else self.dtype.itemsize
+        self._bytes = (
+            memoryview(self._map)[start : start + self.nbytes + _pad(self.nbytes)] if self._map else None
+        )
+        self.array = (
+            np.frombuffer(self._bytes, dtype=self.dtype, count=int(np.prod(self.shape))).reshape(self.shape)
+            if self._bytes is not None
+            else np.zeros(self.shape, self.dtype)
+        )
+        self._row_bytes = (
+            self.dtype.itemsize * int(np.prod(self.shape[1:])) if len(self.shape) > 1 else self.dtype.itemsize
+        )
 
     def verify_rows(self, rows: np.ndarray) -> None:
         """Check the blocks holding `rows` (any order) that were not checked yet."""
@@ -196,7 +219,8 @@ class MappedSection:
         last = ((rows + 1) * self._row_bytes - 1) // BLOCK
         blocks = np.unique(np.concatenate([first, last]) if self._row_bytes > 1 else first)
         if self._row_bytes > BLOCK:  # rows spanning several blocks: every block in between too
-            blocks = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(first, last)]))
+            spans = [np.arange(a, b + 1) for a, b in zip(first, last, strict=True)]
+            blocks = np.unique(np.concatenate(spans))
         todo = blocks[~self._checked[blocks]]
         crc32 = zlib.crc32
         for b in todo.tolist():

@@ -1,4 +1,4 @@
-"""The compressed tier (1-bit codes + exact re-rank from memory-mapped segments) answers like the exact tier."""
+"""The compressed tier (1-bit codes, exact re-rank from memory-mapped segments) answers like the exact one."""
 
 import numpy as np
 import pytest
@@ -27,8 +27,13 @@ def populate(eng, analyzer, rng, people=PEOPLE, tag="p"):
     ids = []
     for p, centre in enumerate(identity_centres(people, seed=11)):
         data = f"{tag}{p}".encode()
-        analyzer.register(data, [analyzed_face(face_of(centre, rng), left=0.1 * i, size=0.05) for i in range(PER_PERSON)])
-        ids += [r["Face"]["FaceId"] for r in eng.index_faces(CollectionId="c", Image={"Bytes": data})["FaceRecords"]]
+        analyzer.register(
+            data, [analyzed_face(face_of(centre, rng), left=0.1 * i, size=0.05) for i in range(PER_PERSON)]
+        )
+        ids += [
+            r["Face"]["FaceId"]
+            for r in eng.index_faces(CollectionId="c", Image={"Bytes": data})["FaceRecords"]
+        ]
     return ids
 
 
@@ -44,10 +49,14 @@ def answers(eng, probes):
 def make_users(eng, ids):
     for u in range(5):
         eng.create_user(CollectionId="c", UserId=f"u{u}")
-        eng.associate_faces(CollectionId="c", UserId=f"u{u}", FaceIds=ids[u * PER_PERSON : u * PER_PERSON + 4])
+        eng.associate_faces(
+            CollectionId="c", UserId=f"u{u}", FaceIds=ids[u * PER_PERSON : u * PER_PERSON + 4]
+        )
 
 
-def test_compressed_tier_answers_exactly_like_the_exact_tier(tmp_path, analyzer, rng, small_tiers, monkeypatch):
+def test_compressed_tier_answers_exactly_like_the_exact_tier(
+    tmp_path, analyzer, rng, small_tiers, monkeypatch
+):
     ws = tmp_path / "ws"
     with Engine(ws, analyzer=analyzer) as eng:
         eng.create_collection(CollectionId="c")
@@ -75,7 +84,9 @@ def test_compressed_sidecar_reopens_and_catches_up(tmp_path, analyzer, rng, smal
     assert list((ws / "index").glob("collection-1-*.seg"))
     loads = []
     original = CompressedIndex.build.__func__
-    monkeypatch.setattr(CompressedIndex, "build", classmethod(lambda cls, *a: loads.append(a) or original(cls, *a)))
+    monkeypatch.setattr(
+        CompressedIndex, "build", classmethod(lambda cls, *a: loads.append(a) or original(cls, *a))
+    )
     with Engine(ws, analyzer=analyzer) as other:  # another process writes
         make_users(other, ids)
         other.delete_faces(CollectionId="c", FaceIds=ids[-3:])
@@ -127,7 +138,9 @@ def test_index_grows_past_the_switch_over_in_process(tmp_path, analyzer, rng, sm
         assert type(eng._indexes[1]) is CollectionIndex  # 80 faces: exact
         ids += populate(eng, analyzer, rng, people=10, tag="q")
         assert isinstance(eng._indexes[1], CompressedIndex)
-        assert len(eng.search_faces(CollectionId="c", FaceId=ids[85])["FaceMatches"]) == 2 * PER_PERSON - 1  # the same 10 people twice
+        assert (
+            len(eng.search_faces(CollectionId="c", FaceId=ids[85])["FaceMatches"]) == 2 * PER_PERSON - 1
+        )  # the same 10 people twice
 
 
 def test_candidates_include_ties_and_skip_deleted():

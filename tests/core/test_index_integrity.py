@@ -1,4 +1,4 @@
-"""Index files carry checksums; damage or staleness makes them rebuilt from SQLite; catch-up is incremental."""
+"""Index files carry checksums; damaged or stale ones are rebuilt from SQLite; catch-up is incremental."""
 
 import sqlite3
 
@@ -14,7 +14,7 @@ from app.core.vector_index import CollectionIndex
 from app.core.workspace import database_path
 
 from .fakes import analyzed_face, face_of, identity_centres
-from .test_index_sidecar import fill, loads_from_db, matches  # noqa: F401  (fixture)
+from .test_index_sidecar import fill, matches
 
 
 @pytest.fixture(autouse=True)
@@ -22,23 +22,47 @@ def small_sidecar_threshold(monkeypatch):
     monkeypatch.setattr(engine_module, "SIDECAR_MIN_FACES", 1)
 
 
+@pytest.fixture
+def loads_from_db(monkeypatch):
+    """Every CollectionIndex.load (a read of all descriptors from SQLite), recorded."""
+    calls = []
+    original = CollectionIndex.load.__func__
+
+    def spy(cls, *args, **kwargs):
+        calls.append(args)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(CollectionIndex, "load", classmethod(spy))
+    return calls
+
+
 def big_collection(eng, analyzer, rng, people=40, per_person=10):
     """Enough faces that the sidecar's descriptor section spans many 4 KiB blocks."""
     eng.create_collection(CollectionId="c")
     ids = []
     for p, centre in enumerate(identity_centres(people, seed=7)):
-        analyzer.register(f"p{p}".encode(), [analyzed_face(face_of(centre, rng), left=0.09 * i, size=0.05)
-                                              for i in range(per_person)])
-        ids += [r["Face"]["FaceId"] for r in eng.index_faces(CollectionId="c", Image={"Bytes": f"p{p}".encode()})["FaceRecords"]]
+        analyzer.register(
+            f"p{p}".encode(),
+            [analyzed_face(face_of(centre, rng), left=0.09 * i, size=0.05) for i in range(per_person)],
+        )
+        ids += [
+            r["Face"]["FaceId"]
+            for r in eng.index_faces(CollectionId="c", Image={"Bytes": f"p{p}".encode()})["FaceRecords"]
+        ]
     return ids
 
 
 def all_matches(eng, ids):
-    return [eng.search_faces(CollectionId="c", FaceId=fid, FaceMatchThreshold=0, MaxFaces=20)["FaceMatches"] for fid in ids]
+    return [
+        eng.search_faces(CollectionId="c", FaceId=fid, FaceMatchThreshold=0, MaxFaces=20)["FaceMatches"]
+        for fid in ids
+    ]
 
 
 @pytest.mark.parametrize("where", ["vectors", "rowids", "owners", "header", "crc_table"])
-def test_zeroed_block_inside_the_sidecar_is_detected_and_rebuilt(tmp_path, analyzer, rng, loads_from_db, where):  # noqa: F811
+def test_zeroed_block_inside_the_sidecar_is_detected_and_rebuilt(
+    tmp_path, analyzer, rng, loads_from_db, where
+):
     ws = tmp_path / "ws"
     with Engine(ws, analyzer=analyzer) as eng:
         ids = big_collection(eng, analyzer, rng)
@@ -90,7 +114,9 @@ def test_mapped_section_checks_blocks_when_first_read(tmp_path):
     path.write_bytes(bytes(data))
     with IndexFile.open(path) as f:
         mapped = f.map("vectors")
-    assert np.array_equal(mapped.rows(np.array([3, 999, 10])), vectors[[3, 999, 10]])  # intact blocks read fine
+    assert np.array_equal(
+        mapped.rows(np.array([3, 999, 10])), vectors[[3, 999, 10]]
+    )  # intact blocks read fine
     with pytest.raises(DamagedIndexError):
         mapped.rows(np.array([5, 601]))  # row 601 shares row 600's block
     mapped.close()
@@ -108,7 +134,7 @@ def test_truncated_or_extended_file_is_refused(tmp_path):
     assert IndexFile.open(path) is not None
 
 
-def test_catch_up_reads_only_the_changes(tmp_path, analyzer, rng, loads_from_db):  # noqa: F811
+def test_catch_up_reads_only_the_changes(tmp_path, analyzer, rng, loads_from_db):
     ws = tmp_path / "ws"
     with Engine(ws, analyzer=analyzer) as eng:
         ids = big_collection(eng, analyzer, rng, people=10)
@@ -131,16 +157,28 @@ def test_catch_up_reads_only_the_changes(tmp_path, analyzer, rng, loads_from_db)
         eng.store.connection().set_trace_callback(None)
         index = next(iter(eng._indexes.values()))
     # no statement re-read every face of the collection (the old catch-up read all owners)
-    assert not [s for s in statements if "FROM faces WHERE collection_pk = ?" in s.replace(str(1), "?")
-                and "pk >" not in s and "LIMIT" not in s and "COUNT" not in s and "face_id" not in s]
+    assert not [
+        s
+        for s in statements
+        if "FROM faces WHERE collection_pk = ?" in s.replace(str(1), "?")
+        and "pk >" not in s
+        and "LIMIT" not in s
+        and "COUNT" not in s
+        and "face_id" not in s
+    ]
     assert len(loads_from_db) == 1
     with Engine(ws, analyzer=analyzer) as fresh:  # the same answers as an index read from scratch
         (ws / "index").exists() and [p.unlink() for p in (ws / "index").iterdir()]
         fresh_faces = all_matches(fresh, probes)
-        for a, b in zip(fresh_faces, got_faces):
-            assert [(m["Face"]["FaceId"], m["Similarity"]) for m in a] == [(m["Face"]["FaceId"], m["Similarity"]) for m in b]
+        for a, b in zip(fresh_faces, got_faces, strict=False):
+            assert [(m["Face"]["FaceId"], m["Similarity"]) for m in a] == [
+                (m["Face"]["FaceId"], m["Similarity"]) for m in b
+            ]
         assert fresh_faces == got_faces
-        assert fresh.search_users(CollectionId="c", FaceId=ids[0], UserMatchThreshold=0)["UserMatches"] == got_users
+        assert (
+            fresh.search_users(CollectionId="c", FaceId=ids[0], UserMatchThreshold=0)["UserMatches"]
+            == got_users
+        )
         reference = next(iter(fresh._indexes.values()))
     live = np.isfinite(index.sqnorms[: index.n])
     assert np.array_equal(index.rowids[: index.n][live], reference.rowids[: reference.n])
@@ -148,7 +186,7 @@ def test_catch_up_reads_only_the_changes(tmp_path, analyzer, rng, loads_from_db)
     assert index.user_counts == reference.user_counts
 
 
-def test_pruned_change_log_makes_a_stale_sidecar_reload(tmp_path, analyzer, rng, loads_from_db):  # noqa: F811
+def test_pruned_change_log_makes_a_stale_sidecar_reload(tmp_path, analyzer, rng, loads_from_db):
     ws = tmp_path / "ws"
     with Engine(ws, analyzer=analyzer) as eng:
         eng.create_collection(CollectionId="c")
@@ -167,10 +205,13 @@ def test_change_log_prunes_itself_and_records_the_floor(tmp_path):
     store = Store(tmp_path / "ws")
     last = 4096 * (FACE_CHANGES_KEPT // 4096 + 2)  # the pruning trigger runs every 4096th entry
     with store.write() as conn:
-        conn.executemany("INSERT INTO face_changes(seq, collection_pk, face_pk, user_pk) VALUES (?, 1, 1, 0)",
-                         [(s,) for s in (1, 4096, 5000)])
-        conn.execute("INSERT INTO face_changes(seq, collection_pk, face_pk, user_pk) VALUES (?, 1, 1, 0)",
-                     (last,))
+        conn.executemany(
+            "INSERT INTO face_changes(seq, collection_pk, face_pk, user_pk) VALUES (?, 1, 1, 0)",
+            [(s,) for s in (1, 4096, 5000)],
+        )
+        conn.execute(
+            "INSERT INTO face_changes(seq, collection_pk, face_pk, user_pk) VALUES (?, 1, 1, 0)", (last,)
+        )
         left = [r[0] for r in conn.execute("SELECT seq FROM face_changes ORDER BY seq")]
     assert left == [last]
     assert store.meta("face_changes_floor") == str(last - FACE_CHANGES_KEPT)
@@ -204,19 +245,25 @@ def test_migration_from_schema_3_keeps_faces_and_logs_changes(tmp_path, analyzer
             conn.execute(statement)
     conn.execute("PRAGMA application_id=1380272981")
     conn.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", ("ab" * 32,))
-    conn.execute("INSERT INTO collections(collection_id, face_model_version, created_at) VALUES ('c', ?, 0)",
-                 (analyzer.model_version,))
+    conn.execute(
+        "INSERT INTO collections(collection_id, face_model_version, created_at) VALUES ('c', ?, 0)",
+        (analyzer.model_version,),
+    )
     vector = face_of(identity_centres(1)[0], rng)
-    conn.execute("INSERT INTO faces(collection_pk, face_id, image_id, bbox_width, bbox_height, bbox_left, bbox_top,"
-                 " confidence, model_version, descriptor, created_at) VALUES (1, ?, 'i', .1, .1, .1, .1, 99, ?, ?, 0)",
-                 ("11111111-1111-5111-8111-111111111111", analyzer.model_version, vector.tobytes()))
+    conn.execute(
+        "INSERT INTO faces(collection_pk, face_id, image_id, bbox_width, bbox_height, bbox_left, bbox_top,"
+        " confidence, model_version, descriptor, created_at) VALUES (1, ?, 'i', .1, .1, .1, .1, 99, ?, ?, 0)",
+        ("11111111-1111-5111-8111-111111111111", analyzer.model_version, vector.tobytes()),
+    )
     conn.execute("PRAGMA user_version=3")
     conn.execute("COMMIT")
     conn.close()
     with Engine(ws, analyzer=analyzer) as eng:
         db = eng.store.connection()
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert eng.list_faces(CollectionId="c")["Faces"][0]["FaceId"] == "11111111-1111-5111-8111-111111111111"
+        assert (
+            eng.list_faces(CollectionId="c")["Faces"][0]["FaceId"] == "11111111-1111-5111-8111-111111111111"
+        )
         eng.create_user(CollectionId="c", UserId="u")
         eng.associate_faces(CollectionId="c", UserId="u", FaceIds=["11111111-1111-5111-8111-111111111111"])
         assert db.execute("SELECT face_pk, user_pk FROM face_changes").fetchall() == [(1, 1)]
