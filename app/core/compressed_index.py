@@ -2,8 +2,8 @@
 
 Each face is held in memory as a sign code of its descriptor (the signs of a fixed random rotation
 of the descriptor minus the collection's mean: dim bits, 16 bytes for 128-d), plus its rowid,
-owner and squared norm. The float32 descriptors live in segment files (`index_file` sections,
-memory-mapped, each 4 KiB block checked when first read) and, for the newest faces, in an
+owner and squared norm. The float32 descriptors live in segment files (`index_file` sections
+read row by row on demand, each 4 KiB block checked as it is read) and, for the newest faces, in an
 in-memory tail that is written out as a new segment once it is large.
 
 A search ranks every face by the Hamming distance between codes (a few bytes per face, so about
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .index_file import DamagedIndexError, IndexFile, MappedSection, write_index_file
+from .index_file import DamagedIndexError, DiskSection, IndexFile, write_index_file
 from .vector_index import CollectionIndex, current_log_seq
 
 CANDIDATES = 1024  # Hamming-nearest faces re-ranked exactly, at least
@@ -69,13 +69,12 @@ class CompressedIndex(CollectionIndex):
         self.codes = np.zeros((0, self.words), dtype=np.uint64)
         self.center = np.zeros(dim, np.float32) if center is None else np.asarray(center, np.float32)
         self._rotation = rotation(dim)
-        self.segments: list[MappedSection] = []
+        self.segments: list[DiskSection] = []
         self.segment_names: list[str] = []
         self.segment_starts = np.zeros(
             1, dtype=np.int64
         )  # position of each segment's first row, then the end
         self.base = 0  # positions below live in segments, from here on in self.vectors (the tail)
-        self._searches = 0
         self._ham_dtype = np.uint8 if self.words * 64 < 255 else np.uint16  # 255 / 65535 marks deleted faces
 
     # -- codes -----------------------------------------------------------------------------
@@ -191,7 +190,7 @@ class CompressedIndex(CollectionIndex):
         if file is None:
             raise OSError(f"segment {name} could not be read back")
         with file:
-            self.segments.append(file.map("vectors"))
+            self.segments.append(file.on_disk("vectors"))
         self.segment_names.append(name)
         self.segment_starts = np.append(self.segment_starts, self.n)
         self.base = self.n
@@ -242,10 +241,6 @@ class CompressedIndex(CollectionIndex):
         q = np.asarray(query, dtype=np.float32).reshape(self.dim)
         d2 = self.sqnorms[cand] - 2.0 * (self.rows(cand) @ q) + np.float32(q @ q)
         hits = self._exact_hits(query, d2, cand, max_distance, limit, exclude_rowid)
-        self._searches += 1
-        if self._searches % 64 == 0:  # re-read pages stay in the page cache, not in this process
-            for seg in self.segments:
-                seg.release_pages()
         return hits
 
     # -- files -----------------------------------------------------------------------------
@@ -347,7 +342,7 @@ class CompressedIndex(CollectionIndex):
                 with seg_file:
                     if seg_file.header.get("rows") != end - start or seg_file.header.get("dim") != dim:
                         raise DamagedIndexError(f"segment {name} does not match")
-                    index.segments.append(seg_file.map("vectors"))
+                    index.segments.append(seg_file.on_disk("vectors"))
                 index.segment_names.append(name)
             if index.segment_starts[-1] != base:
                 raise DamagedIndexError("segments do not end where the tail starts")

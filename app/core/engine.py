@@ -32,7 +32,7 @@ DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
 # (<workspace>/index/collection-<pk>.index) so that opening them is one file read.
 SIDECAR_MIN_FACES = 20_000
 # Collections at least this large are searched through the compressed tier (compressed_index.py):
-# 1-bit codes in memory, descriptors memory-mapped from segment files, exact re-rank of candidates.
+# 1-bit codes in memory, descriptors read on demand from segment files, exact re-rank of candidates.
 # Chosen by measurement (bench/bench_engine.py, README): below it the exact scan is as fast and simpler.
 COMPRESSED_MIN_FACES = 1_000_000
 
@@ -195,7 +195,7 @@ class Engine:
     def search_index(self, conn, collection: CollectionRow, search: Callable[[CollectionIndex], object]):
         """`search(index)` on the collection's index (None if it has no face yet).
 
-        An index file found damaged while searching (a memory-mapped block failing its checksum)
+        An index file found damaged while searching (a block of descriptors on disk failing its checksum)
         is dropped and the search answered from an index rebuilt from the database.
         """
         index = self.index_for(conn, collection)

@@ -1,4 +1,4 @@
-"""The compressed tier (1-bit codes, exact re-rank from memory-mapped segments) answers like the exact one."""
+"""The compressed tier (1-bit codes, exact re-rank from segment files) answers like the exact one."""
 
 import numpy as np
 import pytest

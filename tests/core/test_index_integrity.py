@@ -103,7 +103,7 @@ def test_a_single_flipped_bit_is_detected(tmp_path):
         f.read("vectors")
 
 
-def test_mapped_section_checks_blocks_when_first_read(tmp_path):
+def test_disk_section_checks_the_blocks_it_reads(tmp_path):
     path = tmp_path / "f.index"
     vectors = np.random.default_rng(0).standard_normal((1000, 128)).astype(np.float32)
     write_index_file(path, {}, [("vectors", vectors)])
@@ -113,7 +113,7 @@ def test_mapped_section_checks_blocks_when_first_read(tmp_path):
     data[start + 600 * 512 : start + 600 * 512 + 16] = bytes(16)  # inside row 600
     path.write_bytes(bytes(data))
     with IndexFile.open(path) as f:
-        mapped = f.map("vectors")
+        mapped = f.on_disk("vectors")
     assert np.array_equal(
         mapped.rows(np.array([3, 999, 10])), vectors[[3, 999, 10]]
     )  # intact blocks read fine
