@@ -74,9 +74,10 @@ def _inserted_pks(conn, collection_pk: int, fids: list[str]) -> dict[str, int]:
     """
     last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
     first = last - len(fids) + 1
-    ends = dict(conn.execute("SELECT pk, face_id FROM faces WHERE pk IN (?, ?) AND collection_pk = ?",
-                             (first, last, collection_pk)))
-    if ends.get(first) == fids[0] and ends.get(last) == fids[-1]:
+    # by primary key only: with "AND collection_pk = ?" SQLite may walk faces_by_collection instead
+    ends = {pk: (coll, fid) for pk, coll, fid in conn.execute(
+        "SELECT pk, collection_pk, face_id FROM faces WHERE pk IN (?, ?)", (first, last))}
+    if ends.get(first) == (collection_pk, fids[0]) and ends.get(last) == (collection_pk, fids[-1]):
         return {fid: first + i for i, fid in enumerate(fids)}
     return dict(conn.execute(
         f"SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({','.join('?' * len(fids))})",

@@ -267,3 +267,22 @@ def test_migration_from_schema_3_keeps_faces_and_logs_changes(tmp_path, analyzer
         eng.create_user(CollectionId="c", UserId="u")
         eng.associate_faces(CollectionId="c", UserId="u", FaceIds=["11111111-1111-5111-8111-111111111111"])
         assert db.execute("SELECT face_pk, user_pk FROM face_changes").fetchall() == [(1, 1)]
+
+
+def test_storage_path_finds_inserted_faces_by_primary_key(engine, analyzer, rng):
+    """Bulk imports must not walk the collection: the inserted pks are checked by rowid only."""
+    engine.create_collection(CollectionId="c")
+    fill(engine, analyzer, rng, "a", n=3)
+    statements = []
+    conn = engine.store.connection()
+    conn.set_trace_callback(statements.append)
+    ids = fill(engine, analyzer, rng, "b", n=4, seed=2)
+    conn.set_trace_callback(None)
+    assert len(ids) == 4 and engine.list_faces(CollectionId="c", FaceIds=ids)["Faces"]
+    pk_checks = [s for s in statements if "FROM faces WHERE pk IN" in s]
+    assert pk_checks
+    for sql in pk_checks:
+        plan = " ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "INTEGER PRIMARY KEY" in plan, plan
+    # an image new to the collection needs no FaceId lookups before its faces are inserted
+    assert not [s for s in statements if "face_id IN" in s]
