@@ -245,6 +245,8 @@ class CompressedIndex(CollectionIndex):
 
     # -- files -----------------------------------------------------------------------------
     def save(self, path: Path, collection_pk: int) -> None:
+        if self.n - self.base >= SEGMENT_ROWS // 4:
+            self.spill()  # a large tail would be read back into memory by every process that opens the file
         n = self.n
         pks = np.fromiter(self.user_sums.keys(), dtype=np.int64, count=len(self.user_sums))
         sums = np.stack([self.user_sums[int(p)] for p in pks]) if len(pks) else np.zeros((0, self.dim))
