@@ -130,11 +130,14 @@ def main() -> None:
         "--exact-queries", type=int, default=1000, help="queries compared with exhaustive search"
     )
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--candidates", type=int, default=None, help="compressed_index.CANDIDATES for this run")
     parser.add_argument("--child-open", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_open:
         child_open(*args.child_open)
         return
+    if args.candidates:
+        compressed_index.CANDIDATES = args.candidates
     rng = np.random.default_rng(0)
     sizes = [int(float(s)) for s in args.sizes.split(",")]
     for n in sizes:
