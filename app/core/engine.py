@@ -16,13 +16,13 @@ from typing import Callable
 from . import association, collection_ops, curation, face_ops, journal, search_ops, user_ops
 from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
+from .compressed_index import CompressedIndex, load_sidecar
 from .errors import InvalidParameterException
+from .index_file import DamagedIndexError
 from .records import CollectionRow
 from .service_model import OPERATIONS, with_operation_methods
 from .store import Store
 from .validation import validate_request
-from .compressed_index import CompressedIndex, load_sidecar
-from .index_file import DamagedIndexError
 from .vector_index import CollectionIndex, StaleIndexError
 from .workspace import resolve_workspace
 
@@ -182,10 +182,12 @@ class Engine:
                 _close_index(loaded)
                 self._saved_generation.pop(collection.pk, None)
         if index is None:
-            count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?", (collection.pk,)).fetchone()[0]
+            count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?",
+                                 (collection.pk,)).fetchone()[0]
             if count >= COMPRESSED_MIN_FACES:
                 index = CompressedIndex.build(conn, collection.pk, dim, collection.generation,
-                                              self._sidecar_path(collection.pk).parent, f"collection-{collection.pk}")
+                                              self._sidecar_path(collection.pk).parent,
+                                              f"collection-{collection.pk}")
             else:
                 index = CollectionIndex.load(conn, collection.pk, dim, collection.generation)
             self._save_sidecar(collection.pk, index)

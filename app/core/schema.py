@@ -128,7 +128,8 @@ CREATE INDEX face_changes_by_collection ON face_changes (collection_pk, seq);
 CREATE TRIGGER faces_owner_changed AFTER UPDATE OF user_pk ON faces
 WHEN old.user_pk IS NOT new.user_pk
 BEGIN
-    INSERT INTO face_changes(collection_pk, face_pk, user_pk) VALUES (new.collection_pk, new.pk, COALESCE(new.user_pk, 0));
+    INSERT INTO face_changes(collection_pk, face_pk, user_pk)
+    VALUES (new.collection_pk, new.pk, COALESCE(new.user_pk, 0));
 END;
 CREATE TRIGGER faces_deleted AFTER DELETE ON faces
 BEGIN
@@ -142,7 +143,8 @@ CREATE TRIGGER face_changes_pruned AFTER INSERT ON face_changes
 WHEN new.seq % 4096 = 0 AND new.seq > {FACE_CHANGES_KEPT}
 BEGIN
     DELETE FROM face_changes WHERE seq <= new.seq - {FACE_CHANGES_KEPT};
-    INSERT OR REPLACE INTO meta(key, value) VALUES ('face_changes_floor', CAST(new.seq - {FACE_CHANGES_KEPT} AS TEXT));
+    INSERT OR REPLACE INTO meta(key, value)
+    VALUES ('face_changes_floor', CAST(new.seq - {FACE_CHANGES_KEPT} AS TEXT));
 END;
 """
 

@@ -27,8 +27,9 @@ def _face_row(conn, collection, face_id: str):
 
 def _face_matches(engine, conn, collection, query, threshold: float, limit: int, exclude_rowid=None) -> list[dict]:
     scale = scale_for(collection.model_version)
+    max_distance = scale.max_distance(threshold)
     found = engine.search_index(
-        conn, collection, lambda index: index.search_faces(query, scale.max_distance(threshold), limit, exclude_rowid))
+        conn, collection, lambda index: index.search_faces(query, max_distance, limit, exclude_rowid))
     if found is None:
         return []
     rowids, distances = found

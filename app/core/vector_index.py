@@ -113,7 +113,8 @@ class CollectionIndex:
         for pos in np.flatnonzero(self.owners[first_new : self.n]) + first_new:
             self._add_to_user(int(self.owners[pos]), self.rows(np.array([pos]))[0], +1)
         changes = conn.execute(
-            "SELECT face_pk, user_pk FROM face_changes WHERE collection_pk = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            "SELECT face_pk, user_pk FROM face_changes"
+            " WHERE collection_pk = ? AND seq > ? AND seq <= ? ORDER BY seq",
             (collection_pk, self.log_seq, seq),
         ).fetchall()
         self.apply_changes(changes)
@@ -159,7 +160,8 @@ class CollectionIndex:
         with file:
             meta = file.header
             try:
-                if (meta.get("format"), meta.get("collection_pk"), meta.get("dim")) != (_SIDECAR_FORMAT, collection_pk, dim):
+                wanted = (_SIDECAR_FORMAT, collection_pk, dim)
+                if (meta.get("format"), meta.get("collection_pk"), meta.get("dim")) != wanted:
                     return None
                 n = int(meta["n"])
                 index = cls(dim, int(meta["generation"]), int(meta["log_seq"]))
@@ -250,7 +252,7 @@ class CollectionIndex:
         pos = np.unique(pos[np.isfinite(self.sqnorms[pos])])
         owned = pos[self.owners[pos] != 0]
         if len(owned):
-            for p, vector in zip(owned.tolist(), self.rows(owned)):  # one read for all of them
+            for p, vector in zip(owned.tolist(), self.rows(owned), strict=True):  # one read for all of them
                 self._add_to_user(int(self.owners[p]), vector, -1)
             self.owners[owned] = 0
         self.sqnorms[pos] = np.inf
@@ -264,7 +266,7 @@ class CollectionIndex:
         pos = np.unique(pos[(self.owners[pos] != user_pk) & np.isfinite(self.sqnorms[pos])])
         if not len(pos):
             return
-        for p, vector in zip(pos.tolist(), self.rows(pos)):  # one read for all of them
+        for p, vector in zip(pos.tolist(), self.rows(pos), strict=True):  # one read for all of them
             old = int(self.owners[p])
             if old:
                 self._add_to_user(old, vector, -1)
@@ -313,7 +315,8 @@ class CollectionIndex:
         """The answer from approximate squared distances `d2` of `positions`: exact float64 re-rank."""
         q = np.asarray(query, dtype=np.float32).reshape(self.dim)
         qq = float(q.astype(np.float64) @ q.astype(np.float64))
-        margin = 1e-5 * (qq + self._max_sqnorm + 1e-3)  # far above float32 rounding of |x|^2 - 2q.x + |q|^2
+        # far above the float32 rounding of |x|^2 - 2q.x + |q|^2
+        margin = 1e-5 * (qq + self._max_sqnorm + 1e-3)
         if np.isfinite(max_distance):
             hits = np.flatnonzero(d2 <= max_distance * max_distance + margin)
         else:
