@@ -79,12 +79,14 @@ def setup_logging(
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
 
+    written: Path | None  # the log file, or None when it cannot be written
     try:
         make_private_dirs(path.parent)
         file_handler = _RekuratorFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
     except OSError:
-        path = None
+        written = None
     else:
+        written = path
         file_handler.setLevel(level)
         file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
         root.addHandler(file_handler)
@@ -93,9 +95,9 @@ def setup_logging(
         console_handler.setLevel(level)
         console_handler.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         root.addHandler(console_handler)
-    if path is not None and announce:  # the server says "started" itself, once it has bound
+    if written is not None and announce:  # the server says "started" itself, once it has bound
         logging.getLogger("app").info("rekurator %s %s started (pid %d)", app.__version__, component, os.getpid())
-    return path
+    return written
 
 
 def stop_logging() -> None:

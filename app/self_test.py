@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import app
 from app import resources
@@ -41,7 +42,9 @@ def check_resources() -> dict:
 def check_analysis(analyzer_factory: Callable | None = None, photo: Path | None = None) -> dict:
     """Load the face models and find at least one face in a bundled sample photo."""
     if analyzer_factory is None:
-        from app.vision.default_analyzer import create_default_analyzer as analyzer_factory
+        from app.vision.default_analyzer import create_default_analyzer
+
+        analyzer_factory = create_default_analyzer
     photo = photo or resources.resource_path(*resources.SAMPLES, SAMPLE_PHOTO)
     started = time.perf_counter()
     analyzer = analyzer_factory()
@@ -65,7 +68,7 @@ def check_analysis(analyzer_factory: Callable | None = None, photo: Path | None 
 
 def run_checks(checks: list[tuple[str, Callable[[], dict]]]) -> dict:
     """Run the checks in order; the summary is JSON-ready, with "ok" false at the first failure."""
-    summary = {
+    summary: dict[str, Any] = {
         "ok": True,
         "version": app.__version__,
         "python": platform.python_version(),

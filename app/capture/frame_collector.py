@@ -54,7 +54,7 @@ class EnrollmentCollector:
         self.hint_counts: Counter = Counter()  # hint code -> frames
         self._lock = threading.Condition()
         self._analysis = threading.Lock()  # one consider() at a time, whichever thread calls it
-        self._pending = None
+        self._pending: tuple[np.ndarray, int, float] | None = None  # (rgb, frame index, time captured)
         self._busy = False
         self._closed = False
         self._thread: threading.Thread | None = None

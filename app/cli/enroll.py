@@ -74,7 +74,7 @@ class _Progress:
     def __init__(self, stream, target: int):
         self.stream = stream
         self.target = target
-        self.last = None
+        self.last: FrameHint | None = None
         self.lock = threading.Lock()
 
     def write(self, text: str) -> None:

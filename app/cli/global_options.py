@@ -7,6 +7,7 @@ local engine, a pager rekurator never starts), `ineffective_notes` says why unde
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .exit_codes import UsageError
 
@@ -58,7 +59,7 @@ def parse_command_args(parser: argparse.ArgumentParser, argv: list[str], stdout)
 
 
 # (flag, argparse settings); an entry without "action" takes a value
-_GLOBALS = (
+_GLOBALS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--debug", dict(action="store_true", default=None,
                      help="Write what rekurator does, and why options have no effect, to stderr.")),
     ("--endpoint-url", dict(help="Send the request to this Rekognition-compatible endpoint instead of the local workspace.")),
@@ -94,7 +95,7 @@ TAKES_VALUE = frozenset(flag for flag, settings in _GLOBALS if "action" not in s
 def global_parser(**kwargs) -> argparse.ArgumentParser:
     parser = raising_parser(prog="rekurator", **kwargs)
     for flag, settings in _GLOBALS:
-        extra = {} if flag not in TAKES_VALUE or "choices" in settings else {"metavar": "<value>"}
+        extra: dict[str, Any] = {} if flag not in TAKES_VALUE or "choices" in settings else {"metavar": "<value>"}
         parser.add_argument(flag, **settings, **extra)
     return parser
 

@@ -8,7 +8,7 @@ from . import model, skeleton
 from .exit_codes import SUCCESS, ParamValidationError
 from .global_options import ineffective_notes
 from .options import assemble_request, read_operation_args, usage_help
-from .pagination import paginate
+from .pagination import Pages, paginate
 from .param_values import has_blob
 from .render import convert_timestamps, render
 
@@ -51,6 +51,7 @@ def run_operation(session, operation: str, argv: list[str]) -> int:
 
     if args.paging.get("max_items") is not None and args.paging["max_items"] <= 0:
         session.stderr.write("warning: Non-positive values for --max-items may result in undefined behavior.\n")
+    response: Pages | dict
     if config is not None and _paginates(session, args, config, params):
         response = paginate(call, params, config, **args.paging)
         session.debug.note(f"{operation}: {len(response.pages)} page(s) fetched")

@@ -18,14 +18,21 @@ from . import shorthand
 from .exit_codes import ParamError
 
 
-def load_param_file(value: str, cli_name: str):
+def _read_param_file(path: str, binary: bool) -> str | bytes:
+    if binary:
+        with open(path, "rb") as raw_handle:
+            return raw_handle.read()
+    with open(path, encoding="utf-8") as text_handle:
+        return text_handle.read()
+
+
+def load_param_file(value: str, cli_name: str) -> str | bytes | None:
     """The content named by a file:// or fileb:// value, or None when the value names no file."""
-    for prefix, mode in (("fileb://", "rb"), ("file://", "r")):
+    for prefix, binary in (("fileb://", True), ("file://", False)):
         if value.startswith(prefix):
             path = os.path.expandvars(os.path.expanduser(value[len(prefix) :]))
             try:
-                with open(path, mode, **({} if mode == "rb" else {"encoding": "utf-8"})) as handle:
-                    return handle.read()
+                return _read_param_file(path, binary)
             except UnicodeDecodeError:
                 raise ParamError(cli_name, f"Unable to load paramfile ({path}), text contents could not be decoded. "
                                            "If this is a binary file, please use the fileb:// prefix instead of the "

@@ -12,6 +12,7 @@ types the model asks for (integers, floats, booleans) and rejects unknown struct
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 _KEY = re.compile(r"\s*([A-Za-z0-9_.#/:@\-]+)\s*=")
 
@@ -33,7 +34,7 @@ class _Parser:
         self.text = text
         self.pos = 0
 
-    def fail(self, what: str):
+    def fail(self, what: str) -> NoReturn:
         shown = self.text[: self.pos] + " <here> " + self.text[self.pos :]
         raise ShorthandError(f"{what} at position {self.pos + 1}: {shown}")
 

@@ -62,7 +62,7 @@ def collect_credentials(
     pairs: dict[str, str] = {}
     if bool(access_key) != bool(secret_key):
         raise CredentialsUsageError("--access-key and --secret-key must be given together")
-    if access_key:
+    if access_key and secret_key:  # both or neither, checked above
         _add(pairs, access_key, secret_key, "--access-key")
     if credentials_file:
         for key_id, secret in load_credentials_file(credentials_file).items():
@@ -70,7 +70,7 @@ def collect_credentials(
     env_key, env_secret = environ.get(ACCESS_KEY_ENV), environ.get(SECRET_KEY_ENV)
     if bool(env_key) != bool(env_secret):
         raise CredentialsError(f"{ACCESS_KEY_ENV} and {SECRET_KEY_ENV} must be set together")
-    if env_key:
+    if env_key and env_secret:  # both or neither, checked above
         _add(pairs, env_key, env_secret, ACCESS_KEY_ENV)
     return pairs
 

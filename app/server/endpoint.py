@@ -109,7 +109,14 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror:
         return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+    return bool(infos) and all(_is_loopback_address(info[4][0]) for info in infos)
+
+
+def _is_loopback_address(host: str | int) -> bool:
+    # getaddrinfo answers with AF_INET/AF_INET6 socket addresses here, whose host is a str
+    # (the int in typeshed's union is for other families)
+    assert isinstance(host, str), host
+    return ipaddress.ip_address(host.split("%")[0]).is_loopback
 
 
 class EndpointServer(ThreadingHTTPServer):
@@ -161,7 +168,8 @@ class EndpointServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host = self.server_address[0]
+        bound = self.server_address[0]
+        host = bound.decode() if isinstance(bound, (bytes, bytearray)) else bound
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # a wildcard bind is reached via loopback locally
         if ":" in host:

@@ -111,13 +111,13 @@ class EndpointHandler(BaseHTTPRequestHandler):
             except WorkspaceError as exc:  # a read-only workspace: a refusal, not a server fault
                 refusal = AccessDeniedException(str(exc))
                 status, payload, outcome = refusal.http_status, wire.encode_error(refusal), refusal.code
-            except UnknownOperationError as error:
-                error = wire.unknown_operation(error)
-                status, payload, outcome = error.http_status, wire.encode_error(error), error.code
+            except UnknownOperationError as unknown:
+                answer = wire.unknown_operation(unknown)
+                status, payload, outcome = answer.http_status, wire.encode_error(answer), answer.code
             except Exception:
                 log.exception("request %s (%s) failed", request_id, operation)
-                error = InternalServerError(f"Internal server error; the server log has the details (request {request_id})")
-                status, payload, outcome = error.http_status, wire.encode_error(error), error.code
+                fault = InternalServerError(f"Internal server error; the server log has the details (request {request_id})")
+                status, payload, outcome = fault.http_status, wire.encode_error(fault), fault.code
             self._answer(status, payload, request_id)
             access_log.info(
                 '%s "%s %s" %s %d %s %.1fms %s',

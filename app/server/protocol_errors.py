@@ -14,7 +14,7 @@ from __future__ import annotations
 from app.core.errors import RekognitionError
 
 
-def _protocol_error(name: str, status: int, doc: str) -> type:
+def _protocol_error(name: str, status: int, doc: str) -> type[RekognitionError]:
     return type(name, (RekognitionError,), {"code": name, "http_status": status, "__doc__": doc, "__module__": __name__})
 
 

@@ -72,7 +72,11 @@ def decode_request(operation: str, body: bytes) -> dict:
     if not isinstance(document, dict):
         raise SerializationException(f"Request body must be a JSON object, not {type(document).__name__}")
     decode = _request_decoder(operation)
-    return decode(document, "") if decode is not None else document
+    if decode is None:
+        return document
+    decoded = decode(document, "")
+    assert isinstance(decoded, dict)  # an input shape is a structure: its decoder hands the dict back
+    return decoded
 
 
 def encode_response(result: dict) -> bytes:
@@ -83,7 +87,7 @@ def encode_error(error: RekognitionError) -> bytes:
     return json.dumps(error.to_dict(), separators=(",", ":")).encode("utf-8")
 
 
-def unknown_operation(error: UnknownOperationError) -> UnknownOperationException:
+def unknown_operation(error: UnknownOperationError) -> RekognitionError:
     return UnknownOperationException(str(error))
 
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.analysis import FaceAnalyzer
 
 MODEL_PACK_ENV = "REKURATOR_MODEL_PACK"
 # The default analyzer's model version (app.vision.default_analyzer reports the same); kept here
@@ -17,13 +21,13 @@ MODEL_PACK_ENV = "REKURATOR_MODEL_PACK"
 DEFAULT_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
 
 
-def _default_analyzer():
+def _default_analyzer() -> FaceAnalyzer:
     from .default_analyzer import create_default_analyzer
 
     return create_default_analyzer()
 
 
-def analyzer_choice(model_pack: str | os.PathLike | None = None) -> tuple[Callable[[], object], str]:
+def analyzer_choice(model_pack: str | os.PathLike | None = None) -> tuple[Callable[[], FaceAnalyzer], str]:
     """(analyzer factory, face model version) for the named pack, else the default models."""
     pack = model_pack or os.environ.get(MODEL_PACK_ENV)
     if pack:

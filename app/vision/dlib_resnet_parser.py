@@ -63,7 +63,7 @@ def parse_resnet_file(path: str | pathlib.Path) -> DlibResnet:
 def parse_resnet_bytes(data: bytes) -> DlibResnet:
     """Parse a whole serialized dlib metric network; every byte must be consumed."""
     reader = DlibReader(data)
-    loss_version = reader.int()
+    loss_version = reader.integer()
     if loss_version != 1:
         raise DlibFormatError(f"unsupported add_loss_layer version {loss_version} at byte 0")
     loss = _read_loss(reader)
@@ -72,7 +72,7 @@ def parse_resnet_bytes(data: bytes) -> DlibResnet:
     wrapper_versions: list[int] = []
     while True:
         at = reader.pos
-        version = reader.int()
+        version = reader.integer()
         if _next_is_input_layer(reader):
             if version not in (2, 3):
                 raise DlibFormatError(
@@ -90,7 +90,7 @@ def parse_resnet_bytes(data: bytes) -> DlibResnet:
     _skip_wrapper_state(reader)
     _read_tensor(reader)  # grad_final
     if bottom_version == 3:
-        reader.int()  # sample_expansion_factor
+        reader.integer()  # sample_expansion_factor
 
     for version in reversed(wrapper_versions):
         if version == 1:
@@ -126,7 +126,7 @@ def _read_loss(reader: DlibReader) -> dict:
     if name == "loss_metric_":
         return {"type": name}
     if name == "loss_metric_2":
-        return {"type": name, "margin": reader.float(), "dist_thresh": reader.float()}
+        return {"type": name, "margin": reader.real(), "dist_thresh": reader.real()}
     raise DlibFormatError(f"unsupported loss layer {name!r}; expected a loss_metric network")
 
 
@@ -134,7 +134,7 @@ def _read_input(reader: DlibReader) -> tuple[tuple[float, float, float], tuple[i
     name = reader.string()
     if name != "input_rgb_image_sized":
         raise DlibFormatError(f"unsupported input layer {name!r}; expected input_rgb_image_sized")
-    mean = (reader.float(), reader.float(), reader.float())
+    mean = (reader.real(), reader.real(), reader.real())
     rows, cols = reader.uint(), reader.uint()
     return mean, (rows, cols)
 
@@ -142,7 +142,7 @@ def _read_input(reader: DlibReader) -> tuple[tuple[float, float, float], tuple[i
 def _read_tensor(reader: DlibReader) -> np.ndarray:
     """resizable_tensor: version 2, n, k, nr, nc, then raw float32 data (NCHW)."""
     at = reader.pos
-    version = reader.int()
+    version = reader.integer()
     if version != 2:
         raise DlibFormatError(f"unsupported tensor version {version} at byte {at}")
     shape = tuple(reader.uint() for _ in range(4))
@@ -152,17 +152,17 @@ def _read_tensor(reader: DlibReader) -> np.ndarray:
 
 def _read_alias_shape(reader: DlibReader) -> tuple[int, int, int, int]:
     at = reader.pos
-    version = reader.int()
+    version = reader.integer()
     if version != 1:
         raise DlibFormatError(f"unsupported alias_tensor version {version} at byte {at}")
-    return tuple(reader.uint() for _ in range(4))
+    return reader.uint(), reader.uint(), reader.uint(), reader.uint()
 
 
 def _skip_wrapper_state(reader: DlibReader) -> None:
     # this_layer_setup_called, gradient_input_is_stale, get_output_and_gradient_input_disabled,
     # then the x_grad and cached_output tensors (training state, not needed for inference).
     for _ in range(3):
-        reader.bool()
+        reader.boolean()
     _read_tensor(reader)
     _read_tensor(reader)
 
@@ -179,14 +179,14 @@ def _read_layer_details(reader: DlibReader) -> DlibLayer:
     name = reader.string()
     if name in ("con_4", "con_5", "con_6"):
         params = _read_tensor(reader).ravel()
-        num_filters, nr, nc = reader.int(), reader.int(), reader.int()
-        stride_y, stride_x, pad_y, pad_x = (reader.int() for _ in range(4))
+        num_filters, nr, nc = reader.integer(), reader.integer(), reader.integer()
+        stride_y, stride_x, pad_y, pad_x = (reader.integer() for _ in range(4))
         filters = _read_alias_shape(reader)
         _read_alias_shape(reader)  # the biases' shape: only read past it
         for _ in range(4):  # learning-rate / weight-decay multipliers
-            reader.float()
-        use_bias = reader.bool() if name != "con_4" else True
-        use_relu = reader.bool() if name == "con_6" else False
+            reader.real()
+        use_bias = reader.boolean() if name != "con_4" else True
+        use_relu = reader.boolean() if name == "con_6" else False
         weight = _take(params, 0, filters, name)
         if filters[0] != num_filters or filters[2:] != (nr, nc):
             raise DlibFormatError(f"{name} at byte {at}: filter shape {filters} disagrees with settings")
@@ -210,8 +210,8 @@ def _read_layer_details(reader: DlibReader) -> DlibLayer:
         params = _read_tensor(reader).ravel()
         gamma = _read_alias_shape(reader)
         beta = _read_alias_shape(reader)
-        mode = reader.int()
-        disabled = reader.bool() if name == "affine_2" else False
+        mode = reader.integer()
+        disabled = reader.boolean() if name == "affine_2" else False
         if mode not in (0, 1):
             raise DlibFormatError(f"{name} at byte {at}: unknown mode {mode}")
         gamma_shape, beta_shape = gamma[1:], beta[1:]  # (k, nr, nc); nr = nc = 1 in CONV_MODE
@@ -223,11 +223,11 @@ def _read_layer_details(reader: DlibReader) -> DlibLayer:
         return DlibLayer("affine", name, settings, {"gamma": g, "beta": b})
 
     if name in ("relu_", "relu_2"):
-        disabled = reader.bool() if name == "relu_2" else False
+        disabled = reader.boolean() if name == "relu_2" else False
         return DlibLayer("relu", name, {"disabled": disabled})
 
     if name in ("max_pool_2", "avg_pool_2"):
-        nr, nc, stride_y, stride_x, pad_y, pad_x = (reader.int() for _ in range(6))
+        nr, nc, stride_y, stride_x, pad_y, pad_x = (reader.integer() for _ in range(6))
         settings = {"window": (nr, nc), "stride": (stride_y, stride_x), "padding": (pad_y, pad_x)}
         return DlibLayer(name[:-2], name, settings)
 
@@ -239,10 +239,10 @@ def _read_layer_details(reader: DlibReader) -> DlibLayer:
         params = _read_tensor(reader).ravel()
         w_shape = _read_alias_shape(reader)
         _read_alias_shape(reader)  # biases alias
-        bias_mode = reader.int()
+        bias_mode = reader.integer()
         for _ in range(4):
-            reader.float()
-        use_bias = reader.bool() if name == "fc_3" else True
+            reader.real()
+        use_bias = reader.boolean() if name == "fc_3" else True
         has_bias = bias_mode == 0 and use_bias
         if w_shape[:2] != (num_inputs, num_outputs):
             raise DlibFormatError(f"{name} at byte {at}: weights alias {w_shape} disagrees with sizes")

@@ -31,7 +31,7 @@ class DlibReader:
         self.pos += n
         return out
 
-    def int(self) -> int:
+    def integer(self) -> int:
         control = self.raw(1)[0]
         size = control & 0x0F
         if size == 0 or size > 8 or control & 0x70:
@@ -40,22 +40,22 @@ class DlibReader:
         return -value if control & 0x80 else value
 
     def uint(self) -> int:
-        value = self.int()
+        value = self.integer()
         if value < 0:
             raise DlibFormatError(f"negative value where an unsigned integer was expected at byte {self.pos}")
         return value
 
-    def bool(self) -> bool:
+    def boolean(self) -> bool:
         b = self.raw(1)
         if b not in (b"0", b"1"):
             raise DlibFormatError(f"bad bool byte {b!r} at byte {self.pos - 1}")
         return b == b"1"
 
-    def float(self) -> float:
+    def real(self) -> float:
         if self.data[self.pos] & 0x70:
             raise DlibFormatError(f"legacy ASCII float format at byte {self.pos} is not supported")
-        mantissa = self.int()
-        exponent = self.int()
+        mantissa = self.integer()
+        exponent = self.integer()
         if exponent == 32000:
             return float("inf")
         if exponent == 32001:
@@ -82,8 +82,8 @@ class DlibReader:
 
     def matrix(self, element=None) -> np.ndarray:
         """dlib::matrix<T>: -nr, -nc (new format) then row-major elements."""
-        element = element or self.float
-        nr, nc = self.int(), self.int()
+        element = element or self.real
+        nr, nc = self.integer(), self.integer()
         if nr < 0 or nc < 0:
             nr, nc = -nr, -nc
         values = [element() for _ in range(nr * nc)]

@@ -329,7 +329,7 @@ def affine_transform(from_points, to_points) -> Affine:
         raise ChipInputError(f"need two equally long lists of at least 3 points, got {n} and {len(to_points)}")
     pinv_p = _pinv_of_points(tuple((float(x), float(y)) for x, y in from_points))
     q = [[float(x) for x, _ in to_points], [float(y) for _, y in to_points]]
-    m = []
+    m: list[tuple[float, float, float]] = []
     for i in range(2):
         row = []
         for j in range(3):
@@ -337,7 +337,7 @@ def affine_transform(from_points, to_points) -> Affine:
             for k in range(1, n):
                 acc += q[i][k] * pinv_p[k][j]
             row.append(acc)
-        m.append(tuple(row))
+        m.append((row[0], row[1], row[2]))
     return (m[0], m[1])
 
 

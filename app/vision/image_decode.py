@@ -164,7 +164,8 @@ def _read_png_structure(data: bytes) -> _Header:
     """Check every chunk's length and CRC, require IHDR first and IEND last; return the size."""
     n = len(data)
     pos = len(_PNG_SIGNATURE)
-    width = height = None
+    width: int | None = None
+    height: int | None = None
     seen_idat = False
     first = True
     while True:
@@ -196,6 +197,7 @@ def _read_png_structure(data: bytes) -> _Header:
         elif ctype == b"IEND":
             if not seen_idat:
                 raise InvalidImageFormatException("PNG is corrupt: no IDAT (image data) chunk before IEND.")
+            assert width is not None and height is not None  # set from the IHDR, the first chunk
             return _Header(width, height)
         pos += 12 + length
 

@@ -30,9 +30,10 @@ class InsightfaceAnalyzer(PipelineAnalyzer):
         models = find_pack_models(pack_dir)
         if not models.detector_has_landmarks:
             raise ModelPackError(f"{models.detector_path}: this detector gives no facial points, so faces cannot be aligned")
-        self.detector = ScrfdDetector(models.detector_path)
+        detector = ScrfdDetector(models.detector_path)
+        self.detector = detector
         self.embedder = ArcFaceEmbedder(models.recognizer_path)
-        self.model_version = f"{self.embedder.version}+{self.detector.version}"
+        self.model_version = f"{self.embedder.version}+{detector.version}"
         self.pack_dir = Path(pack_dir)
 
     def _usable(self, detections: list) -> list:

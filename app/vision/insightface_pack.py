@@ -19,6 +19,7 @@ session is opened (threads <= 2, spinning off, as the design asks of every sessi
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def read_signature(path: str | Path) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=tuple(_dims(vi) for vi in graph.output))
 
 
-def find_pack_models(folder: str | Path) -> PackModels:
+def find_pack_models(folder: str | os.PathLike) -> PackModels:
     """Pick the SCRFD detector and the ArcFace recognizer out of a pack folder.
 
     Files are examined in name order and the first of each kind wins (as insightface does), so the
@@ -170,6 +171,7 @@ def find_pack_models(folder: str | Path) -> PackModels:
             f"model pack {folder} has no ArcFace recognizer (an ONNX model with one Nx3x112x112 "
             f"input and a single embedding output)"
         )
+    assert detector_signature is not None  # found together with the detector
     has_landmarks = SCRFD_LAYOUTS[len(detector_signature.outputs)][2]
     return PackModels(detector, recognizer, has_landmarks, tuple(ignored))
 

@@ -10,6 +10,7 @@ can be shared by the threads of a process.
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -21,9 +22,13 @@ from .face_detail import PREVIEW_SIDE, analyzed_face, jpeg
 from .image_decode import decode_image
 
 
+class FaceDetector(Protocol):
+    def detect(self, rgb: np.ndarray) -> list: ...
+
+
 class PipelineAnalyzer:
     model_version: str
-    detector = None
+    detector: FaceDetector  # set by the subclass
 
     def __init__(self):
         self._lock = threading.Lock()

@@ -82,7 +82,9 @@ def _tree_tokens(num_splits: int, num_leaves: int, leaf_size: int) -> int:
     return 1 + 4 * num_splits + 1 + num_leaves * (2 + 2 * leaf_size)
 
 
-def _read_forest(reader: DlibReader, num_trees: int, leaf_size: int):
+def _read_forest(
+    reader: DlibReader, num_trees: int, leaf_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One cascade's trees, read in one pass. All trees must share one shape, as dlib's
     trainer makes them (complete trees of one depth)."""
     start = reader.pos
@@ -154,7 +156,7 @@ class ShapePredictor:
         return arrays
 
     def _parse(self, reader: DlibReader) -> dict:
-        version = reader.int()
+        version = reader.integer()
         if version != 1:
             raise DlibFormatError(f"unsupported shape_predictor version {version}")
         initial = _read_float_matrix(reader)
@@ -166,7 +168,10 @@ class ShapePredictor:
         cascades = reader.uint()
         if cascades == 0:
             raise DlibFormatError("the model has no cascades")
-        idx1, idx2, thresh, leaves = [], [], [], []
+        idx1: list[np.ndarray] = []
+        idx2: list[np.ndarray] = []
+        thresh: list[np.ndarray] = []
+        leaves: list[np.ndarray] = []
         for _ in range(cascades):
             forest = _read_forest(reader, reader.uint(), size)
             for store, part in zip((idx1, idx2, thresh, leaves), forest, strict=False):

@@ -130,7 +130,8 @@ class YuNetDetector:
         for i in order:
             points = landmarks[i].copy()
             points.flags.writeable = False
-            faces.append(Detection(box=tuple(float(v) for v in boxes[i]), score=float(scores[i]), landmarks=points))
+            x, y, w, h = (float(v) for v in boxes[i])
+            faces.append(Detection(box=(x, y, w, h), score=float(scores[i]), landmarks=points))
         return faces
 
     def _decode(self, outputs: dict, pad_h: int, pad_w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
