@@ -8,8 +8,10 @@ which the window applies to its models in place and which the history command ke
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QWidget
 
 from app.core.association_plan import MAX_FACES_PER_USER
 
@@ -27,11 +29,15 @@ from .curation_jobs import (
 from .undo_commands import BackgroundCommand, ChangeSetCommand
 from .window_context import WindowContext
 
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
 
 class CurationController(QObject):
-    def __init__(self, window: WindowContext):
+    def __init__(self, window: MainWindow):
         super().__init__(window)
-        self.window = window
+        self.window: WindowContext = window  # all it uses of the window
+        self.dialog_parent: QWidget = window
         self.engine = window.engine
         self.runner = window.runner
         self.preview_dialog: AssociationPreviewDialog | None = None
@@ -48,7 +54,7 @@ class CurationController(QObject):
             w.statusBar().showMessage("Select faces first.", 4000)
             return
         if len(face_ids) > MAX_FACES_PER_USER:
-            message_boxes.show_error(w, f"Associating {len(face_ids)} faces with {user_id}", ValueError(
+            message_boxes.show_error(self.dialog_parent, f"Associating {len(face_ids)} faces with {user_id}", ValueError(
                 f"AssociateFaces takes at most {MAX_FACES_PER_USER} faces at a time (a user holds at most "
                 f"{MAX_FACES_PER_USER}); select fewer faces."))
             return
@@ -66,7 +72,7 @@ class CurationController(QObject):
             return
         w = self.window
         dialog = AssociationPreviewDialog(self.engine, self.runner, request["CollectionId"], request["UserId"],
-                                          request["FaceIds"], plan, w.thumbnails, w)
+                                          request["FaceIds"], plan, w.thumbnails, self.dialog_parent)
         if self.preview_dialog is not None:
             self.preview_dialog.close()
         self.preview_dialog = dialog
@@ -181,7 +187,7 @@ class CurationController(QObject):
         if collection_id is None or not face_ids:
             w.statusBar().showMessage("Select faces first.", 4000)
             return
-        if not message_boxes.confirm(w, "Delete faces", f"Delete {len(face_ids)} face(s) from {collection_id}? "
+        if not message_boxes.confirm(self.dialog_parent, "Delete faces", f"Delete {len(face_ids)} face(s) from {collection_id}? "
                                      "Faces that belong to a user are kept. This cannot be undone."):
             return
         self.runner.run("Deleting faces", partial(_delete_faces, self.engine, collection_id, face_ids),
