@@ -53,7 +53,7 @@ def index_faces(engine, p: dict) -> dict:
     return store_analyzed(engine, p["CollectionId"], [item], p.get("QualityFilter", "AUTO"), p.get("MaxFaces"))[0]
 
 
-def _descriptor_matrix(faces: list, dim: int | None) -> np.ndarray:
+def descriptor_matrix(faces: list, dim: int | None) -> np.ndarray:
     """The faces' descriptors as one float32 matrix, checked once for shape and finiteness."""
     if not faces:
         return np.zeros((0, dim or 0), np.float32)
@@ -86,7 +86,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             kept, unindexed = select_faces(a.faces, a.width, a.height, quality_filter, max_faces)
             # a photo is kept only for the faces indexed from it (see erasure.py): none, no photo
             image_pk = _image_pk(conn, coll.pk, img_id, item, now) if kept else None
-            vectors = _descriptor_matrix([face for _place, face in kept], dim)
+            vectors = descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
             fids = [face_id(model, item.sha256, ext, place) for place, _face in kept]
             # faces indexed before keep what is stored (they may be on a user by now)
