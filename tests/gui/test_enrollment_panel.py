@@ -4,12 +4,15 @@ real engine, shown in the results panel, undone and redone on the window's undo 
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.core.engine import Engine
+from app.core.workspace import database_path
 from app.gui.capture_worker import FrameMailbox
 from app.gui.enrollment_panel import PanelState
 from app.gui.settings import KEY_THRESHOLD, app_settings
@@ -17,7 +20,7 @@ from app.workflows.journal_report import journal_report
 from tests.capture.video_frames import DATA, FrameMaker, Shot, enrollment_shots, held, write_video
 
 from .conftest import open_window
-from .gui_actions import error_texts, message_boxes, wait_idle, settle
+from .gui_actions import error_texts, message_boxes, settle, wait_idle
 
 CAPTURE_TIMEOUT_MS = 60_000
 
@@ -69,6 +72,15 @@ def open_panel(qtbot, w, paced: bool = False):
     return ctl, ctl.panel
 
 
+def stored_images(engine) -> list[str]:
+    """The photos the workspace database holds, by ExternalImageId (read from the file itself)."""
+    conn = sqlite3.connect(database_path(engine.workspace))
+    try:
+        return sorted(r[0] for r in conn.execute("SELECT external_image_id FROM images"))
+    finally:
+        conn.close()
+
+
 def journal(engine):
     return [e["Operation"] for e in engine.journal_entries()]
 
@@ -86,6 +98,14 @@ def start(qtbot, panel, source, user_id):
     panel.set_source_text(str(source))
     panel.user_combo.setEditText(user_id)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+
+
+def press_in_panel(qtbot, panel, key, modifiers):
+    """A key pressed with the panel the active window and its User field focused, as an operator does."""
+    panel.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is panel, timeout=5_000)
+    panel.user_combo.setFocus()
+    qtbot.keyClick(panel.user_combo.lineEdit(), key, modifiers)
 
 
 def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos):
@@ -116,10 +136,14 @@ def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos)
     assert {r["FaceId"] for r in rows} == set(owned) and {r["Outcome"] for r in rows} == {"ASSOCIATED"}
     assert "AssociateFaces with barack (threshold 70.0): 5 associated, 0 not associated" in win.results_panel.title.text()
     assert win.results_dock.isVisible()
-    assert "Enrolled barack (new user): 5 frame(s) stored, 5 associated" in p.status.text()
+    assert "Enrolled barack (new user): 5 frames stored, 5 associated" in p.status.text()
+    # the queue: the User field is cleared and focused for the next person, and the sitting counted
+    assert p.user_id() == "" and p.user_combo.hasFocus()
+    assert p.sitting_label.text() == "Enrolled in this sitting: 1 person"
     # the window shows the new user and faces; the threshold used is remembered for the preview
     settle(win)  # the new user is read back in the background
     assert "barack" in win.users_model.user_ids()
+    assert "barack" in [p.user_combo.itemText(i) for i in range(p.user_combo.count())]  # the panel's list too
     qtbot.waitUntil(lambda: set(win.face_model.face_ids()) == set(owned))  # read in the background
     assert app_settings().value(KEY_THRESHOLD, type=float) == 70.0
     # one undoable step, and the JSON report has every engine call it made
@@ -130,14 +154,23 @@ def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos)
     assert ops[-1]["UserMatchThreshold"] == 70.0
     assert journal(real_engine)[: len(before)] == before
 
-    win.act_undo.trigger()
+    # Ctrl+Z where the operator is: in the panel, the cleared User field focused
+    press_in_panel(qtbot, p, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     settle(win)
     assert "barack" not in users(real_engine) and faces_of(real_engine) == {}
     assert "barack" not in win.users_model.user_ids() and win.face_model.rowCount() == 0
     assert journal(real_engine)[-3:] == ["DisassociateFaces", "DeleteFaces", "DeleteUser"]
+    # the panel and the Results panel follow the undo
+    assert p.status.text().startswith("Undone: Enroll 5 faces as barack (new user)")
+    assert p.sitting_label.text() == "No one enrolled yet in this sitting"
+    assert win.results_panel.title.text().startswith("DeleteFaces: 5 deleted")
+    assert "barack" not in [p.user_combo.itemText(i) for i in range(p.user_combo.count())]
 
-    win.act_redo.trigger()
+    press_in_panel(qtbot, p, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     settle(win)
+    assert p.status.text().startswith("Redone: Enroll 5 faces as barack")
+    assert p.sitting_label.text() == "Enrolled in this sitting: 1 person"
+    assert win.results_panel.title.text().startswith("AssociateFaces with barack (threshold 70.0): 5 associated")
     assert set(faces_of(real_engine, "barack")) == set(owned)  # the same FaceIds again
     assert "barack" in win.users_model.user_ids() and set(win.face_model.face_ids()) == set(owned)
     win.act_undo.trigger()
@@ -196,7 +229,7 @@ def test_a_face_of_another_user_is_reported_before_anything_is_written(qtbot, wi
 
 
 def test_a_video_that_ends_early_says_so_and_its_frames_can_be_enrolled(qtbot, win, real_engine, videos):
-    # an existing user this time, whose face is someone else's: nothing will be associated
+    # an existing user this time, whose face is someone else's: the frames would not be associated
     joe = real_engine.index_faces(CollectionId="c", Image={"Bytes": (DATA / "biden.jpg").read_bytes()},
                                   ExternalImageId="biden.jpg")["FaceRecords"][0]["Face"]["FaceId"]
     real_engine.create_user(CollectionId="c", UserId="joe")
@@ -209,43 +242,65 @@ def test_a_video_that_ends_early_says_so_and_its_frames_can_be_enrolled(qtbot, w
     text = p.status.text()
     assert text.startswith("The video ended after 5 frame(s): ") and "of 5 good frame(s) captured" in text
     kept = len(ctl.pending.frames)
-    assert 1 <= kept < 5 and f"Enroll the {kept} captured frame(s)" in text
+    frames = f"{kept} captured frame{'s' if kept > 1 else ''}"
+    assert 1 <= kept < 5 and f"Enroll the {frames} of joe, or Start again." in text
+    assert p.enroll_captured_button.text() == f"&Enroll {kept} frame{'s' if kept > 1 else ''} of joe"
     assert set(faces_of(real_engine)) == {joe} and win.undo_stack.count() == 0  # nothing written by the capture
     qtbot.waitUntil(lambda: ctl.session is None, timeout=10_000)  # the file ended: its thread is done
     assert p.state is PanelState.IDLE and "The video ended" in p.hint_label.text()
+    assert "Reading" not in p.status.text()  # nothing is being read any more
 
+    before = journal(real_engine)
     qtbot.mouseClick(p.enroll_captured_button, Qt.MouseButton.LeftButton)
+    # the engine's plan says joe would not take them: asked before anything is written
+    qtbot.waitUntil(lambda: ctl.match_box is not None, timeout=20_000)
+    assert ctl.match_box.text().startswith("These frames do not look like joe: ")
+    assert journal(real_engine) == before and "Enrolled" not in p.status.text()
+    ctl.match_store_button.click()  # the operator's explicit yes
     qtbot.waitUntil(lambda: win.undo_stack.count() == 1 and not ctl.busy, timeout=20_000)
     assert not p.enroll_captured_button.isVisible()
     # stored, but not associated: the results say which, why, and how close they came
     stored = set(faces_of(real_engine)) - {joe}
     assert len(stored) == kept and set(faces_of(real_engine, "joe")) == {joe}
-    assert p.status.text().startswith(f"Enrolled joe: {kept} frame(s) stored, 0 associated, {kept} not associated")
+    assert p.status.text().startswith(f"Nothing associated with joe: {kept} frame")
+    assert "Enrolled" not in p.status.text() and p.sitting_label.text() == "No one enrolled yet in this sitting"
+    assert p.user_id() == "joe"  # not cleared: nobody was enrolled
     rows = win.results_panel.rows
     assert {r["FaceId"] for r in rows} == stored
     assert all(r["Outcome"] == "NOT_ASSOCIATED" and r["Reasons"] == ["LOW_MATCH_CONFIDENCE"]
                and 0 <= r["Confidence"] < 75 for r in rows)
     assert win.undo_stack.text(0) == f"Enroll {kept} face{'s' if kept > 1 else ''} as joe"
-    # undo deletes the faces it indexed and leaves the user it did not create as it was
+    # undo deletes the faces it indexed (and their photos) and leaves the user it did not create as it was
     win.act_undo.trigger()
     settle(win)
     assert users(real_engine) == {"joe"} and set(faces_of(real_engine)) == {joe}
     assert set(faces_of(real_engine, "joe")) == {joe} and not error_texts(win)
+    assert stored_images(real_engine) == ["biden.jpg"]
 
 
 def test_missing_or_malformed_sources_give_a_clear_message(qtbot, win, real_engine, tmp_path):
     ctl, p = open_panel(qtbot, win)
     before = journal(real_engine)
-    cases = [(str(tmp_path / "nowhere.avi"), "no such file"), ("7", "camera 7 not found"),
-             ("-1", "camera index must be a whole number"), ("", "no camera or video source given")]
-    for spec, expected in cases:
+    cases = [(str(tmp_path / "nowhere.avi"), "Opening the video file failed. ", "no such file"),
+             ("7", "Opening the camera failed. ", "camera 7 not found"),
+             ("-1", "Opening the camera failed. ", "camera index must be a whole number")]
+    for spec, title, expected in cases:
         start(qtbot, p, spec, "barack")
-        qtbot.waitUntil(lambda: any(expected in t for t in error_texts(p)), timeout=10_000)
+        qtbot.waitUntil(lambda expected=expected: any(expected in t for t in error_texts(p)), timeout=10_000)
+        assert any(t.startswith(title) for t in error_texts(p))  # a video file is not called a camera
         qtbot.waitUntil(lambda: ctl.session is None and not ctl._stopping, timeout=10_000)
         assert p.state is PanelState.IDLE and p.start_button.isEnabled()
         for box in message_boxes(p):
             box.close()
-    start(qtbot, p, tmp_path / "nowhere.avi", "")
+    # controls that cannot act are disabled: no source, or no user, to start with
+    p.set_source_text("")
+    p.user_combo.setEditText("barack")
+    assert not p.start_button.isEnabled() and not p.open_button.isEnabled()
+    p.set_source_text(str(tmp_path / "nowhere.avi"))
+    p.user_combo.setEditText("")
+    assert not p.start_button.isEnabled() and p.open_button.isEnabled()
+    assert not p.stop_button.isEnabled() and not p.pause_button.isEnabled() and not p.close_source_button.isEnabled()
+    ctl.start()  # reached without the button (a test, a future shortcut): still refused in words
     assert any("Pick a user or type a new UserId" in t for t in error_texts(p))
     for box in message_boxes(p):
         box.close()
