@@ -223,7 +223,7 @@ class EnrollmentController(QObject):
         self.panel.show_status(text)
 
     def _source_gone(self, hint: str = "") -> None:
-        self.panel.source_closed(hint)
+        self.panel.source_closed(hint, keep_progress=self.busy or self.pending is not None)
         if self._transient_status and not self.busy:
             self._status("No camera or video open.")
 
@@ -275,6 +275,7 @@ class EnrollmentController(QObject):
         if self._collect_on_open is None:
             self._status(f"Opening {source.description}…", transient=True)
         self._collect_on_open = None
+        p.set_source_open(True)
         session.start()
         return session
 

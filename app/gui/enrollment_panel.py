@@ -203,6 +203,7 @@ class EnrollmentPanel(QDialog):
             for child in edit.findChildren(QLineEdit):
                 child.installEventFilter(self)
         self._capture_user = ""  # whom the frames being captured (or waiting) are of
+        self.source_open = False  # a camera or video is open (set by the controller)
         self.set_state(PanelState.IDLE)
         self.set_captured_waiting(0)
         self.set_sitting([])
@@ -305,12 +306,17 @@ class EnrollmentPanel(QDialog):
         open_ = state in (PanelState.PREVIEW, PanelState.COLLECTING, PanelState.ENROLLING)
         has_source = bool(self.source_combo.currentText().strip())
         self.open_button.setEnabled(state is not PanelState.OPENING and has_source)
-        self.close_source_button.setEnabled(open_ or state is PanelState.OPENING)
+        live = self.source_open or state is PanelState.OPENING
+        self.close_source_button.setEnabled(live)
         paused_collecting = state is PanelState.COLLECTING and self.pause_button.isChecked()
         can_start = state in (PanelState.IDLE, PanelState.PREVIEW) and bool(self.user_id()) and (open_ or has_source)
         self.start_button.setEnabled(can_start or paused_collecting)  # Start while paused resumes
         self.stop_button.setEnabled(state is PanelState.COLLECTING)
-        self.pause_button.setEnabled(open_)
+        self.pause_button.setEnabled(open_ and self.source_open)
+
+    def set_source_open(self, is_open: bool) -> None:
+        self.source_open = is_open
+        self._update_enabled()
 
     def set_captured_waiting(self, count: int, user_id: str = "") -> None:
         """Frames kept by a capture that ended short (or was stopped), bound to the user they were
@@ -362,12 +368,14 @@ class EnrollmentPanel(QDialog):
         else:
             self.show_hint(verdict.text)
 
-    def source_closed(self, hint: str = "") -> None:
-        """No picture any more: nothing of the old one's hint or progress stays over "No picture"."""
+    def source_closed(self, hint: str = "", keep_progress: bool = False) -> None:
+        """No picture any more: nothing of the old one's hint or progress stays over "No picture"
+        (keep_progress: captured frames are still waiting or being enrolled: their count stays)."""
         self.preview.clear()
         self.fps_label.clear()
         self.show_hint(hint or "Open a camera or a video to see the picture.")
-        if not self.enroll_captured_button.isVisible():
+        self.set_source_open(False)
+        if not keep_progress and not self.enroll_captured_button.isVisible():
             self.progress.setValue(0)
             self.show_capture_user("")
 
