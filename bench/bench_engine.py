@@ -10,11 +10,17 @@ Measures, in one run, on synthetic dlib-scale descriptors stored through the rea
   open_first_search   a fresh process opening the largest workspace and running one SearchFaces:
                       wall time and resident memory against the raw descriptor bytes
   open_empty          the fixed memory of a process that imported the engine and opened an empty workspace
+  exactness           SearchFaces answers (ids and similarities, default threshold) against an exhaustive
+                      float64 search over the bench's own copy of the descriptors, on queries whose
+                      same-person faces are planted in the collection (the compressed tier must agree)
+  index_tier          which search tier the engine used at each size (exact, or compressed above
+                      --compressed-min-faces)
 
 One JSON line per measurement on stdout; progress on stderr. The workspace lives in a temporary
 folder (or under --workdir) and is removed afterwards unless --keep is given.
 
 Run: .venv/bin/python bench/bench_engine.py [--sizes 1e4,1e5,1e6] [--repeats 200] [--quick]
+     .venv/bin/python bench/bench_engine.py --sizes 1e6,5e6,1e7 --repeats 100 --user-fraction 0.01 (about an hour)
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from app.core import engine as engine_module  # noqa: E402
 from app.core.analysis import AnalyzedFace, ImageAnalysis  # noqa: E402
+from app.core.compressed_index import CompressedIndex  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
+from app.core.similarity import scale_for  # noqa: E402
 from app.core.face_ops import AnalyzedImage, store_analyzed  # noqa: E402
 from app.core.ids import face_id  # noqa: E402
 
@@ -85,7 +94,7 @@ def memory_status() -> dict:
     with open("/proc/self/status") as fh:
         for line in fh:
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
+            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 out[key] = int(value.split()[0]) / 1024.0  # kB -> MiB
     return out
 
@@ -271,6 +280,53 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
          mean_matches=round(float(np.mean(user_matches)), 2))
 
 
+def measure_exactness(engine: Engine, faces: SyntheticFaces, n: int, queries: int, max_faces: int, rng) -> None:
+    """SearchFaces (default threshold) against an exhaustive search over the same descriptors.
+
+    Every face has FACES_PER_IDENTITY - 1 same-person faces in the collection (planted matches).
+    The reference scans all n descriptors in float32 blocks, re-measures every face near the
+    threshold in float64 and orders by (distance, rowid) like the engine; a query agrees when the
+    FaceIds and Similarities are identical.
+    """
+    scale = scale_for(MODEL)
+    threshold = 80.0
+    bound = scale.max_distance(threshold)
+    chosen = rng.choice(n, size=min(queries, n), replace=False)
+    qv = faces.vectors[chosen].astype(np.float32)
+    near: list[list[int]] = [[] for _ in chosen]
+    for lo in range(0, n, 25_000):  # float32 blocks: a margin well above their rounding, then float64
+        block = faces.vectors[lo : min(n, lo + 25_000)]
+        d2 = (np.einsum("ij,ij->i", block, block)[None, :] - 2.0 * (qv @ block.T)) + np.einsum("ij,ij->i", qv, qv)[:, None]
+        for qi, cols in zip(*np.nonzero(d2 <= bound * bound + 1e-3)):
+            near[qi].append(lo + int(cols))
+    agree, engine_s, mismatches = 0, [], []
+    for qi, g in enumerate(chosen):
+        cand = np.asarray([c for c in near[qi] if c != g], dtype=np.int64)
+        diff = faces.vectors[cand].astype(np.float64) - qv[qi].astype(np.float64)
+        d = np.sqrt(np.einsum("ij,ij->i", diff, diff))  # the same float64 arithmetic as the index
+        keep = d <= bound
+        cand, d = cand[keep], d[keep]
+        order = np.lexsort((cand, d))[:max_faces]  # rowid order = face order in this collection
+        sims = np.atleast_1d(scale.similarity(d[order]))
+        expected = [(face_id_of(int(c)), round(float(sv), 5)) for c, sv in zip(cand[order], sims) if sv >= threshold]
+        t0 = time.perf_counter()
+        r = engine.search_faces(CollectionId=COLLECTION, FaceId=face_id_of(int(g)), MaxFaces=max_faces)
+        engine_s.append(time.perf_counter() - t0)
+        got = [(m["Face"]["FaceId"], m["Similarity"]) for m in r["FaceMatches"]]
+        if got == expected:
+            agree += 1
+        elif len(mismatches) < 3:
+            mismatches.append({"face": int(g), "expected": len(expected), "got": len(got)})
+    emit(bench="exactness", faces=n, queries=len(chosen), agreeing=agree, agreement=round(agree / len(chosen), 5),
+         target=0.999, mean_planted_matches=round(float(np.mean([len(x) for x in near])) - 1, 2),
+         search_p50_ms=ms(np.median(engine_s)), tier=index_tier(engine), mismatches=mismatches)
+
+
+def index_tier(engine: Engine) -> str:
+    index = engine._indexes.get(collection_pk(engine))
+    return "none" if index is None else ("compressed" if isinstance(index, CompressedIndex) else "exact")
+
+
 def collection_pk(engine: Engine) -> int:
     with engine.store.read() as conn:
         return conn.execute("SELECT pk FROM collections WHERE collection_id = ?", (COLLECTION,)).fetchone()[0]
@@ -363,7 +419,8 @@ def child_open(workspace: str, query_face: str | None) -> None:
         out.update(first_search_s=round(searched - opened, 3), open_and_first_search_s=round(searched - imported, 3),
                    matches=len(r["FaceMatches"]))
     mem = memory_status()
-    out.update(vm_rss_mib=round(mem["VmRSS"], 1), vm_hwm_mib=round(mem["VmHWM"], 1))
+    out.update(vm_rss_mib=round(mem["VmRSS"], 1), vm_hwm_mib=round(mem["VmHWM"], 1),
+               rss_anon_mib=round(mem.get("RssAnon", 0.0), 1), rss_file_mib=round(mem.get("RssFile", 0.0), 1))
     engine.close()
     print(json.dumps(out), flush=True)
 
@@ -405,9 +462,17 @@ def main() -> None:
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="folder for the bench's temporary workspaces")
     parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--exact-queries", type=int, default=1000, help="exactness queries per size (0: skip)")
+    parser.add_argument("--compressed-min-faces", type=int, default=None,
+                        help="switch-over to the compressed tier (default: the engine's COMPRESSED_MIN_FACES)")
     parser.add_argument("--child-open", help=argparse.SUPPRESS)
     parser.add_argument("--child-face", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compressed_min_faces is not None:
+        engine_module.COMPRESSED_MIN_FACES = args.compressed_min_faces
+        os.environ["REKURATOR_BENCH_COMPRESSED_MIN_FACES"] = str(args.compressed_min_faces)
+    elif os.environ.get("REKURATOR_BENCH_COMPRESSED_MIN_FACES"):  # the open children use the parent's setting
+        engine_module.COMPRESSED_MIN_FACES = int(os.environ["REKURATOR_BENCH_COMPRESSED_MIN_FACES"])
     if args.child_open:
         child_open(args.child_open, args.child_face)
         return
@@ -422,6 +487,7 @@ def main() -> None:
     started = time.perf_counter()
     emit(bench="environment", python=platform.python_version(), numpy=np.__version__, cpus=os.cpu_count(),
          sizes=sizes, repeats=repeats, assoc_repeats=assoc_repeats, user_fraction=args.user_fraction,
+         compressed_min_faces=engine_module.COMPRESSED_MIN_FACES,
          workdir=str(workdir), loadavg=os.getloadavg())
     try:
         rng = np.random.default_rng(args.seed + 1)
@@ -440,6 +506,10 @@ def main() -> None:
                 user_identities.extend(list(people)[:added])
                 progress(f"searching at {n:,} faces ({users:,} users)")
                 measure_searches(engine, faces, n, users, np.asarray(user_identities, np.int64), repeats, args.max_faces, rng)
+                emit(bench="index_tier", faces=n, tier=index_tier(engine))
+                if args.exact_queries:
+                    progress(f"exactness at {n:,} faces ({args.exact_queries} queries)")
+                    measure_exactness(engine, faces, n, args.exact_queries, args.max_faces, rng)
             engine.store.close()  # as an app quitting does: the last close checkpoints the WAL
             progress(f"opening the {sizes[-1]:,}-face workspace in fresh processes")
             measure_open(workdir, workspace, sizes[-1], face_id_of(int(rng.integers(0, sizes[-1]))), args.open_repeats)

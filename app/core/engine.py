@@ -18,8 +18,10 @@ from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
 from .analyzed_plan import plan_analyzed as _plan_analyzed
 from .backend import Backend
+from .compressed_index import CompressedIndex, load_sidecar
 from .errors import InvalidParameterException
 from .extension_model import EXTENSIONS
+from .index_file import DamagedIndexError
 from .null_members import drop_null_members
 from .records import CollectionRow, get_collection, get_user, user_face_count, user_status
 from .service_model import OPERATIONS
@@ -35,6 +37,10 @@ DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
 # Collections at least this large keep their descriptor matrix in a sidecar file
 # (<workspace>/index/collection-<pk>.index) so that opening them is one file read.
 SIDECAR_MIN_FACES = 20_000
+# Collections at least this large are searched through the compressed tier (compressed_index.py):
+# 1-bit codes in memory, descriptors read on demand from segment files, exact re-rank of candidates.
+# Chosen by measurement (bench/bench_engine.py, README): below it the exact scan is as fast and simpler.
+COMPRESSED_MIN_FACES = 1_000_000
 
 _HANDLERS: dict[str, Callable] = {
     "CreateCollection": collection_ops.create_collection,
@@ -61,6 +67,11 @@ _HANDLERS: dict[str, Callable] = {
     "ApplyChangeSet": change_sets.apply_change_set,
 }
 assert set(_HANDLERS) == set(OPERATIONS) | set(EXTENSIONS)
+
+
+def _close_index(index: CollectionIndex | None) -> None:
+    if isinstance(index, CompressedIndex):
+        index.close()
 
 
 class WriteTransaction:
@@ -101,6 +112,7 @@ class Engine(Backend):
         with self.lock:
             for pk, index in self._indexes.items():
                 self._save_sidecar(pk, index)
+                _close_index(index)
             self._indexes.clear()
             self.store.close()
 
@@ -157,32 +169,66 @@ class Engine(Backend):
             try:
                 index.resync(conn, collection.pk, collection.generation)
                 return index
-            except StaleIndexError:
+            except (StaleIndexError, DamagedIndexError):
+                self.forget_index(collection.pk, keep_file=True)
                 index = None
         row = conn.execute("SELECT length(descriptor) FROM faces WHERE collection_pk = ? LIMIT 1", (collection.pk,)).fetchone()
         if row is None:
             return None
         dim = row[0] // 4
-        index = CollectionIndex.load_file(self._sidecar_path(collection.pk), collection.pk, dim)
-        if index is not None:
-            self._saved_generation[collection.pk] = index.generation
-            if index.generation != collection.generation:
-                try:
-                    index.resync(conn, collection.pk, collection.generation)
-                except StaleIndexError:
-                    index = None
+        loaded = load_sidecar(self._sidecar_path(collection.pk), collection.pk, dim)
+        if loaded is not None:
+            self._saved_generation[collection.pk] = loaded.generation
+            try:
+                if loaded.generation != collection.generation:
+                    loaded.resync(conn, collection.pk, collection.generation)
+                # a file that is intact but does not describe this database (restored from elsewhere,
+                # or written by a buggy build) must not answer searches
+                if loaded.live_count == conn.execute(
+                        "SELECT COUNT(*) FROM faces WHERE collection_pk = ?", (collection.pk,)).fetchone()[0]:
+                    index = loaded
+            except (StaleIndexError, DamagedIndexError):
+                pass
+            if index is None:
+                _close_index(loaded)
+                self._saved_generation.pop(collection.pk, None)
         if index is None:
-            index = CollectionIndex.load(conn, collection.pk, dim, collection.generation)
+            count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?",
+                                 (collection.pk,)).fetchone()[0]
+            if count >= COMPRESSED_MIN_FACES:
+                index = CompressedIndex.build(conn, collection.pk, dim, collection.generation,
+                                              self._sidecar_path(collection.pk).parent,
+                                              f"collection-{collection.pk}")
+            else:
+                index = CollectionIndex.load(conn, collection.pk, dim, collection.generation)
             self._save_sidecar(collection.pk, index)
         self._indexes[collection.pk] = index
         return index
+
+    def search_index(self, conn, collection: CollectionRow, search: Callable[[CollectionIndex], object]):
+        """`search(index)` on the collection's index (None if it has no face yet).
+
+        An index file found damaged while searching (a block of descriptors on disk failing its checksum)
+        is dropped and the search answered from an index rebuilt from the database.
+        """
+        index = self.index_for(conn, collection)
+        if index is None:
+            return None
+        try:
+            return search(index)
+        except DamagedIndexError:
+            self.forget_index(collection.pk)
+            index = self.index_for(conn, collection)
+            return None if index is None else search(index)
 
     def _sidecar_path(self, collection_pk: int) -> Path:
         return self.workspace / "index" / f"collection-{collection_pk}.index"
 
     def _save_sidecar(self, collection_pk: int, index: CollectionIndex) -> None:
         """Keep the matrix next to the database for a fast next open (large collections only)."""
-        if index.live_count < SIDECAR_MIN_FACES or self._saved_generation.get(collection_pk) == index.generation:
+        if self._saved_generation.get(collection_pk) == index.generation:
+            return
+        if index.live_count < SIDECAR_MIN_FACES and not isinstance(index, CompressedIndex):
             return
         try:
             make_private_dirs(self._sidecar_path(collection_pk).parent)
@@ -204,17 +250,32 @@ class Engine(Backend):
             if index is None:
                 return
             if index.generation == collection.generation:
-                update(index)
+                try:
+                    update(index)
+                except DamagedIndexError:
+                    self.forget_index(collection.pk)
+                    return
                 index.generation = collection.generation + 1
+                if not isinstance(index, CompressedIndex) and index.live_count >= COMPRESSED_MIN_FACES:
+                    # grown past the switch-over: hand the descriptors to segment files
+                    self._indexes[collection.pk] = CompressedIndex.from_index(
+                        index, self._sidecar_path(collection.pk).parent, f"collection-{collection.pk}")
 
         tx.on_commit.append(apply)
 
-    def forget_index(self, collection_pk: int) -> None:
-        """Drop a deleted collection's index and its sidecar file."""
+    def forget_index(self, collection_pk: int, keep_file: bool = False) -> None:
+        """Drop a collection's in-memory index and (unless keep_file) its sidecar and segment files."""
         with self.lock:
-            self._indexes.pop(collection_pk, None)
+            _close_index(self._indexes.pop(collection_pk, None))
             self._saved_generation.pop(collection_pk, None)
+            if keep_file:
+                return
             self._sidecar_path(collection_pk).unlink(missing_ok=True)
+            for segment in self._sidecar_path(collection_pk).parent.glob(f"collection-{collection_pk}-*.seg"):
+                try:
+                    segment.unlink()
+                except OSError:
+                    pass  # still mapped by another process (Windows); unused segments go at a later save
 
     # -- curation extensions (ours, see curation.py) ----------------------------------------
     def face_thumbnails(self, collection_id: str, face_ids) -> dict[str, bytes]:

@@ -67,6 +67,25 @@ def descriptor_matrix(faces: list, dim: int | None) -> np.ndarray:
     return vectors
 
 
+def _inserted_pks(conn, collection_pk: int, fids: list[str]) -> dict[str, int]:
+    """The pks of the faces just inserted, in order, by one executemany in this write transaction.
+
+    AUTOINCREMENT hands out consecutive rowids inside one write transaction, so they end at
+    last_insert_rowid(); the first and last are checked by primary key, and anything unexpected
+    falls back to looking the FaceIds up.
+    """
+    last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+    first = last - len(fids) + 1
+    # by primary key only: with "AND collection_pk = ?" SQLite may walk faces_by_collection instead
+    ends = {pk: (coll, fid) for pk, coll, fid in conn.execute(
+        "SELECT pk, collection_pk, face_id FROM faces WHERE pk IN (?, ?)", (first, last))}
+    if ends.get(first) == (collection_pk, fids[0]) and ends.get(last) == (collection_pk, fids[-1]):
+        return {fid: first + i for i, fid in enumerate(fids)}
+    return dict(conn.execute(
+        f"SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({','.join('?' * len(fids))})",
+        (collection_pk, *fids)))
+
+
 def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quality_filter: str = "AUTO",
                    max_faces: int | None = None) -> list[dict]:
     """Store many analysed images in ONE transaction; an IndexFaces response per image."""
@@ -89,9 +108,11 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             vectors = descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
             fids = [face_id(model, item.sha256, ext, place) for place, _face in kept]
-            # faces indexed before keep what is stored (they may be on a user by now)
+            # faces indexed before keep what is stored (they may be on a user by now); a FaceId is
+            # derived from its image's identity, so an image new to the collection has no stored faces
+            # (skipping the lookup saves a random read of the FaceId index per face on bulk imports)
             stored = {}
-            if fids:
+            if fids and not cur:
                 stored = {row[1]: row for row in conn.execute(
                     f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id IN "
                     f"({','.join('?' * len(fids))})", (coll.pk, *fids))}
@@ -107,9 +128,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
                       encode_detail(face.landmarks, face.pose, face.quality), model, vector.tobytes(), now)
                      for fid, face, vector in fresh],
                 )
-                pks = dict(conn.execute(
-                    f"SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({','.join('?' * len(fresh))})",
-                    (coll.pk, *(f[0] for f in fresh))))
+                pks = _inserted_pks(conn, coll.pk, [f[0] for f in fresh])
                 conn.executemany("INSERT INTO face_thumbnails(face_pk, jpeg) VALUES (?, ?)",
                                  [(pks[fid], face.thumbnail) for fid, face, _v in fresh if face.thumbnail])
                 for fid, face, vector in fresh:

@@ -111,5 +111,42 @@ _V3 = """
 CREATE INDEX faces_by_collection ON faces (collection_pk);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+# v4: a log of what happened to existing faces (owner changes, deletions), written by triggers so
+# that every write path records it. A process whose in-memory index is behind reads only the
+# entries after the last one it saw (new faces are the rows above its largest rowid) instead of
+# re-reading every face's owner. The log keeps its last FACE_CHANGES_KEPT entries; how far it was
+# pruned is in meta('face_changes_floor'), and an index older than that reloads.
+FACE_CHANGES_KEPT = 1_000_000
+_V4 = f"""
+CREATE TABLE face_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL,
+    face_pk INTEGER NOT NULL,
+    user_pk INTEGER NOT NULL  -- the face's owner after the change (0: none); -1: the face was deleted
+);
+CREATE INDEX face_changes_by_collection ON face_changes (collection_pk, seq);
+CREATE TRIGGER faces_owner_changed AFTER UPDATE OF user_pk ON faces
+WHEN old.user_pk IS NOT new.user_pk
+BEGIN
+    INSERT INTO face_changes(collection_pk, face_pk, user_pk)
+    VALUES (new.collection_pk, new.pk, COALESCE(new.user_pk, 0));
+END;
+CREATE TRIGGER faces_deleted AFTER DELETE ON faces
+BEGIN
+    INSERT INTO face_changes(collection_pk, face_pk, user_pk) VALUES (old.collection_pk, old.pk, -1);
+END;
+CREATE TRIGGER collections_deleted AFTER DELETE ON collections
+BEGIN
+    DELETE FROM face_changes WHERE collection_pk = old.pk;
+END;
+CREATE TRIGGER face_changes_pruned AFTER INSERT ON face_changes
+WHEN new.seq % 4096 = 0 AND new.seq > {FACE_CHANGES_KEPT}
+BEGIN
+    DELETE FROM face_changes WHERE seq <= new.seq - {FACE_CHANGES_KEPT};
+    INSERT OR REPLACE INTO meta(key, value)
+    VALUES ('face_changes_floor', CAST(new.seq - {FACE_CHANGES_KEPT} AS TEXT));
+END;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)

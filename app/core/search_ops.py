@@ -26,11 +26,13 @@ def _face_row(conn, collection, face_id: str):
 
 
 def _face_matches(engine, conn, collection, query, threshold: float, limit: int, exclude_rowid=None) -> list[dict]:
-    index = engine.index_for(conn, collection)
-    if index is None:
-        return []
     scale = scale_for(collection.model_version)
-    rowids, distances = index.search_faces(query, scale.max_distance(threshold), limit, exclude_rowid)
+    max_distance = scale.max_distance(threshold)
+    found = engine.search_index(
+        conn, collection, lambda index: index.search_faces(query, max_distance, limit, exclude_rowid))
+    if found is None:
+        return []
+    rowids, distances = found
     if len(rowids) == 0:
         return []
     sims = np.atleast_1d(scale.similarity(distances))

@@ -24,6 +24,20 @@ BUSY_TIMEOUT_MS = 30_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a migration script (a trigger's body holds semicolons of its own)."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement in a migration: {pending.strip()[:80]}")
+    return statements
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
@@ -162,9 +176,8 @@ class Store:
             if version > 0:
                 self._check_application_id(tx)
             for step in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        tx.execute(statement)
+                for statement in _statements(MIGRATIONS[step]):
+                    tx.execute(statement)
             if version == 0:
                 tx.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 tx.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", (secrets.token_hex(32),))

@@ -12,29 +12,34 @@ distance that the similarity threshold allows before sorting the few survivors.
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 
+from .index_file import DamagedIndexError, IndexFile, write_index_file
 from .similarity import mean_distance_factor
 
 _GROWTH = 1.5
 _CHUNK_ROWS = 65536
-_SIDECAR_FORMAT = 1
-_SIDECAR_MAGIC = b"REKURATOR-INDEX\n"
+_SIDECAR_FORMAT = 2  # 2: every 4 KiB block checksummed, and the face_changes position it reflects
 
 
 class StaleIndexError(Exception):
     """An index (e.g. a sidecar file) cannot be brought up to date incrementally."""
 
 
+def current_log_seq(conn: sqlite3.Connection) -> int:
+    """The last face_changes entry written so far (0 before the first)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'face_changes'").fetchone()
+    return int(row[0]) if row else 0
+
+
 class CollectionIndex:
-    def __init__(self, dim: int, generation: int = 0):
+    def __init__(self, dim: int, generation: int = 0, log_seq: int = 0):
         self.dim = dim
         self.generation = generation
+        self.log_seq = log_seq  # the last face_changes entry this index reflects
         self.n = 0
         self.tombstones = 0
         self.vectors = np.zeros((0, dim), dtype=np.float32)
@@ -44,6 +49,7 @@ class CollectionIndex:
         self.user_sums: dict[int, np.ndarray] = {}
         self.user_counts: dict[int, int] = {}
         self._user_matrix = None
+        self._max_sqnorm = 0.0  # largest |x|^2 ever held: scales the float32 rounding margin
 
     # -- building --------------------------------------------------------------------------
     def _fill_from(self, rows_cursor, count: int) -> None:
@@ -66,12 +72,16 @@ class CollectionIndex:
             self.rowids[s] = rowids
             self.owners[s] = owners
             self.sqnorms[s] = np.einsum("ij,ij->i", self.vectors[s], self.vectors[s])
+            self._max_sqnorm = max(self._max_sqnorm, float(self.sqnorms[s].max()))
             self.n += k
 
     @classmethod
     def load(cls, conn: sqlite3.Connection, collection_pk: int, dim: int, generation: int) -> CollectionIndex:
-        """Read a collection's faces from the database (rowid order, via faces_by_collection)."""
-        index = cls(dim, generation)
+        """Read a collection's faces from the database (rowid order, via faces_by_collection).
+
+        Call inside a read transaction, so the faces and the face_changes position agree.
+        """
+        index = cls(dim, generation, current_log_seq(conn))
         count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?", (collection_pk,)).fetchone()[0]
         cursor = conn.execute(
             "SELECT pk, COALESCE(user_pk, 0), descriptor FROM faces WHERE collection_pk = ? ORDER BY pk", (collection_pk,)
@@ -81,72 +91,88 @@ class CollectionIndex:
         return index
 
     def resync(self, conn: sqlite3.Connection, collection_pk: int, generation: int) -> None:
-        """Catch up with writes made by another process: new faces, deletions, owners."""
+        """Catch up with writes made by another process: new faces, then owner changes and deletions.
+
+        Reads only what changed: the faces above this index's largest rowid and the face_changes
+        entries after the last one it saw. Each entry holds a face's state after the change, so
+        replaying entries this index already reflects (its own writes) is harmless. Raises
+        StaleIndexError when the entries it needs were pruned.
+        """
+        floor = conn.execute("SELECT value FROM meta WHERE key = 'face_changes_floor'").fetchone()
+        if floor is not None and self.log_seq < int(floor[0]):
+            raise StaleIndexError("the face change log was pruned past this index; reload it")
+        seq = current_log_seq(conn)
         count = conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ? AND pk > ?",
                              (collection_pk, self.max_rowid)).fetchone()[0]
         cursor = conn.execute(
             "SELECT pk, COALESCE(user_pk, 0), descriptor FROM faces WHERE collection_pk = ? AND pk > ? ORDER BY pk",
             (collection_pk, self.max_rowid),
         )
+        first_new = self.n
         self._fill_from(cursor, count)
-        current = np.asarray(
-            conn.execute("SELECT pk, COALESCE(user_pk, 0) FROM faces WHERE collection_pk = ? ORDER BY pk",
-                         (collection_pk,)).fetchall(),
-            dtype=np.int64,
-        ).reshape(-1, 2)
-        pos = np.searchsorted(self.rowids[: self.n], current[:, 0])
-        if len(pos) and (pos.max() >= self.n or np.any(self.rowids[pos] != current[:, 0])):
-            raise StaleIndexError("the database holds faces this index never saw; reload it")
-        alive = np.zeros(self.n, dtype=bool)
-        owners = np.zeros(self.n, dtype=np.int64)
-        alive[pos] = True
-        owners[pos] = current[:, 1]
-        self.sqnorms[: self.n][~alive] = np.inf
-        self.tombstones = int(self.n - alive.sum())
-        self.owners[: self.n] = owners
-        self._rebuild_user_sums()
+        for pos in np.flatnonzero(self.owners[first_new : self.n]) + first_new:
+            self._add_to_user(int(self.owners[pos]), self.rows(np.array([pos]))[0], +1)
+        changes = conn.execute(
+            "SELECT face_pk, user_pk FROM face_changes"
+            " WHERE collection_pk = ? AND seq > ? AND seq <= ? ORDER BY seq",
+            (collection_pk, self.log_seq, seq),
+        ).fetchall()
+        self.apply_changes(changes)
+        self.log_seq = seq
         self.generation = generation
 
-    # -- the sidecar file: the matrix saved next to the database, so opening is a file read --
-    # Layout: magic, 8-byte little-endian header length, JSON header, then the arrays raw
-    # (rowids int64, owners int64, sqnorms float32, vectors float32), read straight into the
-    # index's own preallocated arrays so a load never holds two copies of the matrix.
+    def apply_changes(self, changes) -> None:
+        """Apply face_changes entries (face pk, owner after the change or -1 for deleted), in order."""
+        final: dict[int, int] = {}
+        for face_pk, user_pk in changes:
+            final.pop(face_pk, None)  # keep the last state of each face, in the order of its last change
+            final[face_pk] = user_pk
+        deleted = [pk for pk, user_pk in final.items() if user_pk < 0]
+        by_owner: dict[int, list[int]] = {}
+        for pk, user_pk in final.items():
+            if user_pk >= 0:
+                by_owner.setdefault(user_pk, []).append(pk)
+        for user_pk, pks in by_owner.items():
+            self.set_owner(pks, user_pk)
+        self.remove(deleted)
+
+    # -- the sidecar file: the index saved next to the database, so opening is a file read --
+    # An index_file with the arrays as sections (rowids int64, owners int64, sqnorms float32,
+    # vectors float32), read straight into the index's own preallocated arrays so that a load
+    # never holds two copies of the matrix, each 4 KiB block checked against its CRC-32.
     def save(self, path: Path, collection_pk: int) -> None:
         """Write the index atomically (temp file + rename); it is a cache the database outranks."""
         n = self.n
-        header = json.dumps({"format": _SIDECAR_FORMAT, "collection_pk": collection_pk, "generation": self.generation,
-                             "n": n, "dim": self.dim, "tombstones": self.tombstones}).encode()
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(_SIDECAR_MAGIC + len(header).to_bytes(8, "little") + header)
-            for array in (self.rowids[:n], self.owners[:n], self.sqnorms[:n], self.vectors[:n]):
-                fh.write(memoryview(np.ascontiguousarray(array)).cast("B"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        header = {"format": _SIDECAR_FORMAT, "collection_pk": collection_pk, "generation": self.generation,
+                  "log_seq": self.log_seq, "n": n, "dim": self.dim, "tombstones": self.tombstones}
+        write_index_file(path, header, [("rowids", self.rowids[:n]), ("owners", self.owners[:n]),
+                                        ("sqnorms", self.sqnorms[:n]), ("vectors", self.vectors[:n])])
 
     @classmethod
     def load_file(cls, path: Path, collection_pk: int, dim: int) -> CollectionIndex | None:
-        """The index saved at `path`, or None if there is none usable for this collection."""
-        try:
-            with open(path, "rb") as fh:
-                if fh.read(len(_SIDECAR_MAGIC)) != _SIDECAR_MAGIC:
-                    return None
-                meta = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
-                if (meta.get("format"), meta.get("collection_pk"), meta.get("dim")) != (_SIDECAR_FORMAT, collection_pk, dim):
+        """The index saved at `path`, or None if there is none usable for this collection.
+
+        Damage anywhere in the file (a checksum mismatch) makes it unusable, like a foreign file.
+        """
+        file = IndexFile.open(path)
+        if file is None:
+            return None
+        with file:
+            meta = file.header
+            try:
+                wanted = (_SIDECAR_FORMAT, collection_pk, dim)
+                if (meta.get("format"), meta.get("collection_pk"), meta.get("dim")) != wanted:
                     return None
                 n = int(meta["n"])
-                index = cls(dim, int(meta["generation"]))
+                index = cls(dim, int(meta["generation"]), int(meta["log_seq"]))
                 index._reserve(n + max(1024, n // 4))
-                for array in (index.rowids[:n], index.owners[:n], index.sqnorms[:n], index.vectors[:n]):
-                    view = memoryview(array).cast("B")
-                    if fh.readinto(view) != len(view):
-                        return None  # truncated
-                if fh.read(1):
-                    return None  # trailing bytes: not what save() wrote
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # missing or damaged: the caller reads the database instead
-        index.n, index.tombstones = n, int(meta["tombstones"])
+                for name in ("rowids", "owners", "sqnorms", "vectors"):
+                    file.read_into(name, getattr(index, name)[:n])
+                index.n, index.tombstones = n, int(meta["tombstones"])
+                live = index.sqnorms[:n][np.isfinite(index.sqnorms[:n])]
+                index._max_sqnorm = float(live.max()) if len(live) else 0.0
+            except (DamagedIndexError, OSError, ValueError, KeyError, TypeError):
+                return None  # damaged or not ours: the caller reads the database instead
         index._rebuild_user_sums()
         return index
 
@@ -158,7 +184,7 @@ class CollectionIndex:
             order = np.argsort(users, kind="stable")
             owned, users = owned[order], users[order]
             starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
-            sums = np.add.reduceat(self.vectors[owned].astype(np.float64), starts, axis=0)
+            sums = np.add.reduceat(self.rows(owned).astype(np.float64), starts, axis=0)
             counts = np.diff(np.r_[starts, len(users)])
             for user_pk, total, count in zip(users[starts], sums, counts, strict=False):
                 self.user_sums[int(user_pk)] = total
@@ -195,6 +221,7 @@ class CollectionIndex:
         s = slice(self.n, self.n + k)
         self.vectors[s] = vectors
         self.sqnorms[s] = np.einsum("ij,ij->i", vectors, vectors)
+        self._max_sqnorm = max(self._max_sqnorm, float(self.sqnorms[s].max()))
         self.rowids[s] = rowids
         self.owners[s] = owners
         self.n += k
@@ -224,28 +251,31 @@ class CollectionIndex:
         self._user_matrix = None
 
     def remove(self, rowids) -> None:
-        for pos in self._positions(rowids):
-            if not np.isfinite(self.sqnorms[pos]):
-                continue
-            if self.owners[pos]:
-                self._add_to_user(int(self.owners[pos]), self.vectors[pos], -1)
-                self.owners[pos] = 0
-            self.sqnorms[pos] = np.inf
-            self.tombstones += 1
+        pos = self._positions(rowids)
+        pos = np.unique(pos[np.isfinite(self.sqnorms[pos])])
+        owned = pos[self.owners[pos] != 0]
+        if len(owned):
+            for p, vector in zip(owned.tolist(), self.rows(owned), strict=True):  # one read for all of them
+                self._add_to_user(int(self.owners[p]), vector, -1)
+            self.owners[owned] = 0
+        self.sqnorms[pos] = np.inf
+        self.tombstones += len(pos)
         if self.tombstones > 1024 and self.tombstones > self.n // 4:
             self._compact()
 
     def set_owner(self, rowids, user_pk: int) -> None:
         """Move faces to `user_pk` (0 = no user), keeping the user sums in step."""
-        for pos in self._positions(rowids):
-            old = int(self.owners[pos])
-            if old == user_pk or not np.isfinite(self.sqnorms[pos]):
-                continue
+        pos = self._positions(rowids)
+        pos = np.unique(pos[(self.owners[pos] != user_pk) & np.isfinite(self.sqnorms[pos])])
+        if not len(pos):
+            return
+        for p, vector in zip(pos.tolist(), self.rows(pos), strict=True):  # one read for all of them
+            old = int(self.owners[p])
             if old:
-                self._add_to_user(old, self.vectors[pos], -1)
+                self._add_to_user(old, vector, -1)
             if user_pk:
-                self._add_to_user(user_pk, self.vectors[pos], +1)
-            self.owners[pos] = user_pk
+                self._add_to_user(user_pk, vector, +1)
+        self.owners[pos] = user_pk
 
     def drop_user(self, user_pk: int) -> None:
         self.owners[: self.n][self.owners[: self.n] == user_pk] = 0
@@ -271,19 +301,46 @@ class CollectionIndex:
         return d2
 
     def search_faces(self, query: np.ndarray, max_distance: float, limit: int, exclude_rowid: int | None = None):
-        """(rowids, distances) of the nearest faces within max_distance, nearest first."""
+        """(rowids, distances) of the nearest faces within max_distance, nearest first.
+
+        The float32 mat-vec only picks candidates (with a margin for its rounding); the answer's
+        distances are then computed directly in float64 for those few rows, so they do not depend
+        on where a row sits in the matrix (BLAS rounds a row's dot product differently by position)
+        nor on which index tier found the candidates.
+        """
         if self.n == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
         d2 = self.face_distances(query)
-        bound = np.float32(max_distance * max_distance) if np.isfinite(max_distance) else np.float32(np.inf)
-        hits = np.flatnonzero(d2 <= bound) if np.isfinite(bound) else np.flatnonzero(np.isfinite(d2))
+        return self._exact_hits(query, d2, np.arange(self.n), max_distance, limit, exclude_rowid)
+
+    def _exact_hits(self, query, d2: np.ndarray, positions: np.ndarray, max_distance: float, limit: int,
+                    exclude_rowid: int | None):
+        """The answer from approximate squared distances `d2` of `positions`: exact float64 re-rank."""
+        q = np.asarray(query, dtype=np.float32).reshape(self.dim)
+        qq = float(q.astype(np.float64) @ q.astype(np.float64))
+        # far above the float32 rounding of |x|^2 - 2q.x + |q|^2
+        margin = 1e-5 * (qq + self._max_sqnorm + 1e-3)
+        if np.isfinite(max_distance):
+            hits = np.flatnonzero(d2 <= max_distance * max_distance + margin)
+        else:
+            hits = np.flatnonzero(np.isfinite(d2))
         if exclude_rowid is not None:
-            hits = hits[self.rowids[hits] != exclude_rowid]
-        if len(hits) > limit:
-            hits = hits[np.argpartition(d2[hits], limit - 1)[:limit]]
-        order = np.lexsort((self.rowids[hits], d2[hits]))
-        hits = hits[order]
-        return self.rowids[hits].copy(), np.sqrt(np.maximum(d2[hits], 0.0))
+            hits = hits[self.rowids[positions[hits]] != exclude_rowid]
+        if len(hits) > limit:  # only rows that could be among the `limit` nearest once measured exactly
+            kth = np.partition(d2[hits], limit - 1)[limit - 1]
+            hits = hits[d2[hits] <= kth + 2 * margin]
+        pos = positions[hits]
+        diff = self.rows(pos).astype(np.float64) - q.astype(np.float64)
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        if np.isfinite(max_distance):
+            keep = dist <= max_distance
+            pos, dist = pos[keep], dist[keep]
+        order = np.lexsort((self.rowids[pos], dist))[:limit]
+        return self.rowids[pos[order]].copy(), dist[order]
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        """Descriptors (float32) at the given positions."""
+        return self.vectors[positions]
 
     def user_means(self):
         """(user_pks, means, counts, squared norms of the means) for users with faces."""

@@ -1,0 +1,288 @@
+"""Index files carry checksums; damaged or stale ones are rebuilt from SQLite; catch-up is incremental."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from app.core import engine as engine_module
+from app.core.engine import Engine
+from app.core.index_file import BLOCK, DamagedIndexError, IndexFile, write_index_file
+from app.core.schema import FACE_CHANGES_KEPT, MIGRATIONS, SCHEMA_VERSION
+from app.core.store import Store, _statements
+from app.core.vector_index import CollectionIndex
+from app.core.workspace import database_path
+
+from .fakes import analyzed_face, face_of, identity_centres
+from .test_index_sidecar import fill, matches
+
+
+@pytest.fixture(autouse=True)
+def small_sidecar_threshold(monkeypatch):
+    monkeypatch.setattr(engine_module, "SIDECAR_MIN_FACES", 1)
+
+
+@pytest.fixture
+def loads_from_db(monkeypatch):
+    """Every CollectionIndex.load (a read of all descriptors from SQLite), recorded."""
+    calls = []
+    original = CollectionIndex.load.__func__
+
+    def spy(cls, *args, **kwargs):
+        calls.append(args)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(CollectionIndex, "load", classmethod(spy))
+    return calls
+
+
+def big_collection(eng, analyzer, rng, people=40, per_person=10):
+    """Enough faces that the sidecar's descriptor section spans many 4 KiB blocks."""
+    eng.create_collection(CollectionId="c")
+    ids = []
+    for p, centre in enumerate(identity_centres(people, seed=7)):
+        analyzer.register(
+            f"p{p}".encode(),
+            [analyzed_face(face_of(centre, rng), left=0.09 * i, size=0.05) for i in range(per_person)],
+        )
+        ids += [
+            r["Face"]["FaceId"]
+            for r in eng.index_faces(CollectionId="c", Image={"Bytes": f"p{p}".encode()})["FaceRecords"]
+        ]
+    return ids
+
+
+def all_matches(eng, ids):
+    return [
+        eng.search_faces(CollectionId="c", FaceId=fid, FaceMatchThreshold=0, MaxFaces=20)["FaceMatches"]
+        for fid in ids
+    ]
+
+
+@pytest.mark.parametrize("where", ["vectors", "rowids", "owners", "header", "crc_table"])
+def test_zeroed_block_inside_the_sidecar_is_detected_and_rebuilt(
+    tmp_path, analyzer, rng, loads_from_db, where
+):
+    ws = tmp_path / "ws"
+    with Engine(ws, analyzer=analyzer) as eng:
+        ids = big_collection(eng, analyzer, rng)
+        probes = ids[::37]
+        expected = all_matches(eng, probes)
+    [sidecar] = (ws / "index").glob("collection-*.index")
+    with IndexFile.open(sidecar) as f:
+        data_start, header = f._data_start, f.header
+    size = sidecar.stat().st_size
+    if where == "header":
+        start = 40
+    elif where == "crc_table":
+        start = data_start + header["data_bytes"]
+    else:
+        sec = header["sections"][where]
+        start = data_start + sec["offset"] + min(sec["nbytes"] // 2, 100)
+    data = bytearray(sidecar.read_bytes())
+    data[start : start + BLOCK] = bytes(len(data[start : start + BLOCK]))  # zero 4 KB, same length
+    sidecar.write_bytes(bytes(data))
+    assert sidecar.stat().st_size == size
+    with Engine(ws, analyzer=analyzer) as eng:
+        assert all_matches(eng, probes) == expected
+    assert len(loads_from_db) == 2  # the damaged file was ignored, the index rebuilt from SQLite
+    assert CollectionIndex.load_file(sidecar, 1, 128) is not None  # ... and the sidecar rewritten intact
+
+
+def test_a_single_flipped_bit_is_detected(tmp_path):
+    path = tmp_path / "f.index"
+    vectors = np.random.default_rng(0).standard_normal((100, 128)).astype(np.float32)
+    write_index_file(path, {"x": 1}, [("vectors", vectors)])
+    with IndexFile.open(path) as f:
+        assert np.array_equal(f.read("vectors"), vectors)
+        start = f._data_start
+    data = bytearray(path.read_bytes())
+    data[start + 12345] ^= 0x10
+    path.write_bytes(bytes(data))
+    with IndexFile.open(path) as f, pytest.raises(DamagedIndexError):
+        f.read("vectors")
+
+
+def test_disk_section_checks_the_blocks_it_reads(tmp_path):
+    path = tmp_path / "f.index"
+    vectors = np.random.default_rng(0).standard_normal((1000, 128)).astype(np.float32)
+    write_index_file(path, {}, [("vectors", vectors)])
+    with IndexFile.open(path) as f:
+        start = f._data_start
+    data = bytearray(path.read_bytes())
+    data[start + 600 * 512 : start + 600 * 512 + 16] = bytes(16)  # inside row 600
+    path.write_bytes(bytes(data))
+    with IndexFile.open(path) as f:
+        mapped = f.on_disk("vectors")
+    assert np.array_equal(
+        mapped.rows(np.array([3, 999, 10])), vectors[[3, 999, 10]]
+    )  # intact blocks read fine
+    with pytest.raises(DamagedIndexError):
+        mapped.rows(np.array([5, 601]))  # row 601 shares row 600's block
+    mapped.close()
+
+
+def test_truncated_or_extended_file_is_refused(tmp_path):
+    path = tmp_path / "f.index"
+    write_index_file(path, {}, [("a", np.arange(5000, dtype=np.int64))])
+    good = path.read_bytes()
+    path.write_bytes(good[:-1])
+    assert IndexFile.open(path) is None
+    path.write_bytes(good + b"\0")
+    assert IndexFile.open(path) is None
+    path.write_bytes(good)
+    assert IndexFile.open(path) is not None
+
+
+def test_catch_up_reads_only_the_changes(tmp_path, analyzer, rng, loads_from_db):
+    ws = tmp_path / "ws"
+    with Engine(ws, analyzer=analyzer) as eng:
+        ids = big_collection(eng, analyzer, rng, people=10)
+        eng.search_faces(CollectionId="c", FaceId=ids[0])  # index in memory, current
+        statements = []
+        eng.store.connection().set_trace_callback(statements.append)
+        with Engine(ws, analyzer=analyzer) as other:  # another process: owners, deletions, new faces
+            other.create_user(CollectionId="c", UserId="u")
+            other.associate_faces(CollectionId="c", UserId="u", FaceIds=ids[:5])
+            other.disassociate_faces(CollectionId="c", UserId="u", FaceIds=ids[:2])
+            other.create_user(CollectionId="c", UserId="v")
+            other.associate_faces(CollectionId="c", UserId="v", FaceIds=ids[10:13])
+            other.delete_user(CollectionId="c", UserId="v")
+            other.delete_faces(CollectionId="c", FaceIds=ids[20:25])
+            more = fill(other, analyzer, rng, "late", n=4, seed=3)
+            other.associate_faces(CollectionId="c", UserId="u", FaceIds=more[:1])
+        probes = [fid for fid in ids[::7] if fid not in ids[20:25]] + more
+        got_faces = all_matches(eng, probes)
+        got_users = eng.search_users(CollectionId="c", FaceId=ids[0], UserMatchThreshold=0)["UserMatches"]
+        eng.store.connection().set_trace_callback(None)
+        index = next(iter(eng._indexes.values()))
+    # no statement re-read every face of the collection (the old catch-up read all owners)
+    assert not [
+        s
+        for s in statements
+        if "FROM faces WHERE collection_pk = ?" in s.replace(str(1), "?")
+        and "pk >" not in s
+        and "LIMIT" not in s
+        and "COUNT" not in s
+        and "face_id" not in s
+    ]
+    assert len(loads_from_db) == 1
+    with Engine(ws, analyzer=analyzer) as fresh:  # the same answers as an index read from scratch
+        (ws / "index").exists() and [p.unlink() for p in (ws / "index").iterdir()]
+        fresh_faces = all_matches(fresh, probes)
+        for a, b in zip(fresh_faces, got_faces, strict=False):
+            assert [(m["Face"]["FaceId"], m["Similarity"]) for m in a] == [
+                (m["Face"]["FaceId"], m["Similarity"]) for m in b
+            ]
+        assert fresh_faces == got_faces
+        assert (
+            fresh.search_users(CollectionId="c", FaceId=ids[0], UserMatchThreshold=0)["UserMatches"]
+            == got_users
+        )
+        reference = next(iter(fresh._indexes.values()))
+    live = np.isfinite(index.sqnorms[: index.n])
+    assert np.array_equal(index.rowids[: index.n][live], reference.rowids[: reference.n])
+    assert np.array_equal(index.owners[: index.n][live], reference.owners[: reference.n])
+    assert index.user_counts == reference.user_counts
+
+
+def test_pruned_change_log_makes_a_stale_sidecar_reload(tmp_path, analyzer, rng, loads_from_db):
+    ws = tmp_path / "ws"
+    with Engine(ws, analyzer=analyzer) as eng:
+        eng.create_collection(CollectionId="c")
+        ids = fill(eng, analyzer, rng, "a")
+        eng.search_faces(CollectionId="c", FaceId=ids[0])
+    with Engine(ws, analyzer=analyzer) as other:
+        other.delete_faces(CollectionId="c", FaceIds=[ids[1]])
+        with other.store.write() as conn:  # as if a million later changes had pruned the log
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('face_changes_floor', '999999')")
+    with Engine(ws, analyzer=analyzer) as eng:
+        assert matches(eng, ids[0]) == sorted(ids[2:])
+    assert len(loads_from_db) == 2
+
+
+def test_change_log_prunes_itself_and_records_the_floor(tmp_path):
+    store = Store(tmp_path / "ws")
+    last = 4096 * (FACE_CHANGES_KEPT // 4096 + 2)  # the pruning trigger runs every 4096th entry
+    with store.write() as conn:
+        conn.executemany(
+            "INSERT INTO face_changes(seq, collection_pk, face_pk, user_pk) VALUES (?, 1, 1, 0)",
+            [(s,) for s in (1, 4096, 5000)],
+        )
+        conn.execute(
+            "INSERT INTO face_changes(seq, collection_pk, face_pk, user_pk) VALUES (?, 1, 1, 0)", (last,)
+        )
+        left = [r[0] for r in conn.execute("SELECT seq FROM face_changes ORDER BY seq")]
+    assert left == [last]
+    assert store.meta("face_changes_floor") == str(last - FACE_CHANGES_KEPT)
+    store.close()
+
+
+def test_triggers_log_owner_changes_and_deletions(engine, analyzer, rng):
+    engine.create_collection(CollectionId="c")
+    ids = fill(engine, analyzer, rng, "a", n=3)
+    engine.create_user(CollectionId="c", UserId="u")
+    engine.associate_faces(CollectionId="c", UserId="u", FaceIds=ids[:2])
+    engine.delete_user(CollectionId="c", UserId="u")
+    engine.delete_faces(CollectionId="c", FaceIds=[ids[2]])
+    conn = engine.store.connection()
+    rows = conn.execute("SELECT face_pk, user_pk FROM face_changes ORDER BY seq").fetchall()
+    user_pk = 1
+    assert rows == [(1, user_pk), (2, user_pk), (1, 0), (2, 0), (3, -1)]
+    engine.delete_collection(CollectionId="c")
+    assert conn.execute("SELECT COUNT(*) FROM face_changes").fetchone()[0] == 0
+
+
+def test_migration_from_schema_3_keeps_faces_and_logs_changes(tmp_path, analyzer, rng):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    conn = sqlite3.connect(database_path(ws), isolation_level=None)
+    conn.execute("PRAGMA page_size=16384")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN")
+    for step in range(3):
+        for statement in _statements(MIGRATIONS[step]):
+            conn.execute(statement)
+    conn.execute("PRAGMA application_id=1380272981")
+    conn.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", ("ab" * 32,))
+    conn.execute(
+        "INSERT INTO collections(collection_id, face_model_version, created_at) VALUES ('c', ?, 0)",
+        (analyzer.model_version,),
+    )
+    vector = face_of(identity_centres(1)[0], rng)
+    conn.execute(
+        "INSERT INTO faces(collection_pk, face_id, image_id, bbox_width, bbox_height, bbox_left, bbox_top,"
+        " confidence, model_version, descriptor, created_at) VALUES (1, ?, 'i', .1, .1, .1, .1, 99, ?, ?, 0)",
+        ("11111111-1111-5111-8111-111111111111", analyzer.model_version, vector.tobytes()),
+    )
+    conn.execute("PRAGMA user_version=3")
+    conn.execute("COMMIT")
+    conn.close()
+    with Engine(ws, analyzer=analyzer) as eng:
+        db = eng.store.connection()
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert (
+            eng.list_faces(CollectionId="c")["Faces"][0]["FaceId"] == "11111111-1111-5111-8111-111111111111"
+        )
+        eng.create_user(CollectionId="c", UserId="u")
+        eng.associate_faces(CollectionId="c", UserId="u", FaceIds=["11111111-1111-5111-8111-111111111111"])
+        assert db.execute("SELECT face_pk, user_pk FROM face_changes").fetchall() == [(1, 1)]
+
+
+def test_storage_path_finds_inserted_faces_by_primary_key(engine, analyzer, rng):
+    """Bulk imports must not walk the collection: the inserted pks are checked by rowid only."""
+    engine.create_collection(CollectionId="c")
+    fill(engine, analyzer, rng, "a", n=3)
+    statements = []
+    conn = engine.store.connection()
+    conn.set_trace_callback(statements.append)
+    ids = fill(engine, analyzer, rng, "b", n=4, seed=2)
+    conn.set_trace_callback(None)
+    assert len(ids) == 4 and engine.list_faces(CollectionId="c", FaceIds=ids)["Faces"]
+    pk_checks = [s for s in statements if "FROM faces WHERE pk IN" in s]
+    assert pk_checks
+    for sql in pk_checks:
+        plan = " ".join(str(r[-1]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        assert "INTEGER PRIMARY KEY" in plan, plan
+    # an image new to the collection needs no FaceId lookups before its faces are inserted
+    assert not [s for s in statements if "face_id IN" in s]
