@@ -104,7 +104,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             img_id = image_id(model, item.sha256, ext)
             kept, unindexed = select_faces(a.faces, a.width, a.height, quality_filter, max_faces)
             # a photo is kept only for the faces indexed from it (see erasure.py): none, no photo
-            image_pk = _image_pk(conn, coll.pk, img_id, item, now) if kept else None
+            image_pk, new_image = _image_pk(conn, coll.pk, img_id, item, now) if kept else (None, False)
             vectors = descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
             fids = [face_id(model, item.sha256, ext, place) for place, _face in kept]
@@ -112,7 +112,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             # derived from its image's identity, so an image new to the collection has no stored faces
             # (skipping the lookup saves a random read of the FaceId index per face on bulk imports)
             stored = {}
-            if fids and not cur:
+            if fids and not new_image:
                 stored = {row[1]: row for row in conn.execute(
                     f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id IN "
                     f"({','.join('?' * len(fids))})", (coll.pk, *fids))}
@@ -159,8 +159,9 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
     return responses
 
 
-def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: float) -> int:
-    """The stored photo's row, inserted (with its preview) the first time one of its faces is indexed."""
+def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: float) -> tuple[int, bool]:
+    """The stored photo's row, inserted (with its preview) the first time one of its faces is indexed;
+    and whether it is new to the collection (then none of its faces can be stored yet)."""
     a = item.analysis
     cur = conn.execute(
         "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
@@ -169,10 +170,10 @@ def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: f
     ).fetchone()
     if not cur:
         return conn.execute("SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?",
-                            (collection_pk, img_id)).fetchone()[0]
+                            (collection_pk, img_id)).fetchone()[0], False
     if a.preview:
         conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (cur[0], a.preview))
-    return cur[0]
+    return cur[0], True
 
 
 def list_faces(engine, p: dict) -> dict:
