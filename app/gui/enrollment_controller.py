@@ -506,6 +506,7 @@ class EnrollmentController(QObject):
     def _check(self, pending: PendingEnrollment) -> None:
         self._set_busy(True)
         self._status(f"Checking the frames of {pending.user_id} against {pending.collection_id}…", transient=True)
+        self.panel.show_capture_user(pending.user_id)
         self.runner.run(f"Checking the frames of {pending.user_id}", partial(_check, self.engine, pending),
                         partial(self._checked, pending), partial(self._enrollment_failed, pending))
 
@@ -610,6 +611,7 @@ class EnrollmentController(QObject):
     def _run_enroll(self, pending: PendingEnrollment, only_matching: bool) -> None:
         self._set_busy(True)
         self._status(f"Enrolling {_plural(len(pending.frames), 'frame')} as {pending.user_id}…", transient=True)
+        self.panel.show_capture_user(pending.user_id)
         self.runner.run(f"Enrolling {pending.user_id}", partial(_enroll, self.engine, pending, only_matching),
                         partial(self._enrolled, pending), partial(self._enrollment_failed, pending))
 
@@ -656,10 +658,10 @@ class EnrollmentController(QObject):
         self.panel.set_sitting(list(dict.fromkeys(c.user_id for c in self.sitting if not c.undone)))
 
     def _enrollment_failed(self, pending: PendingEnrollment, exc) -> None:
-        self._set_busy(False)
         if isinstance(exc, FramesDoNotMatch):  # the workspace changed since the check: ask again
             self._check_match(pending, exc.check)
             return
+        self._set_busy(False)
         self._status(f"Not enrolled: {message_boxes.plain_words(exc)}")
         self._show_waiting()
         # enroll() may have stored faces before failing (see its docstring): show what is there now
