@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from .capabilities import LOCAL_ANALYSIS, CapabilityUnavailable
 from .operation_methods import AwsOperationMethods, ExtensionMethods
 
 
@@ -57,3 +58,10 @@ class Backend(AwsOperationMethods, ExtensionMethods, ABC):
 
     @abstractmethod
     def analyzer_for_collection(self, collection_id: str) -> Any: ...
+
+    def plan_analyzed(self, collection_id: str, user_id: str, items: Any, threshold: float | None = 75.0,
+                      quality_filter: str = "AUTO", max_faces: int | None = None) -> dict:
+        """PlanAssociation for the faces analysed images would index (app/core/analyzed_plan.py), writing
+        nothing. A backend without local analysis cannot (this default)."""
+        raise CapabilityUnavailable(LOCAL_ANALYSIS, "Analysed images are planned only where they are analysed and "
+                                                    "stored: on a local workspace")

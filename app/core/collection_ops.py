@@ -6,10 +6,11 @@ import json
 import sqlite3
 import time
 
-from . import journal
+from . import erasure, journal
 from .errors import ResourceAlreadyExistsException
 from .pagination import decode_token, encode_token
 from .records import get_collection
+from .store import BUSY_TIMEOUT_MS
 
 DEFAULT_PAGE_SIZE = 1000  # ours: MaxResults absent or 0
 
@@ -36,12 +37,17 @@ def delete_collection(engine, p: dict) -> dict:
     collection_id = p["CollectionId"]
     with engine.writing() as tx:
         row = get_collection(tx.conn, collection_id)
-        # faces reference users and images; delete children first so no foreign key dangles
+        erasure.start_erasing(tx.conn)  # freed space zeroed, not left behind (see erasure.py)
+        # faces reference users and images; delete children first so no foreign key dangles. Crops,
+        # previews, marks, users and tokens go by cascade; the photos are deleted by name, so a
+        # collection's photos never outlive it even where foreign keys were off
         tx.conn.execute("DELETE FROM faces WHERE collection_pk = ?", (row.pk,))
+        tx.conn.execute("DELETE FROM images WHERE collection_pk = ?", (row.pk,))
         tx.conn.execute("DELETE FROM collections WHERE pk = ?", (row.pk,))
         response = {"StatusCode": 200}
         journal.record(tx.conn, "DeleteCollection", collection_id, p, response, row.model_version)
         tx.on_commit.append(lambda: engine.forget_index(row.pk))
+        tx.on_commit.append(lambda: erasure.scrub_log(tx.conn, BUSY_TIMEOUT_MS))
     return response
 
 

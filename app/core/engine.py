@@ -16,6 +16,7 @@ from pathlib import Path
 from . import association, change_sets, collection_ops, curation, curation_ops, face_ops, journal, search_ops, user_ops
 from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
+from .analyzed_plan import plan_analyzed as _plan_analyzed
 from .backend import Backend
 from .compressed_index import CompressedIndex, load_sidecar
 from .errors import InvalidParameterException
@@ -28,6 +29,8 @@ from .store import Store
 from .validation import validate_request
 from .vector_index import CollectionIndex, StaleIndexError
 from .workspace import PRIVATE_FILE_MODE, make_private_dirs, resolve_workspace
+
+_ANY_FACE_ID = "00000000-0000-0000-0000-000000000000"  # stands in for FaceIds when checking a request early
 
 # The default face model: dlib ResNet descriptors on YuNet detections (see app.vision).
 DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
@@ -299,6 +302,16 @@ class Engine(Backend):
                 validate_request("IndexFaces", {"CollectionId": collection_id, "Image": {"Bytes": b"-"},
                                                 "ExternalImageId": item.external_image_id})
         return face_ops.store_analyzed(self, collection_id, items, quality_filter, max_faces)
+
+    def plan_analyzed(self, collection_id: str, user_id: str, items, threshold: float | None = 75.0,
+                      quality_filter: str = "AUTO", max_faces: int | None = None) -> dict:
+        """What store_analyzed(items) and then AssociateFaces of the faces stored would do, decided by
+        PlanAssociation's own rule (app/core/analyzed_plan.py); writes nothing."""
+        options = {"QualityFilter": quality_filter, **({"MaxFaces": max_faces} if max_faces is not None else {})}
+        validate_request("IndexFaces", {"CollectionId": collection_id, "Image": {"Bytes": b"-"}, **options})
+        validate_request("PlanAssociation", {"CollectionId": collection_id, "UserId": user_id, "FaceIds": [_ANY_FACE_ID],
+                                             **({"UserMatchThreshold": threshold} if threshold is not None else {})})
+        return _plan_analyzed(self, collection_id, user_id, list(items), threshold, quality_filter, max_faces)
 
     @property
     def read_only(self) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import journal
+from . import erasure, journal
 from .analysis import ImageAnalysis
 from .detail_codec import encode_detail
 from .errors import InvalidPaginationTokenException, InvalidParameterException, InvalidS3ObjectException
@@ -17,6 +17,7 @@ from .model_versions import numeric_version
 from .pagination import decode_token, encode_token
 from .quality import select_faces
 from .records import FACE_COLUMNS, FACE_FROM, bump_generation, face_from_row, get_collection
+from .store import BUSY_TIMEOUT_MS
 
 DEFAULT_PAGE_SIZE = 1000  # ours: ListFaces MaxResults absent or 0
 
@@ -52,7 +53,7 @@ def index_faces(engine, p: dict) -> dict:
     return store_analyzed(engine, p["CollectionId"], [item], p.get("QualityFilter", "AUTO"), p.get("MaxFaces"))[0]
 
 
-def _descriptor_matrix(faces: list, dim: int | None) -> np.ndarray:
+def descriptor_matrix(faces: list, dim: int | None) -> np.ndarray:
     """The faces' descriptors as one float32 matrix, checked once for shape and finiteness."""
     if not faces:
         return np.zeros((0, dim or 0), np.float32)
@@ -102,26 +103,16 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             ext = item.external_image_id
             img_id = image_id(model, item.sha256, ext)
             kept, unindexed = select_faces(a.faces, a.width, a.height, quality_filter, max_faces)
-            cur = conn.execute(
-                "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
-                (coll.pk, img_id, ext, item.sha256, a.width, a.height, now),
-            ).fetchone()
-            if cur:
-                image_pk = cur[0]
-                if a.preview:
-                    conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (image_pk, a.preview))
-            else:
-                image_pk = conn.execute(
-                    "SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?", (coll.pk, img_id)).fetchone()[0]
-            vectors = _descriptor_matrix([face for _place, face in kept], dim)
+            # a photo is kept only for the faces indexed from it (see erasure.py): none, no photo
+            image_pk, new_image = _image_pk(conn, coll.pk, img_id, item, now) if kept else (None, False)
+            vectors = descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
             fids = [face_id(model, item.sha256, ext, place) for place, _face in kept]
             # faces indexed before keep what is stored (they may be on a user by now); a FaceId is
             # derived from its image's identity, so an image new to the collection has no stored faces
             # (skipping the lookup saves a random read of the FaceId index per face on bulk imports)
             stored = {}
-            if fids and not cur:
+            if fids and not new_image:
                 stored = {row[1]: row for row in conn.execute(
                     f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id IN "
                     f"({','.join('?' * len(fids))})", (coll.pk, *fids))}
@@ -168,6 +159,23 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
     return responses
 
 
+def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: float) -> tuple[int, bool]:
+    """The stored photo's row, inserted (with its preview) the first time one of its faces is indexed;
+    and whether it is new to the collection (then none of its faces can be stored yet)."""
+    a = item.analysis
+    cur = conn.execute(
+        "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
+        (collection_pk, img_id, item.external_image_id, item.sha256, a.width, a.height, now),
+    ).fetchone()
+    if not cur:
+        return conn.execute("SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?",
+                            (collection_pk, img_id)).fetchone()[0], False
+    if a.preview:
+        conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (cur[0], a.preview))
+    return cur[0], True
+
+
 def list_faces(engine, p: dict) -> dict:
     limit = p.get("MaxResults") or DEFAULT_PAGE_SIZE
     secret = engine.store.meta("pagination_secret")
@@ -201,10 +209,15 @@ def list_faces(engine, p: dict) -> dict:
 
 
 def delete_faces(engine, p: dict) -> dict:
-    """Faces on a user are not deleted (ASSOCIATED_TO_AN_EXISTING_USER); unknown ids: FACE_NOT_FOUND."""
+    """Faces on a user are not deleted (ASSOCIATED_TO_AN_EXISTING_USER); unknown ids: FACE_NOT_FOUND.
+
+    A deleted face takes its descriptor, crop and marks with it, and its photo when no other face
+    comes from that photo, in the same transaction; freed space is zeroed (see erasure.py).
+    """
     face_ids = list(dict.fromkeys(p["FaceIds"]))
     with engine.writing() as tx:
         conn = tx.conn
+        erasure.start_erasing(conn)
         coll = get_collection(conn, p["CollectionId"])
         found = {}
         for start in range(0, len(face_ids), 500):  # stay under SQLite's bound-parameter limit
@@ -212,12 +225,12 @@ def delete_faces(engine, p: dict) -> dict:
             found.update({
                 r[0]: r[1:]
                 for r in conn.execute(
-                    f"SELECT f.face_id, f.pk, u.user_id FROM faces f LEFT JOIN users u ON u.pk = f.user_pk "
+                    f"SELECT f.face_id, f.pk, u.user_id, f.image_pk FROM faces f LEFT JOIN users u ON u.pk = f.user_pk "
                     f"WHERE f.collection_pk = ? AND f.face_id IN ({','.join('?' * len(chunk))})",
                     (coll.pk, *chunk),
                 )
             })
-        deleted, unsuccessful, deleted_pks = [], [], []
+        deleted, unsuccessful, deleted_pks, image_pks = [], [], [], []
         for fid in face_ids:
             if fid not in found:
                 unsuccessful.append({"FaceId": fid, "Reasons": ["FACE_NOT_FOUND"]})
@@ -226,10 +239,13 @@ def delete_faces(engine, p: dict) -> dict:
             else:
                 deleted.append(fid)
                 deleted_pks.append(found[fid][0])
+                image_pks.append(found[fid][2])
         if deleted_pks:
             conn.executemany("DELETE FROM faces WHERE pk = ?", [(pk,) for pk in deleted_pks])
+            erasure.drop_unneeded_images(conn, image_pks)
             bump_generation(conn, coll)
             engine.after_write(tx, coll, lambda index: index.remove(deleted_pks))
+            tx.on_commit.append(lambda: erasure.scrub_log(conn, BUSY_TIMEOUT_MS))
         response = {"DeletedFaces": deleted, "UnsuccessfulFaceDeletions": unsuccessful}
         journal.record(conn, "DeleteFaces", coll.collection_id, p, response, coll.model_version)
     return response

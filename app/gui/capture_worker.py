@@ -122,6 +122,7 @@ class CaptureWorker(QObject):
         self._requests: list[tuple] = []
         self._paused = threading.Event()
         self._quit = threading.Event()
+        self._keep_collection = False  # on quit, a collection under way hands its frames over (`collected`)
         self._collection: _Collection | None = None
         self._last_shown = 0.0
         self._last_hint = 0.0
@@ -148,8 +149,11 @@ class CaptureWorker(QObject):
     def paused(self) -> bool:
         return self._paused.is_set()
 
-    def request_stop(self) -> None:
-        """End the loop (a collection in progress is dropped); the source is closed on the way out."""
+    def request_stop(self, keep_collection: bool = False) -> None:
+        """End the loop; the source is closed on the way out. A collection in progress is dropped,
+        or with keep_collection ends as stopped: `collected` brings what it kept, before `finished`."""
+        if keep_collection:
+            self._keep_collection = True
         self._quit.set()
 
     # -- the worker thread ---------------------------------------------------------------------
@@ -211,6 +215,8 @@ class CaptureWorker(QObject):
             elif time.monotonic() - self._last_hint >= HINT_INTERVAL_S:
                 self._last_hint = time.monotonic()
                 self.verdict.emit(self._hint(analyzer, rgb, self.frames_read))
+        if self._collection is not None and self._keep_collection:
+            self._end_collection(STOPPED)
         return STOPPED, ""
 
     def _read(self) -> np.ndarray | None:
@@ -298,9 +304,10 @@ class CaptureSession(QObject):
     def start(self) -> None:
         self.capture_thread.start()
 
-    def stop(self) -> None:
-        """Ask the loop to end; returns at once (`ended` follows)."""
-        self.worker.request_stop()
+    def stop(self, keep_collection: bool = False) -> None:
+        """Ask the loop to end; returns at once (`ended` follows; with keep_collection, `collected` first
+        when a collection was under way)."""
+        self.worker.request_stop(keep_collection)
 
     def wait(self, msecs: int = 15_000) -> bool:
         """Block until the thread is done (the window is closing); True if it ended in time.

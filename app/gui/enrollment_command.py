@@ -1,9 +1,11 @@
 """A webcam enrollment as ONE undoable step.
 
 Undo takes back exactly what enroll() did, newest first: disassociate the faces it associated,
-delete the faces it indexed (unassociated ones too), and delete the user when the enrollment
-created it. A user that has gained other faces since is kept (deleting it would free faces
-this step never touched); that is reported, never done silently.
+delete the faces it indexed (unassociated ones too; DeleteFaces erases their photos, crops and
+descriptors with them), and delete the user when the enrollment created it. A user that has
+gained other faces since is kept (deleting it would free faces this step never touched); that is
+reported, never done silently. The sink hears of every undo and redo (enrollment_undone), so
+the enrollment panel and the Results panel follow the history.
 
 The faces it indexed are new: a capture's frames are stored under ExternalImageIds carrying
 the capture's start time, and their FaceIds derive from the frame's JPEG and that id, so they
@@ -34,6 +36,8 @@ class EnrollmentSink(Protocol):
 
     def users_changed(self, collection_id: str, created: list[str], deleted: list[str]) -> None: ...
 
+    def enrollment_undone(self, command: EnrollCommand, undone: bool) -> None: ...
+
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
@@ -48,6 +52,9 @@ class EnrollCommand(BackgroundCommand):
         self.face_ids = list(result.face_ids)
         self.associated = list(result.associated_face_ids)
         self.user_created = result.user_created
+        self.threshold = result.threshold
+        self.association = result.association  # what the enrollment's AssociateFaces answered (shown again on redo)
+        self.undone = False
         self.frames = list(frames)
         text = f"Enroll {_plural(len(self.face_ids), 'face')} as {self.user_id}"
         if self.user_created:
@@ -63,14 +70,18 @@ class EnrollCommand(BackgroundCommand):
         return partial(_run, self.apply)
 
     def show_undone(self, result: Any) -> None:
+        self.undone = True
         if result and result.get("user_deleted"):
             self.sink.users_changed(self.collection_id, [], [self.user_id])
         self.sink.faces_changed(self.collection_id, self.face_ids, [self.user_id])
+        self.sink.enrollment_undone(self, True)
 
     def show_redone(self, result: Any) -> None:
+        self.undone = False
         if result and result.get("user_created"):
             self.sink.users_changed(self.collection_id, [self.user_id], [])
         self.sink.faces_changed(self.collection_id, self.face_ids, [self.user_id])
+        self.sink.enrollment_undone(self, False)
 
     def _disassociate(self, user_id: str, face_ids: list[str]) -> None:
         if not face_ids:

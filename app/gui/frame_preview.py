@@ -55,9 +55,13 @@ class FramePreview(QWidget):
     def clear(self) -> None:
         self.image = None
         self._faces = ()
+        self.reset_fps()
+        self.update()
+
+    def reset_fps(self) -> None:
+        """Start the frame rate reading afresh (after a pause, the gap is not the camera's rate)."""
         self.fps = 0.0
         self._fps_since, self._fps_count = time.monotonic(), 0
-        self.update()
 
     def image_rect(self) -> QRectF:
         """Where the picture lies in the widget (scaled to fit, centred)."""

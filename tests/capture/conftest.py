@@ -11,7 +11,7 @@ from app.capture.sources import FileSource
 from app.cli.main import main
 from app.core.engine import Engine
 
-from .video_frames import FrameMaker, Shot, enrollment_shots, held, write_video
+from .video_frames import FrameMaker, Shot, enrollment_shots, held, stranger_shots, write_video
 
 
 @pytest.fixture(scope="package")
@@ -42,6 +42,7 @@ def videos(tmp_path_factory, frame_maker):
     make("short", held(Shot("obama.jpg"), 3) + held(Shot("obama2.jpg"), 2))  # ends with 2-3 views
     make("nobody", [Shot("t1.jpg", letterbox=True)] * 3 + [Shot("obama.jpg", gain=0.2)] * 2)
     make("biden", held(Shot("biden.jpg"), 3))
+    make("stranger", stranger_shots())  # another person in several views: 4 good frames
     return made
 
 

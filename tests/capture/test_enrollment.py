@@ -10,8 +10,10 @@ from app.capture.enrollment import (
     COMPLETE,
     END_OF_STREAM,
     SOURCE_STOPPED,
+    FramesDoNotMatch,
     capture_frames,
     enroll,
+    match_check,
     owner_check,
 )
 from app.capture.errors import SourceStoppedError
@@ -236,3 +238,72 @@ def test_should_stop_and_budgets_end_the_capture(videos, analyzer):
     with FileSource(videos["enrollment"][0]) as source:
         timed = capture_frames(source, analyzer, 5, max_seconds=2.5, clock=lambda: float(next(ticks)))
     assert timed.ended == "time_limit" and timed.frames_read == 2
+
+
+@pytest.fixture(scope="package")
+def stranger_capture(videos, analyzer):
+    """Four good frames of another person than the enrollment video's."""
+    with FileSource(videos["stranger"][0]) as source:
+        outcome = capture_frames(source, analyzer, 4)
+    assert outcome.complete
+    return outcome.captured
+
+
+def test_the_match_check_is_the_engines_plan_and_writes_nothing(engine, enrollment_capture, stranger_capture):
+    enroll(engine, "c", "katy", enrollment_capture[0].captured[:3])
+    before = writes(engine)
+    check = match_check(engine, "c", "katy", stranger_capture, threshold=75)
+    assert check.user_exists and check.user_face_count == 3 and check.matching == []
+    assert all(f["Reasons"] == ["LOW_MATCH_CONFIDENCE"] and f["Confidence"] < 75 for f in check.frames)
+    best = max(f["Confidence"] for f in check.frames)
+    assert check.message() == f"These frames do not look like katy: {best:.0f} < 75"
+    assert writes(engine) == before and len(all_faces(engine)) == 3  # nothing stored to find that out
+    # the same frames of katy herself would be taken
+    same = match_check(engine, "c", "katy", enrollment_capture[0].captured[3:], threshold=75)
+    assert len(same.matching) == 2 and same.message() is None
+    # a user that does not exist takes them all (its first batch is unscored), as does one with no face yet
+    assert not match_check(engine, "c", "nobody", stranger_capture).failing
+    engine.create_user(CollectionId="c", UserId="empty")
+    assert not match_check(engine, "c", "empty", stranger_capture).failing
+
+    # by construction the plan AssociateFaces runs once the frames are stored: same FaceIds, same scores
+    stored = enroll(engine, "c", "katy", stranger_capture)  # stored all the same (the operator's yes)
+    assert [f["FaceId"] for f in check.frames] == stored.face_ids and stored.associated_face_ids == []
+    assert [f["Confidence"] for f in stored.unsuccessful] == [f["Confidence"] for f in check.frames]
+    plan = engine.plan_association(CollectionId="c", UserId="katy", FaceIds=stored.face_ids, UserMatchThreshold=75)
+    assert [f["Confidence"] for f in plan["Faces"]] == [f["Confidence"] for f in check.frames]
+
+
+def test_only_matching_frames_are_stored_without_the_operators_yes(engine, enrollment_capture, stranger_capture):
+    captured = enrollment_capture[0].captured
+    enroll(engine, "c", "katy", captured[:3])
+    before = writes(engine)
+    with pytest.raises(FramesDoNotMatch, match="These frames do not look like katy") as refused:
+        enroll(engine, "c", "katy", stranger_capture, only_matching=True)
+    assert refused.value.check.matching == [] and writes(engine) == before  # nothing written
+    # frames of two people: katy's are stored and associated, the stranger's are not stored
+    mixed = enroll(engine, "c", "katy", [*captured[3:], *stranger_capture], only_matching=True)
+    assert len(mixed.face_ids) == 2 and mixed.associated_face_ids == mixed.face_ids and mixed.unsuccessful == []
+    assert [f["FrameIndex"] for f in mixed.unmatched_frames] == [f.frame_index for f in stranger_capture]
+    assert mixed.frames == captured[3:]
+    assert {f["FaceId"] for f in all_faces(engine)} == user_faces(engine, "katy") and len(all_faces(engine)) == 5
+    # explicit yes (only_matching False): stored, and not associated
+    kept = enroll(engine, "c", "katy", stranger_capture)
+    assert kept.associated_face_ids == [] and len(kept.face_ids) == 4
+
+
+def test_a_face_the_association_still_refuses_is_not_kept(engine, enrollment_capture, stranger_capture, monkeypatch):
+    # the workspace changed between the plan and the write (here: a plan that says yes to everything)
+    enroll(engine, "c", "katy", enrollment_capture[0].captured[:3])
+    real = engine.plan_analyzed
+
+    def optimistic(*args, **kwargs):
+        plan = real(*args, **kwargs)
+        return {**plan, "Faces": [{**f, "Outcome": "ASSOCIATE", "Reasons": []} for f in plan["Faces"]]}
+
+    monkeypatch.setattr(engine, "plan_analyzed", optimistic)
+    steps = []
+    result = enroll(engine, "c", "katy", stranger_capture, only_matching=True, on_step=steps.append)
+    assert steps == ["IndexFaces", "AssociateFaces", "DeleteFaces"]
+    assert result.face_ids == [] and result.frames == [] and len(result.unmatched_frames) == 4
+    assert len(all_faces(engine)) == 3  # the stranger's frames were taken out again

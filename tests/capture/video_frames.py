@@ -118,3 +118,11 @@ def enrollment_shots(good: int = len(GOOD_SHOTS), hold: int = 3, problems: bool 
     for shot in GOOD_SHOTS[:good]:
         shots += held(shot, hold)
     return shots
+
+
+def stranger_shots(hold: int = 3) -> list[Shot]:
+    """Another person than GOOD_SHOTS' in several views (four of them count as good, varied frames)."""
+    views = [Shot("biden.jpg"), Shot("biden.jpg", flip=True), Shot("biden.jpg", grey=True),
+             Shot("biden.jpg", flip=True, face_height=0.5), Shot("biden.jpg", grey=True, flip=True, face_height=0.36),
+             Shot("biden.jpg", angle=8), Shot("biden.jpg", angle=-8, flip=True)]
+    return [s for view in views for s in held(view, hold)]
