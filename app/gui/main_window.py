@@ -51,6 +51,7 @@ from .operation_runner import OperationRunner
 from .palette import THEMES, apply_theme
 from .panes import pane, tool_button
 from .photo_viewer import SourcePhotoController
+from .reason_text import count
 from .results_panel import ResultsPanel
 from .search_panel import SearchPanel
 from .settings import KEY_GEOMETRY, KEY_SPLITTER, KEY_STATE, KEY_THEME, app_settings
@@ -187,7 +188,7 @@ class MainWindow(QMainWindow, ActionAttributes):
 
     def _build_docks(self) -> None:
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.results_panel = ResultsPanel()
+        self.results_panel = ResultsPanel(self.thumbnails, self.face_model.photo_name)
         self.results_dock = self._dock("Results", "resultsDock", self.results_panel, right)
         self.undo_view = QUndoView(self.undo_stack)
         self.undo_view.setObjectName("historyView")
@@ -321,7 +322,7 @@ class MainWindow(QMainWindow, ActionAttributes):
     @Slot()
     def _on_face_selection_changed(self) -> None:
         n = len(self.face_grid.selectionModel().selectedIndexes())
-        self.statusBar().showMessage(f"{n} face(s) selected" if n else "", 3000)
+        self.statusBar().showMessage(f"{count(n, 'face')} selected" if n else "", 3000)
         self.update_state()
         self.source_photo.follow()
 

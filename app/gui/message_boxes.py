@@ -32,10 +32,15 @@ def show_error(parent: QWidget | None, action: str, error: BaseException) -> QMe
     return box
 
 
-def confirm(parent: QWidget | None, title: str, text: str) -> bool:
-    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                  QMessageBox.StandardButton.Cancel)
-    return answer == QMessageBox.StandardButton.Yes
+def confirm(parent: QWidget | None, title: str, text: str, action: str = "&Yes") -> bool:
+    """A destructive step: a warning icon, the counts in `text`, the step named on its button, Cancel by default."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName("confirmBox")
+    yes = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel)
+    box.exec()
+    return box.clickedButton() is yes
 
 
 def ask_text(parent: QWidget | None, title: str, label: str) -> str | None:

@@ -11,7 +11,9 @@ from PySide6.QtCore import QSettings
 ORGANIZATION = "rekurator"
 APPLICATION = "rekurator"
 
-KEY_THRESHOLD = "association/user_match_threshold"
+KEY_THRESHOLD = "association/user_match_threshold"  # the last one confirmed
+KEY_THRESHOLD_KEPT = "association/keep_threshold"  # previews start from it (else from the default)
+KEY_QUICK_CONFIRM = "association/number_keys_confirm_in_one_line"
 KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_SPLITTER = "window/splitter"

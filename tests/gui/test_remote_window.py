@@ -161,7 +161,10 @@ def test_a_low_match_is_reported_by_the_endpoint_and_a_face_of_another_user_can_
     assert got[people[1][0]]["Confidence"] < 75
 
 
-def test_a_pinned_number_key_associates_free_faces_at_once(qtbot, remote_window, served, people):
+def test_a_pinned_number_key_with_the_one_line_confirmation(qtbot, remote_window, served, people):
+    from app.gui.settings import KEY_QUICK_CONFIRM, app_settings
+
+    app_settings().setValue(KEY_QUICK_CONFIRM, True)  # the operator opted in once
     w = remote_window
     w.select_user("bob")
     w.users_model.pin("bob", 2)
@@ -169,7 +172,11 @@ def test_a_pinned_number_key_associates_free_faces_at_once(qtbot, remote_window,
     w.face_grid.setFocus()
     QTest.keyClick(w.face_grid, Qt.Key.Key_2)
     wait_idle(qtbot, w)
-    assert w.curation.preview_dialog is None  # free faces: no dialog
+    assert w.curation.preview_dialog is None  # free faces: one line instead of the preview
+    box = w.curation.quick_box
+    assert box is not None and "2 faces → bob" in box.text()
+    box.defaultButton().click()
+    wait_idle(qtbot, w)
     assert [owners(served.engine)[f] for f in people[1][:2]] == ["bob", "bob"]
 
 
