@@ -142,6 +142,7 @@ class AssociationPreviewDialog(QDialog):
         self.ok = self.buttons.addButton("&Associate", QDialogButtonBox.ButtonRole.AcceptRole)
         self.ok.setObjectName("associateButton")
         self.cancel: QPushButton = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel.setObjectName("cancelButton")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 

@@ -1,0 +1,215 @@
+"""Issue 12: the window speaks the curator's language (keyboard, thresholds, number keys, undo, words)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog
+
+from app.gui import association_preview as ap
+from app.gui import reason_text as words
+
+from .conftest import owners
+from .gui_actions import drop_faces, settle, wait_idle
+
+
+def focus_owner(widget):
+    """The dialog control that holds the focus (a spin box's line edit counts as the spin box)."""
+    while widget is not None and widget.objectName() in ("", "qt_spinbox_lineedit", "qt_scrollarea_viewport"):
+        widget = widget.parentWidget()
+    return widget
+
+
+# -- 1. the preview's keyboard -------------------------------------------------------------------
+def test_enter_confirms_the_preview_and_associates(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    drop_faces(w, "alice", people[0][:2])
+    dialog = w.curation.preview_dialog
+    assert dialog.ok.isDefault() and not dialog.cancel.isDefault()
+    assert dialog.ok.text() == "&Associate"  # Alt+A
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Return)
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    wait_idle(qtbot, w)
+    assert [owners(engine)[f] for f in people[0][:2]] == ["alice", "alice"]
+
+
+def test_escape_cancels_the_preview(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    drop_faces(w, "alice", people[0][:2])
+    dialog = w.curation.preview_dialog
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Escape)
+    assert dialog.result() == QDialog.DialogCode.Rejected
+    wait_idle(qtbot, w)
+    assert owners(engine)[people[0][0]] is None
+
+
+def test_alt_a_is_associate_and_no_other_control_takes_it(qtbot, seeded_window, engine, people):
+    # the offscreen platform delivers no mnemonic key presses, so the mnemonics themselves are checked
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QAbstractButton
+
+    w = seeded_window
+    drop_faces(w, "alice", people[0][:2])
+    dialog = w.curation.preview_dialog
+    mnemonics = [QKeySequence.mnemonic(b.text()).toString() for b in dialog.findChildren(QAbstractButton)
+                 if b.isVisibleTo(dialog)]
+    assert QKeySequence.mnemonic(dialog.ok.text()).toString() == "Alt+A"
+    assert mnemonics.count("Alt+A") == 1
+    dialog.ok.click()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+
+
+def test_tab_leaves_the_table_and_reaches_every_control(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=people[0][:1])  # the move checkbox shows
+    w.workspace.reload_faces()
+    settle(w)
+    drop_faces(w, "alice", people[0][:2])
+    dialog = w.curation.preview_dialog
+    dialog.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=2000)
+    dialog.table.setFocus()
+    seen = []
+    for _ in range(12):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        seen.append(focus_owner(QApplication.focusWidget()))
+    names = {x.objectName() for x in seen if x is not None}
+    assert {"thresholdSpin", "keepThreshold", "moveFaces", "previewTable", "associateButton", "cancelButton"} <= names
+
+
+# -- 2. a lowered threshold does not stick silently -------------------------------------------------
+def test_a_lowered_threshold_warns_and_does_not_stick(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    drop_faces(w, "alice", people[0][:2])
+    dialog = w.curation.preview_dialog
+    assert dialog.threshold.value() == 75.0 and not dialog.badge.isVisible()
+    dialog.threshold.setValue(10.0)
+    settle(w)
+    assert dialog.badge.isVisible() and "below the default 75" in dialog.badge.text()
+    dialog.accept()
+    wait_idle(qtbot, w)
+    # the next preview starts from the default again: a stranger is not waved through
+    drop_faces(w, "alice", [people[1][0]])
+    dialog = w.curation.preview_dialog
+    assert dialog.threshold.value() == 75.0 and not dialog.badge.isVisible()
+    assert [r.outcome for r in dialog.rows] == [ap.FAIL]
+    # unless the operator keeps a threshold on purpose: then the badge stays with it
+    dialog.threshold.setValue(60.0)
+    dialog.keep_threshold.setChecked(True)
+    settle(w)
+    dialog.reject()  # cancelled: nothing kept
+    drop_faces(w, "alice", [people[1][0]])
+    dialog = w.curation.preview_dialog
+    assert dialog.threshold.value() == 75.0
+    dialog.threshold.setValue(60.0)
+    dialog.keep_threshold.setChecked(True)
+    settle(w)
+    dialog.accept()
+    wait_idle(qtbot, w)
+    drop_faces(w, "alice", [people[1][1]])
+    dialog = w.curation.preview_dialog
+    assert dialog.threshold.value() == 60.0 and dialog.keep_threshold.isChecked()
+    assert dialog.badge.isVisible() and "60" in dialog.badge.text()
+
+
+# -- 3. number keys never skip the preview --------------------------------------------------------
+def test_number_key_previews_or_asks_in_one_line_once_chosen(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    w.select_user("alice")
+    w.act_pin_user.trigger()
+    w.select_faces(people[0][:2])
+    w.face_grid.setFocus()
+    qtbot.keyClick(w.face_grid, Qt.Key.Key_1)
+    settle(w)
+    dialog = w.curation.preview_dialog
+    assert dialog is not None and owners(engine)[people[0][0]] is None
+    dialog.quick_choice.setChecked(True)  # "ask in one line next time"
+    dialog.accept()
+    wait_idle(qtbot, w)
+    assert owners(engine)[people[0][0]] == "alice"
+    w.select_faces(people[0][2:4])
+    qtbot.keyClick(w.face_grid, Qt.Key.Key_1)
+    settle(w)
+    box = w.curation.quick_box
+    assert w.curation.preview_dialog is None and box is not None and box.isVisible()
+    assert box.text() == "2 faces → alice: 2 would be associated, 0 would not be associated."
+    assert owners(engine)[people[0][2]] is None  # nothing before the operator says so
+    next(b for b in box.buttons() if b.objectName() == "quickPreview").click()  # the full preview on demand
+    settle(w)
+    assert w.curation.preview_dialog is not None
+    w.curation.preview_dialog.reject()
+    qtbot.keyClick(w.face_grid, Qt.Key.Key_1)
+    settle(w)
+    w.curation.quick_box.defaultButton().click()
+    wait_idle(qtbot, w)
+    assert [owners(engine)[f] for f in people[0][2:4]] == ["alice", "alice"]
+
+
+# -- 4. undo in another collection, the status bar, the Results panel ------------------------------
+def test_undo_switches_to_the_edits_collection_and_results_follow(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    engine.create_collection(CollectionId="d")
+    w.workspace.reload_collections()
+    settle(w)
+    drop_faces(w, "alice", people[0][:2])
+    w.curation.preview_dialog.accept()
+    wait_idle(qtbot, w)
+    assert [r["Outcome"] for r in w.results_panel.rows] == ["ASSOCIATED"] * 2
+    w.select_collection("d")
+    settle(w)
+    # the Results panel does not show c's result while d is shown
+    assert w.results_panel.rows == [] and "No operation in d yet" in w.results_panel.title.text()
+    w.act_undo.trigger()
+    wait_idle(qtbot, w)
+    assert w.current_collection() == "c"  # undo went to the edit's collection, in view
+    assert owners(engine)[people[0][0]] is None
+    assert w.statusBar().currentMessage() == "Undone: Associate 2 faces with alice (c)"
+    assert [r["Outcome"] for r in w.results_panel.rows] == ["UNDONE"] * 2
+    assert w.results_panel.table.item(0, 1).text() == "Taken off alice"
+    assert w.results_panel.title.text().startswith("Undone: Associate 2 faces with alice (c)")
+    w.act_redo.trigger()
+    wait_idle(qtbot, w)
+    assert w.statusBar().currentMessage() == "Redone: Associate 2 faces with alice (c)"
+    assert [r["Outcome"] for r in w.results_panel.rows] == ["REDONE"] * 2
+    assert w.results_panel.table.item(0, 1).text() == "On alice again"
+
+
+# -- 5. faces and plain words in the Results panel ---------------------------------------------------
+def test_results_show_photo_names_and_plain_reasons(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
+    engine.associate_faces(CollectionId="c", UserId="bob", FaceIds=[people[2][0]], UserMatchThreshold=0)
+    w.workspace.reload_faces()
+    settle(w)
+    drop_faces(w, "alice", [people[1][0], people[2][0], people[0][2]])
+    dialog = w.curation.preview_dialog
+    dialog.move_faces.setChecked(False)
+    settle(w)
+    dialog.accept()
+    wait_idle(qtbot, w)
+    table = w.results_panel.table
+    texts = {table.item(r, 0).data(Qt.ItemDataRole.UserRole): [table.item(r, c).text() for c in range(3)]
+             for r in range(table.rowCount())}
+    assert texts[people[1][0]][0] == "p1.jpg" and people[1][0] in table.item(1, 0).toolTip()
+    assert texts[people[1][0]][1] == "Not associated"
+    assert texts[people[1][0]][2].startswith("looks like someone else: ") and " < 75" in texts[people[1][0]][2]
+    assert texts[people[2][0]][2].startswith("belongs to bob; looks like someone else: ")
+    assert texts[people[0][2]][1] == "Associated"
+    assert all(fid not in " ".join(t) for fid, t in texts.items())  # no UUID on screen
+    assert "Active." in w.results_panel.title.text() and "UserStatus" not in w.results_panel.title.text()
+    # the ids are one keystroke away
+    table.selectRow(0)
+    table.setFocus()
+    next(a for a in table.actions() if a.text() == "Copy face ids").trigger()
+    assert QApplication.clipboard().text() == table.item(0, 0).data(Qt.ItemDataRole.UserRole)
+    # the table fits its dock: no horizontal scroll bar, and a new result starts at the top
+    assert table.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+    assert table.verticalScrollBar().value() == 0
+
+
+def test_reason_words():
+    assert words.reason("ASSOCIATED_TO_A_DIFFERENT_USER", owner="angelina") == "belongs to angelina"
+    assert words.reason("LOW_MATCH_CONFIDENCE", confidence=17.04, threshold=75) == "looks like someone else: 17 < 75"
+    assert words.reason("USER_FACE_LIMIT_EXCEEDED", user_id="angelina") == "angelina is full: 100 faces"
+    assert words.count(1, "user") == "1 user" and words.count(2, "face") == "2 faces" and words.count(0, "face") == "0 faces"
+    assert words.compare(80, 75) == "80 ≥ 75"
+    assert words.user_status("ACTIVE") == "Active"
