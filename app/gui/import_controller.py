@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 from PySide6.QtCore import QObject, Qt, Slot
@@ -18,11 +19,28 @@ from .workers import Task, Worker
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.JPG *.JPEG *.PNG)"
 
 
-def _import_job(engine, collection_id: str, paths: list, worker: Worker) -> ImportOutcome:
-    """The import, in the worker thread: files and folders searched, each photo analysed and stored."""
+@dataclass
+class ImportSummary:
+    outcome: ImportOutcome
+    new_faces: int  # faces the collection gained (a re-imported photo's faces were there already)
+
+    @property
+    def already_indexed(self) -> int:
+        return max(0, len(self.outcome.face_ids) - self.new_faces)
+
+
+def _face_count(engine, collection_id: str) -> int:
+    return int(engine.describe_collection(CollectionId=collection_id)["FaceCount"])
+
+
+def _import_job(engine, collection_id: str, paths: list, worker: Worker) -> ImportSummary:
+    """The import, in the worker thread: files and folders searched, each photo analysed and stored; each
+    file's result goes to the panel as soon as it is known."""
     photos = find_photos(paths).photos
-    hooks = ImportHooks(on_progress=worker.report, should_cancel=lambda: worker.is_cancelled)
-    return import_photos(engine, collection_id, photos, ImportOptions(quality_filter="AUTO"), hooks)
+    before = _face_count(engine, collection_id)
+    hooks = ImportHooks(on_progress=worker.report, should_cancel=lambda: worker.is_cancelled, on_result=worker.deliver)
+    outcome = import_photos(engine, collection_id, photos, ImportOptions(quality_filter="AUTO"), hooks)
+    return ImportSummary(outcome, max(0, _face_count(engine, collection_id) - before))
 
 
 class ImportController(QObject):
@@ -57,6 +75,7 @@ class ImportController(QObject):
             return None
         task = Task(partial(_import_job, self.engine, cid, list(paths)), f"Importing photos into {cid}", cid, w)
         task.progressed.connect(w.import_panel.on_progress)
+        task.delivered.connect(w.import_panel.add_result)
         task.succeeded.connect(self._done)
         task.failed.connect(self._failed)
         task.cancelled.connect(self._cancelled)
@@ -74,9 +93,9 @@ class ImportController(QObject):
             self.window.import_panel.cancel.setEnabled(False)
 
     @Slot(object)
-    def _done(self, outcome) -> None:
-        self.window.import_panel.show_results(outcome)
-        self.window.workspace.faces_changed(outcome.collection_id, outcome.face_ids, [])
+    def _done(self, summary: ImportSummary) -> None:
+        self.window.import_panel.show_results(summary.outcome, summary.new_faces)
+        self.window.workspace.faces_changed(summary.outcome.collection_id, summary.outcome.face_ids, [])
 
     @Slot(object)
     def _failed(self, exc) -> None:

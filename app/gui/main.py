@@ -144,6 +144,15 @@ def application_icon():
 
 
 def _window_main(args) -> int:
+    from . import platform_check
+
+    if platform_check.uses_xcb():
+        # before any Qt object: a missing library would abort inside Qt with a core dump
+        missing = platform_check.missing_libraries()
+        if missing:
+            print(platform_check.missing_message(missing, platform_check.distro_family()), file=sys.stderr)
+            return 1
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 

@@ -86,18 +86,24 @@ class WindowCommands(QObject):
             return
         self.w.curation.not_this_person(user_id, self.w.selected_face_ids())
 
-    def _ask_new_collection(self, text: str = "", error: str = "") -> None:
+    def _ask_new_collection(self, *_checked) -> None:
+        self._new_collection_prompt()
+
+    def _ask_new_user(self, *_checked) -> None:
+        self._new_user_prompt()
+
+    def _new_collection_prompt(self, text: str = "", error: str = "") -> None:
         model = self.w.collections_model
         existing = [model.entry(r).collection_id for r in range(model.rowCount())]
         name = name_dialog.ask_name(self.w, "collection", "New collection", existing, text, error)
         if name:  # refused by the backend: ask again, the name kept and the reason under it
-            self.w.workspace.create_collection(name, failed=partial(self._new_name_refused, self._ask_new_collection, name))
+            self.w.workspace.create_collection(name, failed=partial(self._new_name_refused, self._new_collection_prompt, name))
 
-    def _ask_new_user(self, text: str = "", error: str = "") -> None:
+    def _new_user_prompt(self, text: str = "", error: str = "") -> None:
         if self.w.current_collection() is not None:
             name = name_dialog.ask_name(self.w, "user", "New user", self.w.users_model.user_ids(), text, error)
             if name:
-                self.w.workspace.create_user(name, failed=partial(self._new_name_refused, self._ask_new_user, name))
+                self.w.workspace.create_user(name, failed=partial(self._new_name_refused, self._new_user_prompt, name))
 
     def _new_name_refused(self, ask_again, name: str, exc: BaseException) -> None:
         ask_again(name, getattr(exc, "message", None) or str(exc))

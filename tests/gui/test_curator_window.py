@@ -213,3 +213,128 @@ def test_reason_words():
     assert words.count(1, "user") == "1 user" and words.count(2, "face") == "2 faces" and words.count(0, "face") == "0 faces"
     assert words.compare(80, 75) == "80 ≥ 75"
     assert words.user_status("ACTIVE") == "Active"
+
+
+# -- 5 and 8. search results: photo names, and they can be selected in the grid -------------------------
+def test_search_results_name_photos_and_select_in_the_grid(qtbot, seeded_window, engine, people):
+    w = seeded_window
+    w.select_faces([people[1][3]])
+    w.act_search.trigger()
+    settle(w)
+    p = w.search_panel
+    assert p.title.text() == "Like p1.jpg: 4 similar faces, 0 matching users at ≥ 80."
+    assert all(p.faces.item(r, 0).text() == "p1.jpg" for r in range(p.faces.rowCount()))
+    assert people[1][0] in " ".join(p.faces.item(r, 0).toolTip() for r in range(p.faces.rowCount()))
+    p.select_in_grid.click()
+    assert set(w.selected_face_ids()) == set(people[1]) - {people[1][3]}
+
+
+# -- 10. the import panel fills in live ---------------------------------------------------------------
+def test_import_rows_arrive_as_files_finish(qtbot, window, engine, analyzer, rng, tmp_path):
+    from .gui_actions import done
+    from .test_import import write_photos
+
+    w = window
+    assert done(w, w.workspace.create_collection("c"))
+    write_photos(tmp_path / "photos", analyzer, rng)
+    rows_when_delivered = []
+    task = w.import_photos([tmp_path / "photos"])
+    ended = []
+    task.delivered.connect(lambda _r: rows_when_delivered.append((w.import_panel.table.rowCount(), bool(ended))))
+    task.succeeded.connect(lambda _s: ended.append(True))
+    settle(w)
+    assert len(rows_when_delivered) == 4 and not any(e for _n, e in rows_when_delivered)  # before the end
+    assert [n for n, _e in rows_when_delivered] == [1, 2, 3, 4]  # a row per file, as it finished
+
+
+# -- 11. name prompts check as you type and keep the text -----------------------------------------------
+def test_name_dialog_checks_as_you_type_in_plain_words(qtbot):
+    from app.gui.name_dialog import NameDialog
+
+    dialog = NameDialog("collection", "New collection", existing=["family"])
+    qtbot.addWidget(dialog)
+    assert not dialog.ok.isEnabled() and dialog.problem.text() == ""  # empty: waiting, not an error
+    qtbot.keyClicks(dialog.edit, "bad name!")
+    assert not dialog.ok.isEnabled()
+    assert dialog.problem.text() == "Use only letters, digits and . _ - (no spaces or other signs)."
+    assert "regular expression" not in dialog.problem.text() and "Exception" not in dialog.problem.text()
+    dialog.edit.setText("family")
+    assert dialog.problem.text() == "There is already a collection called family." and not dialog.ok.isEnabled()
+    dialog.edit.setText("x" * 256)
+    assert dialog.problem.text().startswith("At most 255 characters")
+    dialog.edit.setText("friends")
+    assert dialog.ok.isEnabled() and dialog.problem.text() == ""
+
+
+def test_a_refused_name_is_asked_again_with_the_text_kept(qtbot, window, engine, monkeypatch):
+    from app.gui import name_dialog
+
+    w = window
+    engine.create_collection(CollectionId="taken")  # another program made it; the window has not re-read yet
+    asked = []
+
+    def ask(parent, kind, title, existing=(), text="", error=""):
+        asked.append((text, error))
+        return "taken" if len(asked) == 1 else None
+
+    monkeypatch.setattr(name_dialog, "ask_name", ask)
+    w.act_new_collection.trigger()
+    settle(w)
+    assert asked[0] == ("", "") and asked[1][0] == "taken" and "already exists" in asked[1][1]
+    assert "Exception" not in asked[1][1]
+
+
+# -- 12. plurals and destructive confirmations ------------------------------------------------------------
+def test_confirmations_state_counts(qtbot, seeded_window, engine, people, monkeypatch):
+    from app.gui import message_boxes
+
+    w = seeded_window
+    engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
+    w.workspace.reload_faces()
+    settle(w)
+    w.users_model.refresh_counts(["alice"])
+    settle(w)
+    asked = []
+    monkeypatch.setattr(message_boxes, "confirm", lambda parent, title, text, action="&Yes": asked.append((text, action)))
+    w.select_faces(people[0][:3])
+    assert w.statusBar().currentMessage() == "3 faces selected"
+    w.act_delete_faces.trigger()
+    assert asked[-1][0].startswith("Delete 3 faces from c? 2 of them belong to a user and are kept")
+    w.select_user("alice")
+    w.act_delete_user.trigger()
+    assert asked[-1] == ("Delete user alice? Its 2 faces stay in the collection, unassigned. This cannot be undone.",
+                         "&Delete user")
+    w.act_delete_collection.trigger()
+    assert asked[-1][0] == "Delete collection c with its 15 faces and 2 users? This cannot be undone."
+
+
+# -- 20. a missing xcb library: a plain message with the command, exit 1, before any Qt object ---------
+def test_missing_xcb_libraries_are_named_with_the_install_command(monkeypatch, tmp_path, capsys):
+    from app.gui import main as gui_main
+    from app.gui import platform_check
+
+    assert platform_check.uses_xcb({"QT_QPA_PLATFORM": "xcb"}, "linux")
+    assert not platform_check.uses_xcb({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+    assert not platform_check.uses_xcb({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    assert not platform_check.uses_xcb({}, "win32")
+    files = platform_check.plugin_files()
+    if files:  # the real plugin's needs, read from its ELF header
+        needed = platform_check.elf_needed(files[0])
+        assert "libxcb-icccm.so.4" in needed and "libxcb-keysyms.so.1" in needed
+    gone = {"libxcb-icccm.so.4", "libxcb-keysyms.so.1"}
+    assert platform_check.missing_libraries(loadable=lambda n: n not in gone) == sorted(gone)
+    assert platform_check.distro_family('ID=ubuntu\nID_LIKE="debian"\n') == "debian"
+    assert platform_check.distro_family("ID=fedora\n") == "fedora"
+    assert platform_check.install_commands(sorted(gone), "fedora") == ["sudo dnf install xcb-util-keysyms xcb-util-wm"]
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setattr(platform_check, "missing_libraries", lambda: sorted(gone))
+    monkeypatch.setattr(platform_check, "distro_family", lambda: "debian")
+    made = []
+    monkeypatch.setattr(gui_main, "_qt_application", lambda: made.append(1))
+    monkeypatch.setattr(gui_main, "_log_uncaught_exceptions", lambda: (lambda: None))
+    monkeypatch.setattr("app.logs.setup_logging", lambda *_a, **_k: None)
+    assert gui_main.main(["--workspace", str(tmp_path / "ws")]) == 1
+    err = capsys.readouterr().err
+    assert "sudo apt install libxcb-icccm4 libxcb-keysyms1" in err and "libxcb-icccm.so.4" in err
+    assert not made  # no QApplication was attempted

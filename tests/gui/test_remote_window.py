@@ -189,7 +189,7 @@ def test_import_sends_the_photos_to_the_endpoint(qtbot, remote_window, served, a
     table = w.import_panel.table
     rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(4)] for r in range(table.rowCount())}
     assert rows["holiday 0.JPG"][1:3] == ["2", "1 (LOW_CONFIDENCE x1)"]
-    assert rows["broken.png"][3].startswith("InvalidImageFormatException")
+    assert rows["broken.png"][3] == "Request has invalid image format"  # the API code is in the tooltip
     assert analyzer.calls - before == 4  # the endpoint analysed every file, the broken one included
     stored = served.engine.list_faces(CollectionId="c", MaxResults=4096)["Faces"]
     assert len(stored) == 15 + 6
