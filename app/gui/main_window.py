@@ -61,6 +61,7 @@ from .user_list_view import UserListView
 from .user_model import UserListModel
 from .window_actions import ActionAttributes, build_actions, update_enabled
 from .window_commands import WindowCommands
+from .window_docks import build_docks
 from .window_menus import build_menus
 from .workers import TaskList
 from .workspace_controller import WorkspaceController
@@ -70,6 +71,16 @@ FILTER_LABELS = [(FaceFilter.ALL, "All faces"), (FaceFilter.UNASSIGNED, "Unassig
 
 
 class MainWindow(QMainWindow, ActionAttributes):
+    # the docks (window_docks.py)
+    results_panel: ResultsPanel
+    search_panel: SearchPanel
+    import_panel: ImportPanel
+    undo_view: QUndoView
+    results_dock: QDockWidget
+    history_dock: QDockWidget
+    search_dock: QDockWidget
+    import_dock: QDockWidget
+
     def __init__(self, engine: Backend, page_size: int = 500, parent=None):
         super().__init__(parent)
         self._start_up_frozen = False
@@ -97,7 +108,7 @@ class MainWindow(QMainWindow, ActionAttributes):
         self.commands = WindowCommands(self)
         self._build_actions()
         build_menus(self)
-        self._build_docks()
+        build_docks(self)
         self.importer = ImportController(self)
         self._build_status_bar()
         self._restore_settings()
@@ -177,35 +188,6 @@ class MainWindow(QMainWindow, ActionAttributes):
         self.left.addWidget(pane("Collections", self.collections_view,
                                   [tool_button(self.act_new_collection), tool_button(self.act_delete_collection)]))
         self.left.addWidget(pane("Users", self.users_view, [tool_button(self.act_new_user), tool_button(self.act_delete_user)]))
-
-    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        self.view_menu.addAction(dock.toggleViewAction())
-        return dock
-
-    def _build_docks(self) -> None:
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.results_panel = ResultsPanel(self.thumbnails, self.face_model.photo_name)
-        self.results_dock = self._dock("Results", "resultsDock", self.results_panel, right)
-        self.undo_view = QUndoView(self.undo_stack)
-        self.undo_view.setObjectName("historyView")
-        self.undo_view.setEmptyLabel("Window opened")
-        # read-only: clicking an entry would move the stack on the GUI thread, without the backend
-        self.undo_view.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.undo_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.history_dock = self._dock("History", "historyDock", self.undo_view, right)
-        self.search_panel = SearchPanel(self.thumbnails, self.face_model.photo_name)
-        self.search_panel.face_activated.connect(self.select_face)
-        self.search_panel.faces_chosen.connect(self.select_faces)
-        self.search_dock = self._dock("Search", "searchDock", self.search_panel, right)
-        self.import_panel = ImportPanel()
-        self.import_dock = self._dock("Import", "importDock", self.import_panel, right)
-        self.tabifyDockWidget(self.results_dock, self.search_dock)
-        self.tabifyDockWidget(self.search_dock, self.import_dock)
-        self.results_dock.raise_()
 
     def _build_status_bar(self) -> None:
         self.busy_bar = QProgressBar()
