@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidgetItem,
@@ -130,6 +131,7 @@ class AssociationPreviewDialog(QDialog):
         self.table = make_table("previewTable", COLUMNS, "What each face would do; untick a face to leave it out")
         self.table.setTabKeyNavigation(False)  # Tab leaves the table for the buttons
         self.table.setIconSize(QSize(40, 40))
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         CopyFaceIds(self.table)
         self.summary = QLabel()
         self.summary.setObjectName("previewSummary")
@@ -265,6 +267,8 @@ class AssociationPreviewDialog(QDialog):
             outcome = f"Would move here from {row.owner}"
         why = words.reasons(row.reasons, user_id=self.user_id, owner=row.owner, confidence=row.confidence,
                             threshold=threshold, face_limit=self._face_limit)
+        if row.owner and row.outcome == ap.FAIL and ap.DIFFERENT_USER not in row.reasons:
+            why = "; ".join(t for t in (why, f"on {row.owner} now") if t)
         if fid in self.outliers:
             why = "; ".join(t for t in (why, "⚠ may be someone else (unlike the rest of this batch)") if t)
         why_item = QTableWidgetItem(why)

@@ -35,10 +35,11 @@ class ResultsPanel(QWidget):
         self.table = make_table("resultsTable", COLUMNS, "Operation results")
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setWordWrap(False)
+        self.table.setWordWrap(True)  # the reasons wrap in their column instead of widening the table
         self.table.setIconSize(QSize(32, 32))
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(40)
         CopyFaceIds(self.table)
         layout = QVBoxLayout(self)
@@ -85,8 +86,23 @@ class ResultsPanel(QWidget):
             why_item.setToolTip("\n".join(t for t in (why, words.codes_tooltip(codes)) if t))
             cells.append([face_item(fid, self._names(fid), pixmap, words.codes_tooltip(codes)), outcome, why_item])
         fill_table(self.table, cells, fit=False)
+        self._fit_columns()
         self.table.scrollToTop()
         self.table.horizontalScrollBar().setValue(0)
+
+    def _fit_columns(self) -> None:
+        """Face and Outcome as wide as their text but at most a third of the panel each; Why takes the rest
+        and wraps (one measuring pass per result, not one per cell)."""
+        third = max(60, self.table.viewport().width() // 3)
+        for col in range(len(COLUMNS) - 1):
+            self.table.resizeColumnToContents(col)
+            self.table.setColumnWidth(col, min(self.table.columnWidth(col), third))
+        self.table.resizeRowsToContents()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.rows:
+            self._fit_columns()
 
     # -- what each operation did -----------------------------------------------------------------
     def show_association(self, outcome) -> None:

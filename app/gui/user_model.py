@@ -254,12 +254,12 @@ class UserListModel(QAbstractListModel):
         key = self._key_of(e.user_id)
         if role == Qt.ItemDataRole.DisplayRole:
             prefix = f"[{key}] " if key else ""
-            return f"{prefix}{e.user_id}   {e.budget}   {e.status}"
+            return f"{prefix}{e.user_id}   {e.budget}   {e.status.capitalize()}"
         if role == Qt.ItemDataRole.ToolTipRole:
             pin = f"\nPress {key} in the face grid to associate selected faces" if key else ""
-            return f"{e.user_id}: {e.budget} faces, {e.status}{pin}"
+            return f"{e.user_id}: {e.budget} faces, {e.status.capitalize()}{pin}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"User {e.user_id}, {e.budget} faces, {e.status}"
+            return f"User {e.user_id}, {e.budget} faces, {e.status.capitalize()}"
         if role == UserRole.UserId:
             return e.user_id
         if role == UserRole.FaceCount:

@@ -196,6 +196,8 @@ def test_results_show_photo_names_and_plain_reasons(qtbot, seeded_window, engine
     assert texts[people[0][2]][1] == "Associated"
     assert all(fid not in " ".join(t) for fid, t in texts.items())  # no UUID on screen
     assert "Active." in w.results_panel.title.text() and "UserStatus" not in w.results_panel.title.text()
+    alice = w.users_model.index(w.users_model.row_of("alice"))
+    assert alice.data(Qt.ItemDataRole.DisplayRole).endswith("Active")  # not "ACTIVE"
     # the ids are one keystroke away
     table.selectRow(0)
     table.setFocus()
