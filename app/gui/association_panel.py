@@ -131,6 +131,7 @@ class AssociationPreviewDialog(QDialog):
         self.table = make_table("previewTable", COLUMNS, "What each face would do; untick a face to leave it out")
         self.table.setTabKeyNavigation(False)  # Tab leaves the table for the buttons
         self.table.setIconSize(QSize(40, 40))
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         CopyFaceIds(self.table)
         self.summary = QLabel()
@@ -245,7 +246,9 @@ class AssociationPreviewDialog(QDialog):
             table_rows.append(self._cells(fid, row, threshold))
         self.table.blockSignals(True)
         try:
-            fill_table(self.table, table_rows)
+            fill_table(self.table, table_rows, fit=False)
+            for col in (0, 1, 3):  # Why takes the rest of the width
+                self.table.resizeColumnToContents(col)
         finally:
             self.table.blockSignals(False)
         n_out = len(self.left_out)
