@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.core.capabilities import LOCAL_ANALYSIS, capabilities_of
@@ -13,7 +14,7 @@ from app.workflows.photo_files import find_photos
 from app.workflows.photo_import import ImportHooks, ImportOptions, ImportOutcome, import_photos
 
 from . import demo_collection, message_boxes
-from .settings import KEY_DEMO_OFFERED, app_settings
+from .settings import KEY_DEMO_OFFERED, KEY_IMPORT_FOLDER, app_settings
 from .workers import Task, Worker
 
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.JPG *.JPEG *.PNG)"
@@ -31,6 +32,19 @@ class ImportSummary:
 
 def _face_count(engine, collection_id: str) -> int:
     return int(engine.describe_collection(CollectionId=collection_id)["FaceCount"])
+
+
+def start_folder() -> str:
+    """Where the import dialogs open: the folder used last, else the user's Pictures folder, else home."""
+    last = app_settings().value(KEY_IMPORT_FOLDER)
+    if isinstance(last, str) and last and Path(last).is_dir():
+        return last
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and Path(pictures).is_dir() else str(Path.home())
+
+
+def remember_folder(folder: str) -> None:
+    app_settings().setValue(KEY_IMPORT_FOLDER, folder)
 
 
 def _import_job(engine, collection_id: str, paths: list, worker: Worker) -> ImportSummary:
@@ -54,14 +68,16 @@ class ImportController(QObject):
 
     @Slot()
     def ask_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self.window, "Import photos", "", PHOTO_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Import photos", start_folder(), PHOTO_FILTER)
         if paths:
+            remember_folder(str(Path(paths[0]).parent))
             self.import_photos(paths)
 
     @Slot()
     def ask_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Import a folder of photos")
+        folder = QFileDialog.getExistingDirectory(self.window, "Import a folder of photos", start_folder())
         if folder:
+            remember_folder(str(Path(folder).parent))
             self.import_photos([folder])
 
     def import_photos(self, paths) -> Task | None:

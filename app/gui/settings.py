@@ -20,6 +20,7 @@ KEY_SPLITTER = "window/splitter"
 KEY_THEME = "view/theme"
 KEY_SEARCH_THRESHOLD = "search/face_match_threshold"
 KEY_DEMO_OFFERED = "first_run/demo_offered"
+KEY_IMPORT_FOLDER = "import/last_folder"
 
 
 def app_settings() -> QSettings:
@@ -33,6 +34,11 @@ def read_float(settings: QSettings, key: str, default: float, low: float = 0.0, 
     except (TypeError, ValueError):
         return default
     return value if low <= value <= high else default
+
+
+def last_collection_key(workspace) -> str:
+    safe = str(workspace).replace("/", "|").replace("\\", "|")
+    return f"last_collection/{safe}"
 
 
 def pins_key(workspace: str, collection_id: str) -> str:

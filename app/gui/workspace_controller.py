@@ -18,7 +18,7 @@ from app.core.errors import ResourceNotFoundException
 from .collection_model import describe_entry, read_collections
 from .face_model import FacePageQuery, read_face_pages
 from .reason_text import count
-from .settings import app_settings, pins_key
+from .settings import app_settings, last_collection_key, pins_key
 from .user_model import count_faces, face_counts, read_users
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class WorkspaceController(QObject):
 
     # -- loading ---------------------------------------------------------------------------------
     def reload_collections(self, select: str | None = None):
-        previous = select or self.w.current_collection()
+        previous = select or self.w.current_collection() or self._remembered_collection()
         return self.runner.run("Reading the collections", partial(read_collections, self.engine),
                                partial(self._collections_read, previous), key="collections")
 
@@ -60,6 +60,8 @@ class WorkspaceController(QObject):
         w = self.w
         self.save_pins()
         self.collection_id, self.users_loaded = collection_id, False
+        if collection_id is not None:  # the next start opens on it
+            app_settings().setValue(last_collection_key(self.engine.workspace), collection_id)
         w.results_panel.show_collection(collection_id)
         w.users_model.set_users(None, [])
         w.face_model.load(None)
@@ -222,6 +224,10 @@ class WorkspaceController(QObject):
     def _user_deleted(self, collection_id: str, user_id: str, freed: list[str]) -> None:
         self.w.users_model.remove(user_id)
         self.faces_changed(collection_id, freed, [])
+
+    def _remembered_collection(self) -> str | None:
+        value = app_settings().value(last_collection_key(self.engine.workspace))
+        return value if isinstance(value, str) and value else None
 
     # -- number-key pins (kept per workspace and collection) ---------------------------------------
     def save_pins(self) -> None:

@@ -340,3 +340,23 @@ def test_missing_xcb_libraries_are_named_with_the_install_command(monkeypatch, t
     err = capsys.readouterr().err
     assert "sudo apt install libxcb-icccm4 libxcb-keysyms1" in err and "libxcb-icccm.so.4" in err
     assert not made  # no QApplication was attempted
+
+
+# -- 15. the last collection and the import folder are remembered ----------------------------------------
+def test_the_window_reopens_on_the_last_collection(qtbot, engine, people, tmp_path):
+    from app.gui import import_controller
+
+    from .conftest import open_window
+
+    engine.create_collection(CollectionId="d")
+    w = open_window(qtbot, engine)
+    assert w.current_collection() == "c"  # the first one, on a first start
+    w.select_collection("d")
+    settle(w)
+    w.close()
+    w2 = open_window(qtbot, engine)
+    assert w2.current_collection() == "d"
+    w2.close()
+    assert import_controller.start_folder()  # Pictures (or home) on a first import
+    import_controller.remember_folder(str(tmp_path))
+    assert import_controller.start_folder() == str(tmp_path)
