@@ -45,6 +45,7 @@ from .collection_model import CollectionListModel
 from .curation_controller import CurationController
 from .face_grid import FaceGridView
 from .face_model import FaceFilter, FaceListModel
+from .help_menu import build_help_menu
 from .import_controller import ImportController
 from .import_panel import ImportPanel
 from .operation_runner import OperationRunner
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow, ActionAttributes):
         build_menus(self)
         build_docks(self)
         self.importer = ImportController(self)
+        build_help_menu(self)
         self._build_status_bar()
         self._restore_settings()
         self.session_start_seq: int | None = None  # read in the background, before any edit can run

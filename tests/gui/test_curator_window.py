@@ -360,3 +360,26 @@ def test_the_window_reopens_on_the_last_collection(qtbot, engine, people, tmp_pa
     assert import_controller.start_folder()  # Pictures (or home) on a first import
     import_controller.remember_folder(str(tmp_path))
     assert import_controller.start_folder() == str(tmp_path)
+
+
+# -- 17. Help: about, shortcuts, the demo at any time -------------------------------------------------------
+def test_help_menu(qtbot, window, engine, monkeypatch):
+    import app as rekurator
+    from app.gui import help_menu
+
+    w = window
+    titles = [a.text() for a in w.menuBar().actions()]
+    assert titles[-1] == "&Help"
+    about = help_menu.show_about(w)
+    assert rekurator.__version__ in about.text() and "CC0" in about.informativeText()
+    assert "YuNet" in about.informativeText() and "astronaut.jpg" in about.informativeText()
+    about.close()
+    rows = dict((r[0], r[1]) for r in help_menu.shortcut_rows())
+    assert rows["Undo"] == "Ctrl+Z" and rows["Associate with a pinned user (face grid)"] == "1 – 9"
+    dialog = help_menu.show_shortcuts(w)
+    assert dialog.findChild(type(w.results_panel.table), "shortcutsTable").rowCount() == len(rows)
+    dialog.close()
+    made = []
+    monkeypatch.setattr(w.importer, "create_demo", lambda: made.append(True))
+    w.findChild(type(w.act_quit), "helpDemo").trigger()  # offered any time, not once per OS user
+    assert made == [True]
