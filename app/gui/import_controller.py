@@ -138,6 +138,10 @@ class ImportController(QObject):
         w = self.window
         if LOCAL_ANALYSIS not in capabilities_of(self.engine):
             return
+        crash = w.previous_crash_box
+        if crash is not None and crash.isVisible():  # the crash notice first, never hidden behind this offer
+            crash.finished.connect(self.offer_demo)
+            return
         settings = app_settings()
         photos = demo_collection.sample_photos()
         if w.collections_model.rowCount() or not photos or settings.value(KEY_DEMO_OFFERED, False, bool):

@@ -383,3 +383,23 @@ def test_help_menu(qtbot, window, engine, monkeypatch):
     monkeypatch.setattr(w.importer, "create_demo", lambda: made.append(True))
     w.findChild(type(w.act_quit), "helpDemo").trigger()  # offered any time, not once per OS user
     assert made == [True]
+
+
+# -- 18. the crash notice is never hidden behind another dialog -------------------------------------------
+def test_the_demo_offer_waits_for_the_crash_notice(qtbot, engine, tmp_path):
+    from app.gui import crash_log
+    from app.gui.main_window import MainWindow
+
+    report = tmp_path / "crash-previous.log"
+    report.write_text("Fatal Python error: Aborted\n")
+    w = MainWindow(engine)  # an empty workspace: the demo will be offered
+    qtbot.addWidget(w)
+    w.show()
+    w.previous_crash_box = crash_log.show_previous_crash(w, report)
+    settle(w)
+    assert w.importer.demo_offer is None  # not over the crash notice
+    w.previous_crash_box.done(0)
+    settle(w)
+    assert w.importer.demo_offer is not None and w.importer.demo_offer.isVisible()
+    w.importer.demo_offer.done(0)
+    w.close()
