@@ -403,3 +403,23 @@ def test_the_demo_offer_waits_for_the_crash_notice(qtbot, engine, tmp_path):
     assert w.importer.demo_offer is not None and w.importer.demo_offer.isVisible()
     w.importer.demo_offer.done(0)
     w.close()
+
+
+# -- 13. owner colours are distinct -------------------------------------------------------------------------
+def test_owner_colours_are_distinct(qtbot, seeded_window):
+    from app.gui.face_delegate import user_colour
+    from app.gui.owner_colours import OwnerColours
+
+    colours = OwnerColours()
+    names = ["angelina", "jennifer", "brad", "courteney", "lisa", "matt", "matthew", "david", "barack", "joe",
+             "michelle", "kamala", "eileen"]
+    colours.assign(names)
+    hues = sorted(colours.hue(n) for n in names)
+    gaps = [(b - a) for a, b in zip(hues, hues[1:] + [hues[0] + 360])]
+    assert min(gaps) >= 20  # 13 people, no two alike
+    colours.assign(["angelina", "jennifer"])
+    assert abs(colours.hue("angelina") - colours.hue("jennifer")) >= 90  # was nearly the same blue
+    w = seeded_window  # the user list shows each user's band colour
+    alice = w.users_model.index(w.users_model.row_of("alice"))
+    assert alice.data(Qt.ItemDataRole.DecorationRole) == user_colour("alice")
+    assert user_colour("alice").hue() != user_colour("bob").hue()
