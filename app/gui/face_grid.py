@@ -10,8 +10,12 @@ from .face_delegate import FaceDelegate
 _NUMBER_KEYS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
 
 
+MIN_TILE, MAX_TILE, TILE_STEP = 48, 192, 16
+
+
 class FaceGridView(QListView):
     pinned_key_pressed = Signal(int)  # 1..9: associate the selection with the user pinned there
+    tile_size_changed = Signal(int)  # the thumbnails' edge in pixels
 
     def __init__(self, icon_size: int = 96, parent=None):
         super().__init__(parent)
@@ -28,8 +32,37 @@ class FaceGridView(QListView):
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setIconSize(QSize(icon_size, icon_size))
-        self.setItemDelegate(FaceDelegate(icon_size, self))
+        self.delegate = FaceDelegate(icon_size, self)
+        self.setItemDelegate(self.delegate)
         self.setAccessibleName("Faces")
+
+    def tile_size(self) -> int:
+        return self.delegate.icon_size
+
+    def set_tile_size(self, size: int) -> None:
+        """Thumbnails drawn at `size` pixels (48–192); the crops are scaled as they are painted."""
+        size = max(MIN_TILE, min(MAX_TILE, int(size)))
+        if size == self.delegate.icon_size:
+            return
+        current = self.currentIndex()
+        self.delegate.icon_size = size
+        self.setIconSize(QSize(size, size))
+        self.scheduleDelayedItemsLayout()
+        if current.isValid():
+            self.scrollTo(current)
+        self.tile_size_changed.emit(size)
+
+    def zoom(self, steps: int) -> None:
+        self.set_tile_size(self.tile_size() + steps * TILE_STEP)
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+wheel: thumbnail size
+            delta = event.angleDelta().y()
+            if delta:
+                self.zoom(1 if delta > 0 else -1)
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def keyPressEvent(self, event) -> None:
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier

@@ -45,6 +45,7 @@ from .collection_model import CollectionListModel
 from .curation_controller import CurationController
 from .face_grid import FaceGridView
 from .face_model import FaceFilter, FaceListModel
+from .grid_controls import GridControls
 from .help_menu import build_help_menu
 from .import_controller import ImportController
 from .import_panel import ImportPanel
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow, ActionAttributes):
         build_docks(self)
         self.importer = ImportController(self)
         build_help_menu(self)
+        GridControls(self)
         self._build_status_bar()
         self._restore_settings()
         self.session_start_seq: int | None = None  # read in the background, before any edit can run
@@ -149,7 +151,7 @@ class MainWindow(QMainWindow, ActionAttributes):
         faces_pane = QWidget()
         fl = QVBoxLayout(faces_pane)
         fl.setContentsMargins(2, 2, 2, 2)
-        bar = QHBoxLayout()
+        self.faces_bar = bar = QHBoxLayout()
         show = QLabel("<b>Faces</b>  Show:")
         show.setBuddy(self.filter_combo)
         bar.addWidget(show)

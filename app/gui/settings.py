@@ -21,6 +21,7 @@ KEY_THEME = "view/theme"
 KEY_SEARCH_THRESHOLD = "search/face_match_threshold"
 KEY_DEMO_OFFERED = "first_run/demo_offered"
 KEY_IMPORT_FOLDER = "import/last_folder"
+KEY_TILE_SIZE = "view/thumbnail_size"
 
 
 def app_settings() -> QSettings:

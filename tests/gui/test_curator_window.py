@@ -423,3 +423,36 @@ def test_owner_colours_are_distinct(qtbot, seeded_window):
     alice = w.users_model.index(w.users_model.row_of("alice"))
     assert alice.data(Qt.ItemDataRole.DecorationRole) == user_colour("alice")
     assert user_colour("alice").hue() != user_colour("bob").hue()
+
+
+# -- 14. thumbnail size and the number of faces in view ------------------------------------------------------
+def test_thumbnail_size_and_face_count(qtbot, seeded_window, engine, people):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QLabel, QSlider
+
+    from app.gui.face_model import FaceFilter
+    from app.gui.settings import KEY_TILE_SIZE, app_settings
+
+    w = seeded_window
+    grid = w.face_grid
+    label = w.findChild(QLabel, "faceCount")
+    slider = w.findChild(QSlider, "thumbnailSize")
+    assert label.text() == "15 faces"
+    w.set_filter(FaceFilter.UNASSIGNED)
+    settle(w)
+    engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:2])
+    w.workspace.reload_faces()
+    settle(w)
+    assert label.text() == "13 unassigned faces"
+    size = grid.tile_size()
+    w.findChild(QAction, "largerThumbnails").trigger()
+    assert grid.tile_size() == size + 16 and slider.value() == size + 16
+    wheel = QWheelEvent(QPointF(10, 10), QPointF(10, 10), QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.ControlModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(grid.viewport(), wheel)
+    assert grid.tile_size() == size
+    slider.setValue(160)
+    assert grid.tile_size() == 160 and int(app_settings().value(KEY_TILE_SIZE)) == 160
