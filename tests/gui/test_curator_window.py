@@ -456,3 +456,32 @@ def test_thumbnail_size_and_face_count(qtbot, seeded_window, engine, people):
     assert grid.tile_size() == size
     slider.setValue(160)
     assert grid.tile_size() == 160 and int(app_settings().value(KEY_TILE_SIZE)) == 160
+
+
+# -- 16. the source photo opens fit to the window; Home/End bring the face into view ------------------------
+def test_source_photo_fits_the_window_and_scrolls_to_the_face(qtbot):
+    import cv2
+    import numpy as np
+
+    from app.gui.photo_viewer import SourcePhotoViewer
+
+    img = np.full((1000, 2000, 3), 90, np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", img)
+    viewer = SourcePhotoViewer()
+    qtbot.addWidget(viewer)
+    viewer.resize(500, 400)
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    box = {"Left": 0.9, "Top": 0.8, "Width": 0.05, "Height": 0.1}
+    viewer.show_face("f" * 36, jpeg.tobytes(), box, "big.jpg")
+    shown = viewer.picture.pixmap()
+    room = viewer.scroll_area.viewport().size()
+    assert shown.width() <= room.width() and shown.height() <= room.height()  # the whole photo in view
+    assert viewer.caption.text() == "big.jpg" and "f" * 36 in viewer.caption.toolTip()
+    viewer.actual_size.setChecked(True)
+    assert viewer.picture.pixmap().width() == 2000
+    qtbot.wait(50)
+    viewer.scroll_area.horizontalScrollBar().setValue(0)
+    viewer.scroll_area.verticalScrollBar().setValue(0)
+    qtbot.keyClick(viewer, Qt.Key.Key_End)
+    assert viewer.scroll_area.horizontalScrollBar().value() > 1000  # the face, bottom right, is in view
