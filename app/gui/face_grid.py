@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
+from .drag_image import drag_pixmap
 from .face_delegate import FaceDelegate
+from .face_model import FaceListModel
 
 _NUMBER_KEYS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
 
@@ -54,6 +57,26 @@ class FaceGridView(QListView):
 
     def zoom(self, steps: int) -> None:
         self.set_tile_size(self.tile_size() + steps * TILE_STEP)
+
+    def drag_for(self, indexes) -> QDrag | None:
+        """The drag of these faces: their ids as MIME data, a compact image (a few crops and a count)."""
+        model = self.model()
+        assert isinstance(model, FaceListModel)
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        mime = model.mimeData([model.index(r, 0) for r in rows]) if rows else None
+        if mime is None:
+            return None
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        image = drag_pixmap([model.thumbnail(r) for r in rows[:3]], len(rows))
+        drag.setPixmap(image)
+        drag.setHotSpot(QPoint(image.width() // 2, image.height() // 2))
+        return drag
+
+    def startDrag(self, supported_actions) -> None:
+        drag = self.drag_for(self.selectedIndexes())
+        if drag is not None:
+            drag.exec(Qt.DropAction.CopyAction)
 
     def wheelEvent(self, event) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # Ctrl+wheel: thumbnail size

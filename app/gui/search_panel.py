@@ -6,11 +6,23 @@ grid" selects the result faces in the face grid, where they can be dragged onto 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Signal, Slot
-from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QDrag
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from . import reason_text as words
-from .face_items import FACE_ID_ROLE, CopyFaceIds, NameOf, face_item
+from .drag_image import drag_pixmap
+from .face_items import FACE_ID_ROLE, CopyFaceIds, NameOf, face_item, selected_face_ids
+from .mime import FACE_IDS_MIME, encode_faces
 from .settings import KEY_SEARCH_THRESHOLD, app_settings, read_float
 from .tables import fill_table, make_table
 
@@ -36,7 +48,8 @@ class SearchPanel(QWidget):
         self.threshold.setValue(read_float(app_settings(), KEY_SEARCH_THRESHOLD, DEFAULT_FACE_MATCH_THRESHOLD))
         self.threshold.setAccessibleName("Search similarity threshold")
         self.threshold.valueChanged.connect(self._remember_threshold)
-        self.faces = make_table("similarFaces", ["Face", "Similarity", "User"], "Similar faces")
+        self.faces = make_table("similarFaces", ["Face", "Similarity", "User"], "Similar faces", FaceResultsTable)
+        self.faces.collection_id = lambda: self.collection_id
         self.users = make_table("matchingUsers", ["User", "Similarity"], "Matching users")
         self.faces.cellActivated.connect(self._on_face_activated)
         self.faces.setIconSize(QSize(32, 32))
@@ -90,3 +103,34 @@ class SearchPanel(QWidget):
     def _on_select_in_grid(self) -> None:
         ids = [it.data(FACE_ID_ROLE) for it in (self.faces.item(r, 0) for r in range(self.faces.rowCount())) if it]
         self.faces_chosen.emit(ids)
+
+
+class FaceResultsTable(QTableWidget):
+    """The similar faces: their rows drag onto a user like faces from the grid (same MIME type)."""
+
+    def __init__(self, rows: int, columns: int, parent=None):
+        super().__init__(rows, columns, parent)
+        self.collection_id = lambda: None
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+
+    def mimeTypes(self) -> list[str]:
+        return [FACE_IDS_MIME]
+
+    def mimeData(self, _items=None):
+        ids, cid = selected_face_ids(self), self.collection_id()
+        return encode_faces(cid, ids) if ids and cid else None
+
+    def startDrag(self, _actions) -> None:
+        mime = self.mimeData()
+        if mime is None:
+            return
+        rows = sorted({i.row() for i in self.selectedIndexes()})
+        items = [self.item(r, 0) for r in rows[:3]]
+        icons = [it.icon() for it in items if it is not None]
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        image = drag_pixmap([i.pixmap(56, 56) if not i.isNull() else None for i in icons], len(rows))
+        drag.setPixmap(image)
+        drag.setHotSpot(QPoint(image.width() // 2, image.height() // 2))
+        drag.exec(Qt.DropAction.CopyAction)

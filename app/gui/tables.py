@@ -9,8 +9,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 
-def make_table(name: str, columns: list[str], accessible_name: str = "") -> QTableWidget:
-    table = QTableWidget(0, len(columns))
+def make_table(name: str, columns: list[str], accessible_name: str = "", cls: type[QTableWidget] = QTableWidget):
+    table = cls(0, len(columns))
     table.setObjectName(name)
     table.setHorizontalHeaderLabels(columns)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

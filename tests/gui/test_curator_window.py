@@ -485,3 +485,45 @@ def test_source_photo_fits_the_window_and_scrolls_to_the_face(qtbot):
     viewer.scroll_area.verticalScrollBar().setValue(0)
     qtbot.keyClick(viewer, Qt.Key.Key_End)
     assert viewer.scroll_area.horizontalScrollBar().value() > 1000  # the face, bottom right, is in view
+
+
+# -- 9. a compact drag image, and the user under the cursor is highlighted -----------------------------------
+def test_compact_drag_image_and_drop_target_highlight(qtbot, seeded_window, people):
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent
+
+    from app.gui.mime import decode_faces
+
+    w = seeded_window
+    every = [f for p in people for f in p]
+    w.select_faces(every)
+    drag = w.face_grid.drag_for(w.face_grid.selectedIndexes())
+    assert drag.pixmap().width() <= 100 and drag.pixmap().height() <= 100  # 15 faces, still small
+    assert set(decode_faces(drag.mimeData()).face_ids) == set(every)
+    view = w.users_view
+    at = view.visualRect(w.users_model.index(w.users_model.row_of("bob"))).center()
+    mime = drag.mimeData()
+    for kind in (QDragEnterEvent, QDragMoveEvent):
+        QApplication.sendEvent(view.viewport(), kind(at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                                     Qt.KeyboardModifier.NoModifier))
+    assert view.drop_target_user() == "bob"
+    from PySide6.QtGui import QDragLeaveEvent
+
+    QApplication.sendEvent(view.viewport(), QDragLeaveEvent())
+    assert view.drop_target_user() is None
+
+
+# -- 8. search results drag onto a user ---------------------------------------------------------------------
+def test_search_results_drag_onto_a_user(qtbot, seeded_window, people):
+    from .gui_actions import drop_on_user
+
+    w = seeded_window
+    w.select_faces([people[1][3]])
+    w.act_search.trigger()
+    settle(w)
+    table = w.search_panel.faces
+    table.selectAll()
+    mime = table.mimeData()
+    drop_on_user(w, "alice", mime)
+    settle(w)
+    dialog = w.curation.preview_dialog
+    assert dialog is not None and set(dialog.face_ids) == set(people[1]) - {people[1][3]}
