@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QUndoView, QWidget
+from PySide6.QtWidgets import QDockWidget, QTabBar, QUndoView, QWidget
 
 from .import_panel import ImportPanel
 from .results_panel import ResultsPanel
@@ -43,3 +43,5 @@ def build_docks(w: MainWindow) -> None:
     w.tabifyDockWidget(w.results_dock, w.search_dock)
     w.tabifyDockWidget(w.search_dock, w.import_dock)
     w.results_dock.raise_()
+    for tabs in w.findChildren(QTabBar):  # the tabs of the tabbed docks (made by QMainWindow)
+        tabs.setAccessibleName("Panels: Results, Search, Import")
