@@ -169,7 +169,8 @@ class MainWindow(QMainWindow, ActionAttributes):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([300, 900])
         self.setCentralWidget(self.splitter)
-        self.resize(1280, 800)
+        room = self.screen().availableGeometry()  # at 150 % or 200 % a 1280 x 800 window may not fit
+        self.resize(min(1280, room.width()), min(800, room.height()))
 
     def _build_actions(self) -> None:
         handlers = self.commands.handlers()
