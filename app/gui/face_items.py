@@ -21,12 +21,14 @@ NameOf = Callable[[str], "str | None"]  # face id -> its photo's name (None when
 
 
 def face_item(face_id: str, name: str | None = None, pixmap=None, tooltip: str = "") -> QTableWidgetItem:
-    item = QTableWidgetItem(face_label(name, face_id) if face_id else "")
+    label = face_label(name, face_id) if face_id else ""
+    item = QTableWidgetItem(label)
     item.setData(FACE_ID_ROLE, face_id)
     if pixmap is not None:
         item.setIcon(QIcon(pixmap))
     tip = f"Face id: {face_id}" if face_id else ""
-    item.setToolTip("\n".join(t for t in (tip, tooltip) if t))
+    # the whole name too: a narrow column cuts it short
+    item.setToolTip("\n".join(t for t in (label, tip, tooltip) if t))
     return item
 
 

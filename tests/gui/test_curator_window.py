@@ -190,6 +190,7 @@ def test_results_show_photo_names_and_plain_reasons(qtbot, seeded_window, engine
     texts = {table.item(r, 0).data(Qt.ItemDataRole.UserRole): [table.item(r, c).text() for c in range(3)]
              for r in range(table.rowCount())}
     assert texts[people[1][0]][0] == "p1.jpg" and people[1][0] in table.item(1, 0).toolTip()
+    assert table.item(1, 0).toolTip().startswith("p1.jpg\n")  # the whole name, where the column cuts it
     assert texts[people[1][0]][1] == "Not associated"
     assert texts[people[1][0]][2].startswith("looks like someone else: ") and " < 75" in texts[people[1][0]][2]
     assert texts[people[2][0]][2].startswith("belongs to bob; looks like someone else: ")
