@@ -1,13 +1,13 @@
-"""Errors in plain words, confirmations and name prompts.
+"""Errors in plain words and confirmations of destructive steps.
 
 Errors open window-modal boxes without blocking (the window keeps painting and workers keep
-reporting). `confirm` and `ask_text` block; tests replace them.
+reporting). `confirm` blocks; tests replace it. Name prompts are in name_dialog.py.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.core.errors import RekognitionError, WorkspaceError
 
@@ -41,9 +41,3 @@ def confirm(parent: QWidget | None, title: str, text: str, action: str = "&Yes")
     box.setDefaultButton(cancel)
     box.exec()
     return box.clickedButton() is yes
-
-
-def ask_text(parent: QWidget | None, title: str, label: str) -> str | None:
-    text, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, "")
-    text = text.strip()
-    return text if ok and text else None
