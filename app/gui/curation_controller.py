@@ -11,13 +11,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Slot
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QAbstractButton, QMessageBox, QWidget
 
-from app.core.association_plan import MAX_FACES_PER_USER
+from app.core.association_plan import DEFAULT_USER_MATCH_THRESHOLD, MAX_FACES_PER_USER
 
 from . import association_preview as ap
 from . import message_boxes
-from .association_panel import AssociationPreviewDialog, remembered_threshold
+from . import reason_text as words
+from .association_panel import AssociationPreviewDialog, below_default_text, preview_threshold, quick_confirm_chosen
 from .curation_jobs import (
     AssociationOutcome,
     DisassociationOutcome,
@@ -41,12 +42,13 @@ class CurationController(QObject):
         self.engine = window.engine
         self.runner = window.runner
         self.preview_dialog: AssociationPreviewDialog | None = None
+        self.quick_box: QMessageBox | None = None  # the one-line confirmation of a number key
         self.history_busy = False  # an undo or redo is running in the background
 
     # -- association ---------------------------------------------------------------------------
     def associate(self, user_id: str, face_ids, quick: bool = False) -> None:
-        """Plan in the background, then open the preview (or, for a pinned key with no face owned by
-        another user, associate straight away)."""
+        """Plan in the background, then open the preview. For a pinned number key (`quick`) the operator may
+        have chosen a one-line confirmation instead, unless a face belongs to another user."""
         w = self.window
         collection_id = w.current_collection()
         face_ids = list(dict.fromkeys(face_ids))
@@ -58,7 +60,7 @@ class CurationController(QObject):
                 f"AssociateFaces takes at most {MAX_FACES_PER_USER} faces at a time (a user holds at most "
                 f"{MAX_FACES_PER_USER}); select fewer faces."))
             return
-        request = ap.plan_request(collection_id, user_id, face_ids, remembered_threshold(), move=True)
+        request = ap.plan_request(collection_id, user_id, face_ids, preview_threshold(), move=True)
         w.statusBar().showMessage(f"Previewing the association with {user_id}…", 2000)
         self.runner.run(f"Previewing the association with {user_id}", partial(_plan, self.engine, request),
                         partial(self._plan_ready, request, quick),
@@ -66,19 +68,52 @@ class CurationController(QObject):
 
     def _plan_ready(self, request: dict, quick: bool, plan: dict) -> None:
         rows = ap.rows_from_plan(plan)
-        if quick and not ap.has_owned_faces(rows):
-            self.run(ap.AssociationRequest(request["CollectionId"], request["UserId"], tuple(request["FaceIds"]),
-                                           request["UserMatchThreshold"], False))
+        if quick and quick_confirm_chosen() and not ap.has_owned_faces(rows):
+            self._ask_in_one_line(request, plan, rows)
             return
+        self._open_preview(request, plan, quick)
+
+    def _open_preview(self, request: dict, plan: dict, from_number_key: bool = False) -> None:
         w = self.window
         dialog = AssociationPreviewDialog(self.engine, self.runner, request["CollectionId"], request["UserId"],
-                                          request["FaceIds"], plan, w.thumbnails, self.dialog_parent)
+                                          request["FaceIds"], plan, w.thumbnails, self.dialog_parent,
+                                          names=w.face_model.photo_name, from_number_key=from_number_key)
         if self.preview_dialog is not None:
             self.preview_dialog.close()
         self.preview_dialog = dialog
         dialog.accepted.connect(self._on_preview_accepted)
         dialog.finished.connect(self._on_preview_finished)
         dialog.open()
+
+    def _ask_in_one_line(self, request: dict, plan: dict, rows: list[ap.PreviewRow]) -> None:
+        """The operator's choice for number keys: one line naming the outcome, Enter associates."""
+        user_id, threshold = request["UserId"], float(request["UserMatchThreshold"])
+        text = f"{words.count(len(rows), 'face')} → {user_id}: {ap.summary(rows)}."
+        box = QMessageBox(QMessageBox.Icon.Question, "Associate faces", text, QMessageBox.StandardButton.NoButton,
+                          self.dialog_parent)
+        box.setObjectName("quickConfirmBox")
+        if threshold < DEFAULT_USER_MATCH_THRESHOLD:
+            box.setInformativeText(below_default_text(threshold))
+        ok = box.addButton("&Associate", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("&Preview…", QMessageBox.ButtonRole.ActionRole).setObjectName("quickPreview")
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(ok)
+        box.buttonClicked.connect(partial(self._one_line_answered, box, request, plan, rows))
+        self.quick_box = box
+        box.open()
+
+    def _one_line_answered(self, box: QMessageBox, request: dict, plan: dict, rows: list[ap.PreviewRow],
+                           button: QAbstractButton) -> None:
+        role = box.buttonRole(button)
+        if self.quick_box is box:
+            self.quick_box = None
+        box.deleteLater()
+        if role == QMessageBox.ButtonRole.AcceptRole:
+            if any(r.outcome in (ap.ASSOCIATE, ap.UNCHECKED) for r in rows):
+                self.run(ap.AssociationRequest(request["CollectionId"], request["UserId"], tuple(request["FaceIds"]),
+                                               request["UserMatchThreshold"], False))
+        elif role == QMessageBox.ButtonRole.ActionRole:
+            self._open_preview(request, plan, from_number_key=True)
 
     def _plan_failed(self, user_id: str, exc: BaseException) -> None:
         self.window.report_error(f"Previewing the association with {user_id}", exc)
@@ -110,11 +145,11 @@ class CurationController(QObject):
             n_moved = sum(len(ids) for ids in outcome.moved.values())
             n_new = len(outcome.associated)
             if n_moved and n_new:
-                text = f"Associate {_plural(n_new, 'face')} and move {n_moved} to {request.user_id}"
+                text = f"Associate {words.count(n_new, 'face')} and move {n_moved} to {request.user_id}"
             elif n_moved:
-                text = f"Move {_plural(n_moved, 'face')} from {', '.join(outcome.moved)} to {request.user_id}"
+                text = f"Move {words.count(n_moved, 'face')} from {', '.join(outcome.moved)} to {request.user_id}"
             else:
-                text = f"Associate {_plural(n_new, 'face')} with {request.user_id}"
+                text = f"Associate {words.count(n_new, 'face')} with {request.user_id}"
             w.undo_stack.push(ChangeSetCommand(self, text, outcome.change_set))
         w.results_panel.show_association(outcome)
         w.show_results()
@@ -147,7 +182,7 @@ class CurationController(QObject):
         w = self.window
         if outcome.freed_ids:
             users = ", ".join(outcome.disassociated)
-            w.undo_stack.push(ChangeSetCommand(self, f"Disassociate {_plural(len(outcome.freed_ids), 'face')} from {users}",
+            w.undo_stack.push(ChangeSetCommand(self, f"Disassociate {words.count(len(outcome.freed_ids), 'face')} from {users}",
                                                outcome.change_set))
         w.results_panel.show_disassociation(outcome)
         w.show_results()
@@ -173,7 +208,7 @@ class CurationController(QObject):
         w = self.window
         if outcome.marked or outcome.disassociated:
             n = len(set(outcome.disassociated) | set(outcome.marked))
-            w.undo_stack.push(ChangeSetCommand(self, f"Mark {_plural(n, 'face')} as not {outcome.user_id}",
+            w.undo_stack.push(ChangeSetCommand(self, f"Mark {words.count(n, 'face')} as not {outcome.user_id}",
                                                outcome.change_set, {"UserId": outcome.user_id, "FaceIds": outcome.marked}))
         w.results_panel.show_not_this_person(outcome)
         w.show_results()
@@ -187,8 +222,11 @@ class CurationController(QObject):
         if collection_id is None or not face_ids:
             w.statusBar().showMessage("Select faces first.", 4000)
             return
-        if not message_boxes.confirm(self.dialog_parent, "Delete faces", f"Delete {len(face_ids)} face(s) from {collection_id}? "
-                                     "Faces that belong to a user are kept. This cannot be undone."):
+        owned = sum(1 for f in face_ids if (row := w.face_model.row_of(f)) is not None and w.face_model.entry(row).user_id)
+        text = f"Delete {words.count(len(face_ids), 'face')} from {collection_id}?"
+        if owned:
+            text += f" {owned} of them belong to a user and are kept (DeleteFaces leaves a user's faces alone)."
+        if not message_boxes.confirm(self.dialog_parent, "Delete faces", text + " This cannot be undone.", "&Delete"):
             return
         self.runner.run("Deleting faces", partial(_delete_faces, self.engine, collection_id, face_ids),
                         partial(self._deletion_done, collection_id, face_ids),
@@ -196,7 +234,7 @@ class CurationController(QObject):
 
     def _deletion_done(self, collection_id: str, face_ids: list[str], response: dict) -> None:
         w = self.window
-        w.results_panel.show_deletion(response)
+        w.results_panel.show_deletion(collection_id, response)
         w.show_results()
         w.thumbnails.forget(collection_id, response["DeletedFaces"])
         w.workspace.faces_changed(collection_id, face_ids, [])
@@ -224,15 +262,24 @@ class CurationController(QObject):
         self._run_history(command, "Redo", command.redo_job(self.engine), stack.redo)
 
     def _run_history(self, command: BackgroundCommand, verb: str, job, move_stack) -> None:
+        w = self.window
+        if command.collection_id != w.current_collection():
+            # the edit was made in another collection: go there first, so the curator sees what changes
+            w.select_collection(command.collection_id)
+            w.statusBar().showMessage(f"{verb}: switched to collection {command.collection_id}", 4000)
         self.history_busy = True
-        self.window.update_history_actions()
+        w.update_history_actions()
         self.runner.run(f"{verb}: {command.text()}", job, partial(self._history_done, command, verb, move_stack),
                         partial(self._history_failed, command, verb), on_ended=self._history_ended)
 
     def _history_done(self, command: BackgroundCommand, verb: str, move_stack, result) -> None:
         command.last_result = result
         move_stack()  # calls command.undo()/redo(), which show the result
-        self.window.statusBar().showMessage(f"{verb} done: {command.text()}", 6000)
+        w = self.window
+        if isinstance(result, dict) and "FaceChanges" in result:
+            w.results_panel.show_history(verb, command.text(), result)
+            w.show_results()
+        w.statusBar().showMessage(f"{'Undone' if verb == 'Undo' else 'Redone'}: {command.text()}", 8000)
 
     def _history_failed(self, command: BackgroundCommand, verb: str, exc: BaseException) -> None:
         self.window.report_error(f"{verb} {command.text()[0].lower()}{command.text()[1:]}", exc)
@@ -247,10 +294,6 @@ class CurationController(QObject):
 
     def faces_changed(self, collection_id: str, face_ids, user_ids) -> None:
         self.window.workspace.faces_changed(collection_id, list(face_ids), list(user_ids))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _plan(engine, request: dict, worker=None) -> dict:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import zlib
-
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from .owner_colours import OWNER_COLOURS
 
 MARGIN = 4
 BAND = 16  # height of the owner band over the crop's bottom edge
@@ -14,9 +14,9 @@ NO_CROP_TEXT = "no crop"
 
 
 def user_colour(user_id: str) -> QColor:
-    """A stable colour per user id, so the same person reads the same across the grid."""
-    hue = zlib.crc32(user_id.encode("utf-8")) % 360
-    return QColor.fromHsv(hue, 150, 200)
+    """The user's colour among the collection's users (owner_colours.py): the same person reads the same
+    across the grid, and two users never look alike."""
+    return QColor.fromHsv(OWNER_COLOURS.hue(user_id), 150, 215)
 
 
 class FaceDelegate(QStyledItemDelegate):

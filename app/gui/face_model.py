@@ -115,6 +115,7 @@ class FaceListModel(QAbstractListModel):
         self._token: str | None = None
         self._rejected: set[str] = set()
         self.sorted_by: str | None = None  # what the similarities are to, for the window's label
+        self._names: dict[str, str] = {}  # photo names of the collection's faces seen so far (kept across filters)
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumbnails_ready)
 
@@ -128,6 +129,8 @@ class FaceListModel(QAbstractListModel):
         if face_filter is FaceFilter.USER and not user_id:
             face_filter = FaceFilter.ALL
         self.beginResetModel()
+        if collection_id != self.collection_id:
+            self._names = {}
         self.collection_id = collection_id
         self.face_filter = FaceFilter(face_filter)
         self.filter_user = user_id if face_filter is FaceFilter.USER else None
@@ -187,6 +190,7 @@ class FaceListModel(QAbstractListModel):
         if notify:
             self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
         self._rows.extend(entries)
+        self._names.update({e.face_id: e.external_image_id for e in entries if e.external_image_id})
         if self._rows_by_id is not None:
             for i, e in enumerate(entries, start=first):
                 self._rows_by_id[e.face_id] = i
@@ -325,6 +329,10 @@ class FaceListModel(QAbstractListModel):
             return [e.face_id for e in self._rows]
         rows = sorted({i.row() for i in indexes if i.isValid()})
         return [self._rows[r].face_id for r in rows]
+
+    def photo_name(self, face_id: str) -> str | None:
+        """The name of the photo a face of this collection came from, if the grid has seen the face."""
+        return self._names.get(face_id)
 
     def is_rejected(self, face_id: str) -> bool:
         return face_id in self._rejected

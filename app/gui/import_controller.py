@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject, QStandardPaths, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.core.capabilities import LOCAL_ANALYSIS, capabilities_of
@@ -12,17 +14,47 @@ from app.workflows.photo_files import find_photos
 from app.workflows.photo_import import ImportHooks, ImportOptions, ImportOutcome, import_photos
 
 from . import demo_collection, message_boxes
-from .settings import KEY_DEMO_OFFERED, app_settings
+from .settings import KEY_DEMO_OFFERED, KEY_IMPORT_FOLDER, app_settings
 from .workers import Task, Worker
 
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.JPG *.JPEG *.PNG)"
 
 
-def _import_job(engine, collection_id: str, paths: list, worker: Worker) -> ImportOutcome:
-    """The import, in the worker thread: files and folders searched, each photo analysed and stored."""
+@dataclass
+class ImportSummary:
+    outcome: ImportOutcome
+    new_faces: int  # faces the collection gained (a re-imported photo's faces were there already)
+
+    @property
+    def already_indexed(self) -> int:
+        return max(0, len(self.outcome.face_ids) - self.new_faces)
+
+
+def _face_count(engine, collection_id: str) -> int:
+    return int(engine.describe_collection(CollectionId=collection_id)["FaceCount"])
+
+
+def start_folder() -> str:
+    """Where the import dialogs open: the folder used last, else the user's Pictures folder, else home."""
+    last = app_settings().value(KEY_IMPORT_FOLDER)
+    if isinstance(last, str) and last and Path(last).is_dir():
+        return last
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and Path(pictures).is_dir() else str(Path.home())
+
+
+def remember_folder(folder: str) -> None:
+    app_settings().setValue(KEY_IMPORT_FOLDER, folder)
+
+
+def _import_job(engine, collection_id: str, paths: list, worker: Worker) -> ImportSummary:
+    """The import, in the worker thread: files and folders searched, each photo analysed and stored; each
+    file's result goes to the panel as soon as it is known."""
     photos = find_photos(paths).photos
-    hooks = ImportHooks(on_progress=worker.report, should_cancel=lambda: worker.is_cancelled)
-    return import_photos(engine, collection_id, photos, ImportOptions(quality_filter="AUTO"), hooks)
+    before = _face_count(engine, collection_id)
+    hooks = ImportHooks(on_progress=worker.report, should_cancel=lambda: worker.is_cancelled, on_result=worker.deliver)
+    outcome = import_photos(engine, collection_id, photos, ImportOptions(quality_filter="AUTO"), hooks)
+    return ImportSummary(outcome, max(0, _face_count(engine, collection_id) - before))
 
 
 class ImportController(QObject):
@@ -36,14 +68,16 @@ class ImportController(QObject):
 
     @Slot()
     def ask_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self.window, "Import photos", "", PHOTO_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self.window, "Import photos", start_folder(), PHOTO_FILTER)
         if paths:
+            remember_folder(str(Path(paths[0]).parent))
             self.import_photos(paths)
 
     @Slot()
     def ask_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Import a folder of photos")
+        folder = QFileDialog.getExistingDirectory(self.window, "Import a folder of photos", start_folder())
         if folder:
+            remember_folder(str(Path(folder).parent))
             self.import_photos([folder])
 
     def import_photos(self, paths) -> Task | None:
@@ -57,6 +91,7 @@ class ImportController(QObject):
             return None
         task = Task(partial(_import_job, self.engine, cid, list(paths)), f"Importing photos into {cid}", cid, w)
         task.progressed.connect(w.import_panel.on_progress)
+        task.delivered.connect(w.import_panel.add_result)
         task.succeeded.connect(self._done)
         task.failed.connect(self._failed)
         task.cancelled.connect(self._cancelled)
@@ -74,9 +109,9 @@ class ImportController(QObject):
             self.window.import_panel.cancel.setEnabled(False)
 
     @Slot(object)
-    def _done(self, outcome) -> None:
-        self.window.import_panel.show_results(outcome)
-        self.window.workspace.faces_changed(outcome.collection_id, outcome.face_ids, [])
+    def _done(self, summary: ImportSummary) -> None:
+        self.window.import_panel.show_results(summary.outcome, summary.new_faces)
+        self.window.workspace.faces_changed(summary.outcome.collection_id, summary.outcome.face_ids, [])
 
     @Slot(object)
     def _failed(self, exc) -> None:
@@ -102,6 +137,10 @@ class ImportController(QObject):
         """
         w = self.window
         if LOCAL_ANALYSIS not in capabilities_of(self.engine):
+            return
+        crash = w.previous_crash_box
+        if crash is not None and crash.isVisible():  # the crash notice first, never hidden behind this offer
+            crash.finished.connect(self.offer_demo)
             return
         settings = app_settings()
         photos = demo_collection.sample_photos()

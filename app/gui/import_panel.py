@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QTableWidgetItem, QVBoxLayout, QWidget
 
+from .reason_text import count
 from .tables import fill_table, make_table
 
 COLUMNS = ["File", "Faces indexed", "Not indexed", "Problem"]
@@ -45,6 +46,7 @@ class ImportPanel(QWidget):
         self.progress.setVisible(True)
         self.cancel.setVisible(True)
         self.cancel.setEnabled(True)
+        self.table.setSortingEnabled(False)
         self.table.setRowCount(0)
 
     @Slot(int, int, str)
@@ -58,23 +60,58 @@ class ImportPanel(QWidget):
         self.cancel.setVisible(False)
         self.status.setText(text)
 
-    def show_results(self, outcome) -> None:
+    @Slot(object)
+    def add_result(self, result) -> None:
+        """One file's outcome (a FileResult), as soon as the import knows it: the table fills in live."""
+        sorting = self.table.isSortingEnabled()
+        self.table.setSortingEnabled(False)
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        for col, item in enumerate(_cells(result)):
+            self.table.setItem(row, col, item)
+        self.table.setSortingEnabled(sorting)
+
+    def show_results(self, outcome, new_faces: int | None = None) -> None:
+        """The whole import: every file's row, and a summary that tells new faces from faces indexed before."""
         results = outcome.results
-        rows = []
-        for r in results:
-            reasons = Counter(reason for face in r.unindexed for reason in face)
-            unindexed = f"{len(r.unindexed)}" + (f" ({', '.join(f'{k} x{v}' for k, v in sorted(reasons.items()))})"
-                                                 if reasons else "")
-            cells = []
-            for col, value in enumerate([Path(r.path).name, str(r.indexed), unindexed, r.error or ""]):
-                item = QTableWidgetItem(value)
-                item.setToolTip(r.path if col == 0 else value)
-                cells.append(item)
-            rows.append(cells)
-        fill_table(self.table, rows)
+        self.table.setSortingEnabled(False)
+        fill_table(self.table, [_cells(r) for r in results])
+        self.table.setSortingEnabled(True)
         faces = sum(r.indexed for r in results)
+        new = faces if new_faces is None else min(new_faces, faces)
         failed = sum(1 for r in results if r.error)
-        head = (f"Import cancelled after {len(results)} of {outcome.total} file(s) (those stay imported)"
-                if outcome.cancelled else f"Imported {len(results)} file(s)")
-        self.ended(f"{head}: {faces} face(s) indexed, {sum(len(r.unindexed) for r in results)} not indexed, "
-                   f"{failed} file(s) could not be read.")
+        head = (f"Import cancelled after {len(results)} of {count(outcome.total, 'file')} (those stay imported)"
+                if outcome.cancelled else f"Imported {count(len(results), 'file')}")
+        parts = [count(new, "new face")]
+        if faces - new:
+            parts.append(f"{faces - new} already indexed")
+        parts.append(f"{sum(len(r.unindexed) for r in results)} not indexed")
+        text = f"{head}: {', '.join(parts)}"
+        if failed:
+            text += f"; {count(failed, 'file')} could not be read"
+        self.ended(text + ".")
+
+
+class _CountItem(QTableWidgetItem):
+    """A number cell that sorts as a number."""
+
+    def __init__(self, n: int, text: str):
+        super().__init__(text)
+        self.n = n
+
+    def __lt__(self, other) -> bool:
+        return self.n < other.n if isinstance(other, _CountItem) else super().__lt__(other)
+
+
+def _cells(r) -> list[QTableWidgetItem]:
+    reasons = Counter(reason for face in r.unindexed for reason in face)
+    unindexed = f"{len(r.unindexed)}" + (f" ({', '.join(f'{k} x{v}' for k, v in sorted(reasons.items()))})"
+                                         if reasons else "")
+    name = QTableWidgetItem(Path(r.path).name)
+    name.setToolTip(r.path)
+    indexed = _CountItem(r.indexed, str(r.indexed))
+    not_indexed = _CountItem(len(r.unindexed), unindexed)
+    not_indexed.setToolTip(unindexed)
+    problem = QTableWidgetItem(r.error_message or "" if r.error_code else "")
+    problem.setToolTip(r.error or "")
+    return [name, indexed, not_indexed, problem]

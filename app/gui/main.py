@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import threading
+from functools import partial
 from pathlib import Path
 
 import app
@@ -130,6 +131,12 @@ def _qt_application():
     return qt_app
 
 
+def _show_previous_crash(window, report, show) -> None:
+    window.previous_crash_box = show(window, report)
+    window.previous_crash_box.raise_()
+    window.previous_crash_box.activateWindow()
+
+
 def application_icon():
     """The icon at every PNG size (PNG needs no image-format plugin, unlike the SVG)."""
     from PySide6.QtGui import QIcon
@@ -144,6 +151,15 @@ def application_icon():
 
 
 def _window_main(args) -> int:
+    from . import platform_check
+
+    if platform_check.uses_xcb():
+        # before any Qt object: a missing library would abort inside Qt with a core dump
+        missing = platform_check.missing_libraries()
+        if missing:
+            print(platform_check.missing_message(missing, platform_check.distro_family()), file=sys.stderr)
+            return 1
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
@@ -192,7 +208,8 @@ def _window_main(args) -> int:
         read_only_box = read_only_notice(window, engine.workspace)
     if previous_crash is not None:
         log.warning("the previous run crashed; its report is %s", previous_crash)
-        window.previous_crash_box = show_previous_crash(window, previous_crash)
+        # once the window is up (the event loop runs), in front of it; other notices wait for it
+        QTimer.singleShot(0, partial(_show_previous_crash, window, previous_crash, show_previous_crash))
     if args.quit_after_ms is not None:
         window.quit_soon(args.quit_after_ms)
     try:

@@ -45,12 +45,15 @@ from .collection_model import CollectionListModel
 from .curation_controller import CurationController
 from .face_grid import FaceGridView
 from .face_model import FaceFilter, FaceListModel
+from .grid_controls import GridControls
+from .help_menu import build_help_menu
 from .import_controller import ImportController
 from .import_panel import ImportPanel
 from .operation_runner import OperationRunner
 from .palette import THEMES, apply_theme
 from .panes import pane, tool_button
 from .photo_viewer import SourcePhotoController
+from .reason_text import count
 from .results_panel import ResultsPanel
 from .search_panel import SearchPanel
 from .settings import KEY_GEOMETRY, KEY_SPLITTER, KEY_STATE, KEY_THEME, app_settings
@@ -60,6 +63,7 @@ from .user_list_view import UserListView
 from .user_model import UserListModel
 from .window_actions import ActionAttributes, build_actions, update_enabled
 from .window_commands import WindowCommands
+from .window_docks import build_docks
 from .window_menus import build_menus
 from .workers import TaskList
 from .workspace_controller import WorkspaceController
@@ -69,6 +73,16 @@ FILTER_LABELS = [(FaceFilter.ALL, "All faces"), (FaceFilter.UNASSIGNED, "Unassig
 
 
 class MainWindow(QMainWindow, ActionAttributes):
+    # the docks (window_docks.py)
+    results_panel: ResultsPanel
+    search_panel: SearchPanel
+    import_panel: ImportPanel
+    undo_view: QUndoView
+    results_dock: QDockWidget
+    history_dock: QDockWidget
+    search_dock: QDockWidget
+    import_dock: QDockWidget
+
     def __init__(self, engine: Backend, page_size: int = 500, parent=None):
         super().__init__(parent)
         self._start_up_frozen = False
@@ -96,8 +110,10 @@ class MainWindow(QMainWindow, ActionAttributes):
         self.commands = WindowCommands(self)
         self._build_actions()
         build_menus(self)
-        self._build_docks()
+        build_docks(self)
         self.importer = ImportController(self)
+        build_help_menu(self)
+        GridControls(self)
         self._build_status_bar()
         self._restore_settings()
         self.session_start_seq: int | None = None  # read in the background, before any edit can run
@@ -135,7 +151,7 @@ class MainWindow(QMainWindow, ActionAttributes):
         faces_pane = QWidget()
         fl = QVBoxLayout(faces_pane)
         fl.setContentsMargins(2, 2, 2, 2)
-        bar = QHBoxLayout()
+        self.faces_bar = bar = QHBoxLayout()
         show = QLabel("<b>Faces</b>  Show:")
         show.setBuddy(self.filter_combo)
         bar.addWidget(show)
@@ -153,7 +169,8 @@ class MainWindow(QMainWindow, ActionAttributes):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([300, 900])
         self.setCentralWidget(self.splitter)
-        self.resize(1280, 800)
+        room = self.screen().availableGeometry()  # at 150 % or 200 % a 1280 x 800 window may not fit
+        self.resize(min(1280, room.width()), min(800, room.height()))
 
     def _build_actions(self) -> None:
         handlers = self.commands.handlers()
@@ -176,34 +193,6 @@ class MainWindow(QMainWindow, ActionAttributes):
         self.left.addWidget(pane("Collections", self.collections_view,
                                   [tool_button(self.act_new_collection), tool_button(self.act_delete_collection)]))
         self.left.addWidget(pane("Users", self.users_view, [tool_button(self.act_new_user), tool_button(self.act_delete_user)]))
-
-    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        self.view_menu.addAction(dock.toggleViewAction())
-        return dock
-
-    def _build_docks(self) -> None:
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.results_panel = ResultsPanel()
-        self.results_dock = self._dock("Results", "resultsDock", self.results_panel, right)
-        self.undo_view = QUndoView(self.undo_stack)
-        self.undo_view.setObjectName("historyView")
-        self.undo_view.setEmptyLabel("Window opened")
-        # read-only: clicking an entry would move the stack on the GUI thread, without the backend
-        self.undo_view.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.undo_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.history_dock = self._dock("History", "historyDock", self.undo_view, right)
-        self.search_panel = SearchPanel()
-        self.search_panel.face_activated.connect(self.select_face)
-        self.search_dock = self._dock("Search", "searchDock", self.search_panel, right)
-        self.import_panel = ImportPanel()
-        self.import_dock = self._dock("Import", "importDock", self.import_panel, right)
-        self.tabifyDockWidget(self.results_dock, self.search_dock)
-        self.tabifyDockWidget(self.search_dock, self.import_dock)
-        self.results_dock.raise_()
 
     def _build_status_bar(self) -> None:
         self.busy_bar = QProgressBar()
@@ -321,7 +310,7 @@ class MainWindow(QMainWindow, ActionAttributes):
     @Slot()
     def _on_face_selection_changed(self) -> None:
         n = len(self.face_grid.selectionModel().selectedIndexes())
-        self.statusBar().showMessage(f"{n} face(s) selected" if n else "", 3000)
+        self.statusBar().showMessage(f"{count(n, 'face')} selected" if n else "", 3000)
         self.update_state()
         self.source_photo.follow()
 

@@ -1,13 +1,13 @@
-"""Errors in plain words, confirmations and name prompts.
+"""Errors in plain words and confirmations of destructive steps.
 
 Errors open window-modal boxes without blocking (the window keeps painting and workers keep
-reporting). `confirm` and `ask_text` block; tests replace them.
+reporting). `confirm` blocks; tests replace it. Name prompts are in name_dialog.py.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.core.errors import RekognitionError, WorkspaceError
 
@@ -32,13 +32,12 @@ def show_error(parent: QWidget | None, action: str, error: BaseException) -> QMe
     return box
 
 
-def confirm(parent: QWidget | None, title: str, text: str) -> bool:
-    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                  QMessageBox.StandardButton.Cancel)
-    return answer == QMessageBox.StandardButton.Yes
-
-
-def ask_text(parent: QWidget | None, title: str, label: str) -> str | None:
-    text, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, "")
-    text = text.strip()
-    return text if ok and text else None
+def confirm(parent: QWidget | None, title: str, text: str, action: str = "&Yes") -> bool:
+    """A destructive step: a warning icon, the counts in `text`, the step named on its button, Cancel by default."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName("confirmBox")
+    yes = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel)
+    box.exec()
+    return box.clickedButton() is yes

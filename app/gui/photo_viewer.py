@@ -2,16 +2,18 @@
 
 A non-modal window that follows the grid's current face while it is open (View ▸ Show source
 photo, Ctrl+T). It shows the downscaled preview the engine stored at indexing time; bounding
-boxes are ratios of the upright photo, so they apply to the preview as they are.
+boxes are ratios of the upright photo, so they apply to the preview as they are. It opens
+fit to the window (the whole photo in view, rescaled as the window is resized); "Actual size"
+shows it pixel for pixel, and Home / End scroll the face into view. Ctrl+T closes it again.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import QObject, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QDialog, QLabel, QScrollArea, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout
 
 BOX_PEN_WIDTH = 3
 
@@ -46,13 +48,23 @@ class SourcePhotoViewer(QDialog):
         self.caption.setWordWrap(True)
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        scroll = QScrollArea()
-        scroll.setWidget(self.picture)
-        scroll.setWidgetResizable(True)
+        self.picture.setAccessibleName("Source photo")
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidget(self.picture)
+        self.scroll_area.setWidgetResizable(True)
+        self.actual_size = QCheckBox("&Actual size")
+        self.actual_size.setObjectName("actualSize")
+        self.actual_size.setToolTip("Off: the whole photo fits the window. Home / End: scroll to the face.")
+        self.actual_size.toggled.connect(self._rescale)
+        top = QHBoxLayout()
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.actual_size)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.caption)
-        layout.addWidget(scroll, 1)
+        layout.addLayout(top)
+        layout.addWidget(self.scroll_area, 1)
         self.face_id: str | None = None
+        self._pixmap: QPixmap | None = None  # the photo at its own size
+        self._box: dict | None = None
 
     def show_face(self, face_id: str | None, jpeg: bytes | None, box: dict | None, photo_name: str | None) -> None:
         """Show `face_id`'s photo, or say plainly why there is none."""
@@ -63,8 +75,50 @@ class SourcePhotoViewer(QDialog):
         elif pixmap is None:
             self.caption.setText("No photo was stored for this face (it was indexed without one).")
         else:
-            self.caption.setText(f"{photo_name or 'Photo'} — face {face_id}")
-        self.picture.setPixmap(pixmap if pixmap is not None else QPixmap())
+            self.caption.setText(photo_name or "Photo")
+        self.caption.setToolTip(f"Face id: {face_id}" if face_id else "")
+        self._pixmap, self._box = pixmap, box
+        self._rescale()
+
+    def fits(self) -> bool:
+        return not self.actual_size.isChecked()
+
+    def _rescale(self, *_args) -> None:
+        pixmap = self._pixmap
+        if pixmap is None:
+            self.picture.setPixmap(QPixmap())
+            return
+        if self.fits():
+            room = self.scroll_area.viewport().size()
+            if pixmap.width() > room.width() or pixmap.height() > room.height():
+                pixmap = pixmap.scaled(room, Qt.AspectRatioMode.KeepAspectRatio,
+                                       Qt.TransformationMode.SmoothTransformation)
+        self.picture.setPixmap(pixmap)
+        QTimer.singleShot(0, self.scroll_to_face)  # once the scroll area has laid the new size out
+
+    def scroll_to_face(self) -> None:
+        shown = self.picture.pixmap()
+        if self._box is None or shown is None or shown.isNull():
+            return
+        # the label centres the picture: find it, then the box's centre on it
+        left = max(0, (self.picture.width() - shown.width()) // 2)
+        top = max(0, (self.picture.height() - shown.height()) // 2)
+        x = left + (self._box["Left"] + self._box["Width"] / 2) * shown.width()
+        y = top + (self._box["Top"] + self._box["Height"] / 2) * shown.height()
+        self.scroll_area.ensureVisible(int(x), int(y), int(self._box["Width"] * shown.width()),
+                                  int(self._box["Height"] * shown.height()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.fits():
+            self._rescale()
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Home, Qt.Key.Key_End):
+            self.scroll_to_face()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event) -> None:
         super().closeEvent(event)
@@ -87,6 +141,7 @@ class SourcePhotoController(QObject):
             return
         if self.viewer is None:
             self.viewer = SourcePhotoViewer(self.window)
+            self.viewer.addAction(self.window.act_source_photo)  # Ctrl+T closes it from inside too
             self.viewer.closed.connect(self._on_closed)
         self.show_current()
         self.viewer.show()

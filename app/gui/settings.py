@@ -11,13 +11,17 @@ from PySide6.QtCore import QSettings
 ORGANIZATION = "rekurator"
 APPLICATION = "rekurator"
 
-KEY_THRESHOLD = "association/user_match_threshold"
+KEY_THRESHOLD = "association/user_match_threshold"  # the last one confirmed
+KEY_THRESHOLD_KEPT = "association/keep_threshold"  # previews start from it (else from the default)
+KEY_QUICK_CONFIRM = "association/number_keys_confirm_in_one_line"
 KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_SPLITTER = "window/splitter"
 KEY_THEME = "view/theme"
 KEY_SEARCH_THRESHOLD = "search/face_match_threshold"
 KEY_DEMO_OFFERED = "first_run/demo_offered"
+KEY_IMPORT_FOLDER = "import/last_folder"
+KEY_TILE_SIZE = "view/thumbnail_size"
 
 
 def app_settings() -> QSettings:
@@ -31,6 +35,11 @@ def read_float(settings: QSettings, key: str, default: float, low: float = 0.0, 
     except (TypeError, ValueError):
         return default
     return value if low <= value <= high else default
+
+
+def last_collection_key(workspace) -> str:
+    safe = str(workspace).replace("/", "|").replace("\\", "|")
+    return f"last_collection/{safe}"
 
 
 def pins_key(workspace: str, collection_id: str) -> str:

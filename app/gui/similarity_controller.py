@@ -43,7 +43,7 @@ class SimilarityController(QObject):
 
     def _search_done(self, face_id: str, found: tuple[dict, dict]) -> None:
         w = self.window
-        w.search_panel.show_results(face_id, *found)
+        w.search_panel.show_results(face_id, *found, collection_id=w.current_collection())
         w.search_dock.show()
         w.search_dock.raise_()
 

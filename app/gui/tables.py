@@ -9,8 +9,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 
-def make_table(name: str, columns: list[str], accessible_name: str = "") -> QTableWidget:
-    table = QTableWidget(0, len(columns))
+def make_table(name: str, columns: list[str], accessible_name: str = "", cls: type[QTableWidget] = QTableWidget):
+    table = cls(0, len(columns))
     table.setObjectName(name)
     table.setHorizontalHeaderLabels(columns)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -22,8 +22,9 @@ def make_table(name: str, columns: list[str], accessible_name: str = "") -> QTab
     return table
 
 
-def fill_table(table: QTableWidget, rows: list[list]) -> None:
-    """Replace the contents; each cell is a str or a ready QTableWidgetItem."""
+def fill_table(table: QTableWidget, rows: list[list], fit: bool = True) -> None:
+    """Replace the contents; each cell is a str or a ready QTableWidgetItem. `fit`: size the columns to
+    their contents (a table whose columns share its width passes False)."""
     table.setUpdatesEnabled(False)
     try:
         table.setRowCount(0)
@@ -31,6 +32,7 @@ def fill_table(table: QTableWidget, rows: list[list]) -> None:
         for r, cells in enumerate(rows):
             for c, cell in enumerate(cells):
                 table.setItem(r, c, cell if isinstance(cell, QTableWidgetItem) else QTableWidgetItem(str(cell)))
-        table.resizeColumnsToContents()
+        if fit:
+            table.resizeColumnsToContents()
     finally:
         table.setUpdatesEnabled(True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
 from .mime import FacePayloadError, decode_faces, has_faces
@@ -21,6 +22,33 @@ class UserListView(QListView):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAccessibleName("Users")
+        self.drop_target = QPersistentModelIndex()  # the user under a drag of faces: outlined
+
+    def _set_drop_target(self, index) -> None:
+        index = QPersistentModelIndex(index) if index is not None else QPersistentModelIndex()
+        if index != self.drop_target:
+            self.drop_target = index
+            self.viewport().update()
+
+    def drop_target_user(self) -> str | None:
+        if not self.drop_target.isValid():
+            return None
+        model = self.model()
+        assert isinstance(model, UserListModel)
+        return model.entry(self.drop_target.row()).user_id
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.drop_target.isValid():
+            rect = self.visualRect(QModelIndex(self.drop_target)).adjusted(1, 1, -2, -2)
+            painter = QPainter(self.viewport())
+            painter.setPen(QPen(QColor(self.palette().highlight().color()), 3))
+            painter.drawRect(rect)
+            painter.end()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._set_drop_target(None)
+        super().dragLeaveEvent(event)
 
     def _target(self, event):
         index = self.indexAt(event.position().toPoint())
@@ -35,7 +63,9 @@ class UserListView(QListView):
 
     def dragMoveEvent(self, event) -> None:
         # only a user row is a target; the empty space below the last user is not
-        if has_faces(event.mimeData()) and self._target(event) is not None:
+        target = self._target(event) if has_faces(event.mimeData()) else None
+        self._set_drop_target(target)
+        if target is not None:
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
         else:
@@ -43,6 +73,7 @@ class UserListView(QListView):
 
     def dropEvent(self, event) -> None:
         target = self._target(event)
+        self._set_drop_target(None)
         if not has_faces(event.mimeData()) or target is None:
             event.ignore()
             return

@@ -10,6 +10,9 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersist
 from app.core.association_plan import MAX_FACES_PER_USER
 from app.core.errors import ResourceNotFoundException
 
+from .face_delegate import user_colour
+from .owner_colours import OWNER_COLOURS
+
 UPDATING = "UPDATING"  # what a user shows while a worker associates or disassociates its faces
 
 
@@ -105,6 +108,7 @@ class UserListModel(QAbstractListModel):
         self._rows = rows
         known = {e.user_id for e in rows}
         self._pins = {k: u for k, u in (pins or {}).items() if u in known and 1 <= k <= 9}
+        OWNER_COLOURS.assign(known)
         self.endResetModel()
 
     def add(self, user_id: str, face_count: int = 0) -> int:
@@ -112,6 +116,7 @@ class UserListModel(QAbstractListModel):
         row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
         self._rows.append(UserEntry(user_id, face_count))
+        OWNER_COLOURS.add(user_id)
         self.endInsertRows()
         return row
 
@@ -254,12 +259,14 @@ class UserListModel(QAbstractListModel):
         key = self._key_of(e.user_id)
         if role == Qt.ItemDataRole.DisplayRole:
             prefix = f"[{key}] " if key else ""
-            return f"{prefix}{e.user_id}   {e.budget}   {e.status}"
+            return f"{prefix}{e.user_id}   {e.budget}   {e.status.capitalize()}"
+        if role == Qt.ItemDataRole.DecorationRole:  # the colour of the user's band in the face grid
+            return user_colour(e.user_id)
         if role == Qt.ItemDataRole.ToolTipRole:
             pin = f"\nPress {key} in the face grid to associate selected faces" if key else ""
-            return f"{e.user_id}: {e.budget} faces, {e.status}{pin}"
+            return f"{e.user_id}: {e.budget} faces, {e.status.capitalize()}{pin}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"User {e.user_id}, {e.budget} faces, {e.status}"
+            return f"User {e.user_id}, {e.budget} faces, {e.status.capitalize()}"
         if role == UserRole.UserId:
             return e.user_id
         if role == UserRole.FaceCount:

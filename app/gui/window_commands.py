@@ -13,8 +13,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.workflows.journal_report import journal_report, last_journal_seq, write_report
 
-from . import message_boxes
+from . import message_boxes, name_dialog
 from .face_model import FaceFilter
+from .reason_text import count
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -85,27 +86,48 @@ class WindowCommands(QObject):
             return
         self.w.curation.not_this_person(user_id, self.w.selected_face_ids())
 
-    def _ask_new_collection(self) -> None:
-        name = message_boxes.ask_text(self.w, "New collection", "Collection id (letters, digits, . _ -):")
-        if name:
-            self.w.workspace.create_collection(name)
+    def _ask_new_collection(self, *_checked) -> None:
+        self._new_collection_prompt()
+
+    def _ask_new_user(self, *_checked) -> None:
+        self._new_user_prompt()
+
+    def _new_collection_prompt(self, text: str = "", error: str = "") -> None:
+        model = self.w.collections_model
+        existing = [model.entry(r).collection_id for r in range(model.rowCount())]
+        name = name_dialog.ask_name(self.w, "collection", "New collection", existing, text, error)
+        if name:  # refused by the backend: ask again, the name kept and the reason under it
+            self.w.workspace.create_collection(name, failed=partial(self._new_name_refused, self._new_collection_prompt, name))
+
+    def _new_user_prompt(self, text: str = "", error: str = "") -> None:
+        if self.w.current_collection() is not None:
+            name = name_dialog.ask_name(self.w, "user", "New user", self.w.users_model.user_ids(), text, error)
+            if name:
+                self.w.workspace.create_user(name, failed=partial(self._new_name_refused, self._new_user_prompt, name))
+
+    def _new_name_refused(self, ask_again, name: str, exc: BaseException) -> None:
+        ask_again(name, getattr(exc, "message", None) or str(exc))
 
     def _ask_delete_collection(self) -> None:
         cid = self.w.current_collection()
-        if cid and message_boxes.confirm(self.w, "Delete collection", f"Delete collection {cid} with all its faces and "
-                                         "users? This cannot be undone."):
+        if not cid:
+            return
+        row = self.w.collections_model.row_of(cid)
+        entry = self.w.collections_model.entry(row) if row is not None else None
+        what = f" with its {count(entry.face_count, 'face')} and {count(entry.user_count, 'user')}" if entry else ""
+        if message_boxes.confirm(self.w, "Delete collection", f"Delete collection {cid}{what}? This cannot be undone.",
+                                 "&Delete collection"):
             self.w.workspace.delete_collection(cid)
-
-    def _ask_new_user(self) -> None:
-        if self.w.current_collection() is not None:
-            name = message_boxes.ask_text(self.w, "New user", "User id (letters, digits, . _ - :):")
-            if name:
-                self.w.workspace.create_user(name)
 
     def _ask_delete_user(self) -> None:
         uid = self.w.current_user()
-        if uid and message_boxes.confirm(self.w, "Delete user", f"Delete user {uid}? Its faces stay in the collection, "
-                                         "unassigned. This cannot be undone."):
+        if not uid:
+            return
+        row = self.w.users_model.row_of(uid)
+        n = self.w.users_model.entry(row).face_count if row is not None else None
+        faces = f"Its {count(n, 'face')} stay in the collection, unassigned." if n else "It has no faces."
+        if message_boxes.confirm(self.w, "Delete user", f"Delete user {uid}? {faces} This cannot be undone.",
+                                 "&Delete user"):
             self.w.workspace.delete_user(uid)
 
     def _pin_current_user(self) -> None:

@@ -22,6 +22,7 @@ class Worker(QObject):
     finished = Signal(object)  # the job's result
     failed = Signal(object)  # the exception the job raised
     cancelled = Signal()
+    delivered = Signal(object)  # a partial result, as soon as it is known (an imported file)
 
     def __init__(self, job: Callable[[Worker], object]):
         super().__init__()
@@ -41,6 +42,10 @@ class Worker(QObject):
 
     def report(self, done: int, total: int, text: str = "") -> None:
         self.progress.emit(done, total, text)
+
+    def deliver(self, part: object) -> None:
+        """Hand the GUI a partial result now (it arrives by signal, before the job ends)."""
+        self.delivered.emit(part)
 
     @Slot()
     def run(self) -> None:
@@ -63,6 +68,7 @@ class Task(QObject):
     """One background job as the GUI sees it. Emits exactly one of succeeded/failed/cancelled, then ended."""
 
     progressed = Signal(int, int, str)
+    delivered = Signal(object)  # the worker's partial results
     succeeded = Signal(object)
     failed = Signal(object)
     cancelled = Signal()
@@ -79,6 +85,7 @@ class Task(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
+        self._worker.delivered.connect(self._on_delivered)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._worker.cancelled.connect(self._on_cancelled)
@@ -107,6 +114,10 @@ class Task(QObject):
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, text: str) -> None:
         self.progressed.emit(done, total, text)
+
+    @Slot(object)
+    def _on_delivered(self, part) -> None:
+        self.delivered.emit(part)
 
     @Slot(object)
     def _on_finished(self, result) -> None:

@@ -17,7 +17,8 @@ from app.core.errors import ResourceNotFoundException
 
 from .collection_model import describe_entry, read_collections
 from .face_model import FacePageQuery, read_face_pages
-from .settings import app_settings, pins_key
+from .reason_text import count
+from .settings import app_settings, last_collection_key, pins_key
 from .user_model import count_faces, face_counts, read_users
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class WorkspaceController(QObject):
 
     # -- loading ---------------------------------------------------------------------------------
     def reload_collections(self, select: str | None = None):
-        previous = select or self.w.current_collection()
+        previous = select or self.w.current_collection() or self._remembered_collection()
         return self.runner.run("Reading the collections", partial(read_collections, self.engine),
                                partial(self._collections_read, previous), key="collections")
 
@@ -59,6 +60,9 @@ class WorkspaceController(QObject):
         w = self.w
         self.save_pins()
         self.collection_id, self.users_loaded = collection_id, False
+        if collection_id is not None:  # the next start opens on it
+            app_settings().setValue(last_collection_key(self.engine.workspace), collection_id)
+        w.results_panel.show_collection(collection_id)
         w.users_model.set_users(None, [])
         w.face_model.load(None)
         if collection_id is None:
@@ -78,7 +82,7 @@ class WorkspaceController(QObject):
         self.reload_faces()
         uncounted = w.users_model.uncounted()
         if uncounted:
-            self.runner.run(f"Counting the faces of {len(uncounted)} user(s)",
+            self.runner.run(f"Counting the faces of {count(len(uncounted), 'user')}",
                             partial(count_faces, self.engine, collection_id, uncounted), w.users_model.set_counts,
                             key="user-counts", scope=collection_id)
         w.update_state()
@@ -164,12 +168,13 @@ class WorkspaceController(QObject):
         w.update_state()
 
     # -- collections and users -------------------------------------------------------------------
-    def create_collection(self, collection_id: str, then: Callable[[], object] | None = None):
-        """CreateCollection in the background; `then` runs once it is created and shown."""
+    def create_collection(self, collection_id: str, then: Callable[[], object] | None = None,
+                          failed: Callable[[BaseException], None] | None = None):
+        """CreateCollection in the background; `then` runs once it is created and shown, `failed` if it is refused."""
         return self.runner.run(f"Creating collection {collection_id}",
                                partial(_create_collection, self.engine, collection_id),
                                partial(self._collection_created, then),
-                               partial(self.w.report_error, f"Creating collection {collection_id}"))
+                               failed or partial(self.w.report_error, f"Creating collection {collection_id}"))
 
     def _collection_created(self, then: Callable[[], object] | None, entry) -> None:
         self.w.collections_model.add(entry)
@@ -194,13 +199,13 @@ class WorkspaceController(QObject):
             self.show_collection(None)
         w.update_state()
 
-    def create_user(self, user_id: str):
+    def create_user(self, user_id: str, failed: Callable[[BaseException], None] | None = None):
         cid = self.w.current_collection()
         if cid is None:
             return None
         return self.runner.run(f"Creating user {user_id}", partial(_create_user, self.engine, cid, user_id),
                                partial(self._user_created, cid, user_id),
-                               partial(self.w.report_error, f"Creating user {user_id}"), scope=cid)
+                               failed or partial(self.w.report_error, f"Creating user {user_id}"), scope=cid)
 
     def _user_created(self, collection_id: str, user_id: str, _response) -> None:
         w = self.w
@@ -219,6 +224,10 @@ class WorkspaceController(QObject):
     def _user_deleted(self, collection_id: str, user_id: str, freed: list[str]) -> None:
         self.w.users_model.remove(user_id)
         self.faces_changed(collection_id, freed, [])
+
+    def _remembered_collection(self) -> str | None:
+        value = app_settings().value(last_collection_key(self.engine.workspace))
+        return value if isinstance(value, str) and value else None
 
     # -- number-key pins (kept per workspace and collection) ---------------------------------------
     def save_pins(self) -> None:

@@ -68,10 +68,16 @@ def test_preview_shows_reasons_and_confidence_and_agrees_with_the_outcome(qtbot,
     # moving is on by default: bob's face is held back by the match alone, and its owner is named
     assert by_face[people[1][0]].reasons == ["LOW_MATCH_CONFIDENCE"] and by_face[people[1][0]].owner == "bob"
     assert by_face[people[0][0]].outcome == ap.ALREADY
-    table_text = {dialog.table.item(r, 0).text(): [dialog.table.item(r, c).text() for c in range(5)]
+    table_text = {dialog.table.item(r, 0).data(Qt.ItemDataRole.UserRole): [dialog.table.item(r, c).text() for c in range(4)]
                   for r in range(dialog.table.rowCount())}
-    assert table_text[people[1][2]][1] == "Would not associate" and "< 75.0" in table_text[people[1][2]][3]
-    assert table_text[people[0][3]][1] == "Would move here from bob" and ">= 75.0" in table_text[people[0][3]][3]
+    # faces by their photo's name, reasons in plain words, the API codes and ids in tooltips
+    assert table_text[people[1][2]][0] == "p1.jpg"
+    assert people[1][2] in dialog.table.item(2, 0).toolTip()
+    assert table_text[people[1][2]][1] == "Would not associate" and "< 75" in table_text[people[1][2]][3]
+    assert table_text[people[1][2]][2].startswith("looks like someone else: ")
+    assert "LOW_MATCH_CONFIDENCE" in dialog.table.item(2, 2).toolTip()
+    assert table_text[people[0][3]][1] == "Would move here from bob" and "≥ 75" in table_text[people[0][3]][3]
+    assert table_text[people[0][4]][3].endswith("≥ 75")  # passing faces show their confidence too
     assert dialog.move_faces.isVisible()
     expected = {r.face_id: r.outcome for r in dialog.rows}
     dialog.accept()
@@ -202,7 +208,10 @@ def test_ctrl_return_and_pinned_number_keys(qtbot, seeded_window, engine, people
     assert w.users_model.pinned_user(1) == "alice"
     w.select_faces(people[2][:2])
     qtbot.keyClick(w.face_grid, Qt.Key.Key_1)
-    assert w.curation.preview_dialog is None  # a quick key goes straight to the worker
+    settle(w)
+    dialog = w.curation.preview_dialog  # a number key shows the preview too (never a silent association)
+    assert dialog is not None and dialog.user_id == "alice" and dialog.quick_choice.isVisible()
+    dialog.accept()
     wait_idle(qtbot, w)
     assert [owners(engine)[f] for f in people[2][:2]] == ["alice", "alice"]
     qtbot.keyClick(w.face_grid, Qt.Key.Key_7)
@@ -245,9 +254,20 @@ def test_first_batch_of_mixed_people_is_warned_about(qtbot, seeded_window, engin
     assert [r.outcome for r in dialog.rows] == [ap.ASSOCIATE] * 4  # the engine would take them all
     wait_idle(qtbot, w)  # the look-alike check runs in the background
     assert dialog.warning.isVisible()
-    assert "1 of these faces match fewer than half" in dialog.warning.text()
-    assert people[2][0][:8] in dialog.warning.text()
-    dialog.reject()
+    assert "1 of these faces matches fewer than half" in dialog.warning.text()
+    assert "p2.jpg" in dialog.warning.text() and people[2][0] not in dialog.warning.text()  # the photo, not the id
+    # the outlier's row is marked; its checkbox leaves it out of the association
+    assert "may be someone else" in dialog.table.item(3, 2).text()
+    assert all("may be someone else" not in dialog.table.item(r, 2).text() for r in range(3))
+    dialog.table.item(3, 0).setCheckState(Qt.CheckState.Unchecked)
+    wait_idle(qtbot, w)
+    assert dialog.request().face_ids == tuple(people[0][:3])
+    assert "1 left out" in dialog.summary.text() and dialog.table.item(3, 1).text() == "Left out"
+    dialog.accept()
+    wait_idle(qtbot, w)
+    assert owners(engine)[people[2][0]] is None and owners(engine)[people[0][0]] == "alice"
+    w.act_undo.trigger()
+    wait_idle(qtbot, w)
     drop_faces(w, "alice", people[0][:3])
     wait_idle(qtbot, w)
     assert not w.curation.preview_dialog.warning.isVisible()

@@ -136,7 +136,7 @@ def test_enroll_from_a_video_then_undo_and_redo(qtbot, win, real_engine, videos)
     # the results panel shows the association as for a drop
     rows = win.results_panel.rows
     assert {r["FaceId"] for r in rows} == set(owned) and {r["Outcome"] for r in rows} == {"ASSOCIATED"}
-    assert "AssociateFaces with barack (threshold 70.0): 5 associated, 0 not associated" in win.results_panel.title.text()
+    assert "barack</b>: 5 associated, 0 not associated (threshold 70)" in win.results_panel.title.text()
     assert win.results_dock.isVisible()
     assert "Enrolled barack (new user): 5 frames stored, 5 associated" in p.status.text()
     # the queue: the User field is cleared and focused for the next person, and the sitting counted

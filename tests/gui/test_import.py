@@ -6,6 +6,7 @@ import dataclasses
 import threading
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.core.errors import InvalidParameterException
 from app.workflows.photo_files import external_image_id, list_photos
@@ -61,18 +62,24 @@ def test_import_a_folder_through_the_window(qtbot, window, engine, analyzer, rng
     assert set(rows) == {"broken.png", "holiday 0.JPG", "holiday 1.JPG", "holiday 2.JPG"}
     assert rows["holiday 0.JPG"][1:3] == ["2", "1 (LOW_CONFIDENCE x1)"]
     assert rows["holiday 2.JPG"][1] == "2"
-    assert rows["broken.png"][3].startswith("InvalidImageFormatException")
-    assert "6 face(s) indexed, 1 not indexed, 1 file(s) could not be read" in w.import_panel.status.text()
+    assert rows["broken.png"][3] == "Request has invalid image format"  # the reason in the row, the code in its tooltip
+    assert table.item([table.item(r, 0).text() for r in range(4)].index("broken.png"), 3).toolTip().startswith(
+        "InvalidImageFormatException")
+    assert "6 new faces, 1 not indexed; 1 file could not be read" in w.import_panel.status.text()
+    # the columns sort, counts as numbers
+    table.sortItems(1, Qt.SortOrder.DescendingOrder)
+    assert [table.item(r, 1).text() for r in range(4)] == ["2", "2", "2", "0"]
     assert not w.import_panel.progress.isVisible()
     faces = engine.list_faces(CollectionId="c")["Faces"]
     assert len(faces) == 6 and {f["ExternalImageId"] for f in faces} == {"holiday_0.JPG", "holiday_1.JPG", "holiday_2.JPG"}
     assert w.face_model.rowCount() == 6  # the grid shows the new faces
     assert w.collections_model.entry(0).face_count == 6
     assert not w.empty_hint.isVisible()
-    # importing the same photos again stores nothing new
-    w.import_photos([paths[0]])
+    # importing the same photos again stores nothing new, and says so
+    w.import_photos([tmp_path / "photos"])
     settle(w)
     assert len(engine.list_faces(CollectionId="c")["Faces"]) == 6 and w.face_model.rowCount() == 6
+    assert "0 new faces, 6 already indexed" in w.import_panel.status.text()
 
 
 def test_cancel_keeps_the_files_already_imported(qtbot, window, engine, analyzer, rng, tmp_path, monkeypatch):
@@ -94,7 +101,7 @@ def test_cancel_keeps_the_files_already_imported(qtbot, window, engine, analyzer
     w.import_panel.cancel.click()
     go_on.set()
     settle(w)
-    assert "Import cancelled after 2 of 4 file(s)" in w.import_panel.status.text()
+    assert "Import cancelled after 2 of 4 files" in w.import_panel.status.text()
     assert len(engine.list_faces(CollectionId="c")["Faces"]) == 2
     assert w.face_model.rowCount() == 2
 

@@ -37,6 +37,8 @@ def test_import_and_associate_real_photos(qtbot, real_engine):
         assert done(w, w.workspace.create_user("barack"))
         w.curation.associate("barack", [faces["obama.jpg"]], quick=True)
         wait_idle(qtbot, w)
+        w.curation.preview_dialog.accept()  # a number key previews too
+        wait_idle(qtbot, w)
         drop_faces(w, "barack", [faces["obama2.jpg"], faces["biden.jpg"]], collection_id="people")
         dialog = w.curation.preview_dialog
         rows = {r.face_id: r for r in dialog.rows}

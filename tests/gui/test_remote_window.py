@@ -161,7 +161,10 @@ def test_a_low_match_is_reported_by_the_endpoint_and_a_face_of_another_user_can_
     assert got[people[1][0]]["Confidence"] < 75
 
 
-def test_a_pinned_number_key_associates_free_faces_at_once(qtbot, remote_window, served, people):
+def test_a_pinned_number_key_with_the_one_line_confirmation(qtbot, remote_window, served, people):
+    from app.gui.settings import KEY_QUICK_CONFIRM, app_settings
+
+    app_settings().setValue(KEY_QUICK_CONFIRM, True)  # the operator opted in once
     w = remote_window
     w.select_user("bob")
     w.users_model.pin("bob", 2)
@@ -169,7 +172,11 @@ def test_a_pinned_number_key_associates_free_faces_at_once(qtbot, remote_window,
     w.face_grid.setFocus()
     QTest.keyClick(w.face_grid, Qt.Key.Key_2)
     wait_idle(qtbot, w)
-    assert w.curation.preview_dialog is None  # free faces: no dialog
+    assert w.curation.preview_dialog is None  # free faces: one line instead of the preview
+    box = w.curation.quick_box
+    assert box is not None and "2 faces → bob" in box.text()
+    box.defaultButton().click()
+    wait_idle(qtbot, w)
     assert [owners(served.engine)[f] for f in people[1][:2]] == ["bob", "bob"]
 
 
@@ -182,7 +189,7 @@ def test_import_sends_the_photos_to_the_endpoint(qtbot, remote_window, served, a
     table = w.import_panel.table
     rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(4)] for r in range(table.rowCount())}
     assert rows["holiday 0.JPG"][1:3] == ["2", "1 (LOW_CONFIDENCE x1)"]
-    assert rows["broken.png"][3].startswith("InvalidImageFormatException")
+    assert rows["broken.png"][3] == "Request has invalid image format"  # the API code is in the tooltip
     assert analyzer.calls - before == 4  # the endpoint analysed every file, the broken one included
     stored = served.engine.list_faces(CollectionId="c", MaxResults=4096)["Faces"]
     assert len(stored) == 15 + 6

@@ -27,7 +27,7 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "resources" / "report
 @pytest.fixture
 def yes(monkeypatch):
     asked = []
-    monkeypatch.setattr(message_boxes, "confirm", lambda parent, title, text: asked.append(text) or True)
+    monkeypatch.setattr(message_boxes, "confirm", lambda parent, title, text, *_action: asked.append(text) or True)
     return asked
 
 

@@ -1,0 +1,47 @@
+"""The window's docks on the right: Results, History, Search and Import (tabbed), each in View."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QTabBar, QUndoView, QWidget
+
+from .import_panel import ImportPanel
+from .results_panel import ResultsPanel
+from .search_panel import SearchPanel
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+def _dock(w: MainWindow, title: str, name: str, widget: QWidget) -> QDockWidget:
+    dock = QDockWidget(title, w)
+    dock.setObjectName(name)
+    dock.setWidget(widget)
+    w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    w.view_menu.addAction(dock.toggleViewAction())
+    return dock
+
+
+def build_docks(w: MainWindow) -> None:
+    w.results_panel = ResultsPanel(w.thumbnails, w.face_model.photo_name)
+    w.results_dock = _dock(w, "Results", "resultsDock", w.results_panel)
+    w.undo_view = QUndoView(w.undo_stack)
+    w.undo_view.setObjectName("historyView")
+    w.undo_view.setEmptyLabel("Window opened")
+    # read-only: clicking an entry would move the stack on the GUI thread, without the backend
+    w.undo_view.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    w.undo_view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    w.history_dock = _dock(w, "History", "historyDock", w.undo_view)
+    w.search_panel = SearchPanel(w.thumbnails, w.face_model.photo_name)
+    w.search_panel.face_activated.connect(w.select_face)
+    w.search_panel.faces_chosen.connect(w.select_faces)
+    w.search_dock = _dock(w, "Search", "searchDock", w.search_panel)
+    w.import_panel = ImportPanel()
+    w.import_dock = _dock(w, "Import", "importDock", w.import_panel)
+    w.tabifyDockWidget(w.results_dock, w.search_dock)
+    w.tabifyDockWidget(w.search_dock, w.import_dock)
+    w.results_dock.raise_()
+    for tabs in w.findChildren(QTabBar):  # the tabs of the tabbed docks (made by QMainWindow)
+        tabs.setAccessibleName("Panels: Results, Search, Import")
