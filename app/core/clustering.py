@@ -64,9 +64,20 @@ def _csr(n: int, rows: np.ndarray, cols: np.ndarray, d2: np.ndarray) -> Graph:
     return Graph(n, indptr, cols.astype(np.int32), d2.astype(np.float32))
 
 
-def neighbour_graph(vectors: np.ndarray, max_distance: float, block: int = _BLOCK) -> Graph:
-    """Every pair of rows within `max_distance` (Euclidean), without an N x N matrix."""
+# Up to this many faces the graph is exact (every pair is compared); above it, pairs are only
+# compared within the coarse cells each face probes (see _cell_pairs).
+EXACT_LIMIT = 20_000
+PROBES = 8
+
+
+def neighbour_graph(vectors: np.ndarray, max_distance: float, block: int = _BLOCK,
+                    exact_limit: int = EXACT_LIMIT, probes: int = PROBES) -> Graph:
+    """Every pair of rows within `max_distance` (Euclidean), without an N x N matrix: exact up to
+    `exact_limit` rows, else from the coarse cells each row probes (a pair is found when either face
+    probes the other's cell; measured recall in the README)."""
     n = len(vectors)
+    if n > exact_limit:
+        return _cell_graph(vectors, max_distance, probes, block)
     a, bt = _augment(vectors)
     limit = np.float32(-(max_distance**2))
     upper = np.triu(np.ones((block, block), dtype=bool), 1)  # the upper triangle only, no self pairs
@@ -86,6 +97,87 @@ def neighbour_graph(vectors: np.ndarray, max_distance: float, block: int = _BLOC
                 cols.append(c + j0)
                 dists.append(np.maximum(-neg.ravel()[hits], 0.0))
     return _symmetric(n, rows, cols, dists)
+
+
+def _nearest_centroids(x: np.ndarray, centroids: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest centroids of each row (nearest first) and their squared distances, blocked."""
+    c = np.ascontiguousarray(centroids.T)
+    csq = np.einsum("ij,ij->i", centroids, centroids)
+    k = min(k, len(centroids))
+    out = np.empty((len(x), k), dtype=np.int32)
+    dist = np.empty((len(x), k), dtype=np.float32)
+    for i0 in range(0, len(x), block):
+        xb = x[i0 : i0 + block]
+        d = csq - 2.0 * (xb @ c)
+        top = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.tile(np.arange(k), (len(d), 1))
+        near = np.take_along_axis(d, top, axis=1)
+        order = np.argsort(near, axis=1, kind="stable")
+        out[i0 : i0 + block] = np.take_along_axis(top, order, axis=1)
+        dist[i0 : i0 + block] = np.take_along_axis(near, order, axis=1) + np.einsum("ij,ij->i", xb, xb)[:, None]
+    return out, dist
+
+
+def coarse_cells(x: np.ndarray, n_cells: int, iterations: int = 3, block: int = _BLOCK) -> np.ndarray:
+    """Centroids of a few k-means steps on an evenly spaced sample (deterministic: seeds evenly spaced too)."""
+    n = len(x)
+    sample = x[np.linspace(0, n - 1, min(n, 16 * n_cells)).astype(np.int64)]
+    centroids = sample[np.linspace(0, len(sample) - 1, n_cells).astype(np.int64)].astype(np.float32)
+    for _ in range(iterations):
+        home = _nearest_centroids(sample, centroids, 1, block)[0][:, 0]
+        order = np.argsort(home, kind="stable")
+        filled, starts, counts = np.unique(home[order], return_index=True, return_counts=True)
+        sums = np.add.reduceat(sample[order].astype(np.float64), starts, axis=0)
+        centroids[filled] = (sums / counts[:, None]).astype(np.float32)
+    return centroids
+
+
+def _cell_graph(vectors: np.ndarray, max_distance: float, probes: int, block: int) -> Graph:
+    """The threshold graph from coarse cells: each face is compared with the faces whose nearest
+    cell is one of its `probes` nearest cells, of those no farther (squared) than its own cell plus
+    max_distance^2 (so the "hub" cells near the middle of everything, which every face's nearest
+    few would include in 128 dimensions, are only probed by the faces that are close to them).
+    About sqrt(probes * N) cells balance the cost of finding the cells against the comparisons."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    n = len(x)
+    n_cells = max(2, int(np.sqrt(probes * n)))
+    centroids = coarse_cells(x, n_cells, block=block)
+    probed, d2 = _nearest_centroids(x, centroids, probes, block)
+    home = probed[:, 0]
+    members = np.argsort(home, kind="stable")
+    starts = np.searchsorted(home[members], np.arange(n_cells + 1))
+    face, slot = np.nonzero(d2 <= d2[:, :1] + np.float32(max_distance**2))
+    cells = probed[face, slot]
+    order = np.argsort(cells, kind="stable")
+    queries = face[order]  # faces by probed cell
+    qstarts = np.searchsorted(cells[order], np.arange(n_cells + 1))
+    a, bt = _augment(x)
+    limit = np.float32(-(max_distance**2))
+    rows, cols, dists = [], [], []
+    for cell in range(n_cells):
+        m = members[starts[cell] : starts[cell + 1]]
+        q = queries[qstarts[cell] : qstarts[cell + 1]]
+        if len(m) == 0 or len(q) == 0:
+            continue
+        neg = a[q] @ bt[:, m]
+        hits = np.flatnonzero(neg >= limit)
+        r, c = np.divmod(hits, len(m))
+        qi, mi = q[r], m[c]
+        keep = qi < mi  # each pair once (both faces may probe each other's cell: deduplicated below)
+        rows.append(qi[keep])
+        cols.append(mi[keep])
+        dists.append(np.maximum(-neg.ravel()[hits[keep]], 0.0))
+        keep = qi > mi
+        rows.append(mi[keep])
+        cols.append(qi[keep])
+        dists.append(np.maximum(-neg.ravel()[hits[keep]], 0.0))
+    if not rows:
+        return _symmetric(n, [], [], [])
+    r = np.concatenate(rows).astype(np.int64)
+    c = np.concatenate(cols).astype(np.int64)
+    d = np.concatenate(dists)
+    del rows, cols, dists
+    _, first = np.unique(r * n + c, return_index=True)
+    return _symmetric(n, [r[first]], [c[first]], [d[first]])
 
 
 def _symmetric(n: int, rows: list, cols: list, dists: list) -> Graph:

@@ -235,3 +235,16 @@ def test_slug(name, expected):
 def test_cluster_faces_with_no_unassigned_face(engine):
     engine.create_collection(CollectionId="c")
     assert engine.cluster_faces(CollectionId="c") == {"Groups": [], "UngroupedFaceIds": []}
+
+
+def test_cell_graph_finds_the_pairs_the_exact_graph_finds_on_clustered_faces():
+    rng = np.random.default_rng(8)
+    centres = identity_centres(60, seed=8)
+    x = np.stack([face_of(centres[k], rng) for k in rng.integers(0, 60, 3000)])
+    radius = DLIB_RESNET.max_distance(88)
+    exact = clustering.neighbour_graph(x, radius)
+    cells = clustering.neighbour_graph(x, radius, exact_limit=0)
+    pairs = lambda g: {(i, int(j)) for i in range(g.n) for j in g.indices[g.indptr[i] : g.indptr[i + 1]]}  # noqa: E731
+    found, wanted = pairs(cells), pairs(exact)
+    assert found <= wanted and len(found) >= 0.99 * len(wanted)
+    assert np.array_equal(cells.indptr, np.r_[0, np.cumsum(np.diff(cells.indptr))])  # a well-formed CSR
