@@ -57,15 +57,14 @@ def _augment(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _csr(n: int, rows: np.ndarray, cols: np.ndarray, d2: np.ndarray) -> Graph:
-    order = np.lexsort((cols, rows))
-    rows, cols, d2 = rows[order], cols[order], d2[order]
+    order = np.argsort(rows, kind="stable")  # neighbours keep the order they were found in: deterministic
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return Graph(n, indptr, cols.astype(np.int32), d2.astype(np.float32))
+    return Graph(n, indptr, cols[order].astype(np.int32), d2[order].astype(np.float32))
 
 
 # Up to this many faces the graph is exact (every pair is compared); above it, pairs are only
-# compared within the coarse cells each face probes (see _cell_pairs).
+# compared within the coarse cells each face probes (see _cell_graph).
 EXACT_LIMIT = 20_000
 PROBES = 8
 
@@ -145,11 +144,14 @@ def _cell_graph(vectors: np.ndarray, max_distance: float, probes: int, block: in
     home = probed[:, 0]
     members = np.argsort(home, kind="stable")
     starts = np.searchsorted(home[members], np.arange(n_cells + 1))
-    face, slot = np.nonzero(d2 <= d2[:, :1] + np.float32(max_distance**2))
+    probes_ok = d2 <= d2[:, :1] + np.float32(max_distance**2)
+    face, slot = np.nonzero(probes_ok)
     cells = probed[face, slot]
     order = np.argsort(cells, kind="stable")
-    queries = face[order]  # faces by probed cell
+    queries = face[order].astype(np.int64)  # faces by probed cell
     qstarts = np.searchsorted(cells[order], np.arange(n_cells + 1))
+    probed = np.where(probes_ok, probed, -1)  # the cells each face does probe
+    del face, slot, cells, order, d2, probes_ok
     a, bt = _augment(x)
     limit = np.float32(-(max_distance**2))
     rows, cols, dists = [], [], []
@@ -162,30 +164,25 @@ def _cell_graph(vectors: np.ndarray, max_distance: float, probes: int, block: in
         hits = np.flatnonzero(neg >= limit)
         r, c = np.divmod(hits, len(m))
         qi, mi = q[r], m[c]
-        keep = qi < mi  # each pair once (both faces may probe each other's cell: deduplicated below)
-        rows.append(qi[keep])
-        cols.append(mi[keep])
+        # a pair is found here (query qi, member mi, in mi's cell) and again in qi's cell when mi
+        # probes it; keep exactly one of the two findings, and no self pair
+        hq = home[qi]
+        twice = (probed[mi] == hq[:, None]).any(axis=1)
+        keep = ~twice | (hq > cell) | ((hq == cell) & (qi < mi))
+        rows.append(qi[keep].astype(np.int32))
+        cols.append(mi[keep].astype(np.int32))
         dists.append(np.maximum(-neg.ravel()[hits[keep]], 0.0))
-        keep = qi > mi
-        rows.append(mi[keep])
-        cols.append(qi[keep])
-        dists.append(np.maximum(-neg.ravel()[hits[keep]], 0.0))
-    if not rows:
-        return _symmetric(n, [], [], [])
-    r = np.concatenate(rows).astype(np.int64)
-    c = np.concatenate(cols).astype(np.int64)
-    d = np.concatenate(dists)
-    del rows, cols, dists
-    _, first = np.unique(r * n + c, return_index=True)
-    return _symmetric(n, [r[first]], [c[first]], [d[first]])
+    return _symmetric(n, rows, cols, dists)
 
 
 def _symmetric(n: int, rows: list, cols: list, dists: list) -> Graph:
+    """The CSR graph of undirected pairs (each given once)."""
     if not rows:
         return Graph(n, np.zeros(n + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
-    r = np.concatenate(rows).astype(np.int64)
-    c = np.concatenate(cols).astype(np.int64)
-    d = np.concatenate(dists)
+    r = np.concatenate([np.asarray(x, dtype=np.int32) for x in rows])
+    c = np.concatenate([np.asarray(x, dtype=np.int32) for x in cols])
+    d = np.concatenate(dists).astype(np.float32)
+    rows.clear(), cols.clear(), dists.clear()
     return _csr(n, np.concatenate([r, c]), np.concatenate([c, r]), np.concatenate([d, d]))
 
 
