@@ -157,21 +157,23 @@ def _cell_graph(vectors: np.ndarray, max_distance: float, probes: int, block: in
     rows, cols, dists = [], [], []
     for cell in range(n_cells):
         m = members[starts[cell] : starts[cell + 1]]
-        q = queries[qstarts[cell] : qstarts[cell + 1]]
-        if len(m) == 0 or len(q) == 0:
+        if len(m) == 0:
             continue
-        neg = a[q] @ bt[:, m]
-        hits = np.flatnonzero(neg >= limit)
-        r, c = np.divmod(hits, len(m))
-        qi, mi = q[r], m[c]
-        # a pair is found here (query qi, member mi, in mi's cell) and again in qi's cell when mi
-        # probes it; keep exactly one of the two findings, and no self pair
-        hq = home[qi]
-        twice = (probed[mi] == hq[:, None]).any(axis=1)
-        keep = ~twice | (hq > cell) | ((hq == cell) & (qi < mi))
-        rows.append(qi[keep].astype(np.int32))
-        cols.append(mi[keep].astype(np.int32))
-        dists.append(np.maximum(-neg.ravel()[hits[keep]], 0.0))
+        bm = np.ascontiguousarray(bt[:, m])
+        for q0 in range(qstarts[cell], qstarts[cell + 1], block):  # a crowded cell in slices: bounded memory
+            q = queries[q0 : min(q0 + block, qstarts[cell + 1])]
+            neg = a[q] @ bm
+            hits = np.flatnonzero(neg >= limit)
+            r, c = np.divmod(hits, len(m))
+            qi, mi = q[r], m[c]
+            # a pair is found here (query qi, member mi, in mi's cell) and again in qi's cell when mi
+            # probes it; keep exactly one of the two findings, and no self pair
+            hq = home[qi]
+            twice = (probed[mi] == hq[:, None]).any(axis=1)
+            keep = ~twice | (hq > cell) | ((hq == cell) & (qi < mi))
+            rows.append(qi[keep].astype(np.int32))
+            cols.append(mi[keep].astype(np.int32))
+            dists.append(np.maximum(-neg.ravel()[hits[keep]], 0.0))
     return _symmetric(n, rows, cols, dists)
 
 
