@@ -184,7 +184,8 @@ def _symmetric(n: int, rows: list, cols: list, dists: list) -> Graph:
     r = np.concatenate([np.asarray(x, dtype=np.int32) for x in rows])
     c = np.concatenate([np.asarray(x, dtype=np.int32) for x in cols])
     d = np.concatenate(dists).astype(np.float32)
-    rows.clear(), cols.clear(), dists.clear()
+    for parts in (rows, cols, dists):
+        parts.clear()  # the pieces are copied: let them go before the CSR is built
     return _csr(n, np.concatenate([r, c]), np.concatenate([c, r]), np.concatenate([d, d]))
 
 

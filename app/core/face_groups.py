@@ -92,6 +92,9 @@ def cluster_faces(engine, p: dict) -> dict:
                               "WHERE f.collection_pk = ? AND f.user_pk IS NULL", (coll.pk,)).fetchall()
     scale = scale_for(coll.model_version)
     radius = scale.max_distance(threshold)
+    if engine.read_only:  # nothing can be kept: group everything now, answer, store nothing
+        groups = clustering.partition(snap.vectors, snap.images, radius, scale.similarity, algorithm, DEFAULT_MIN_POINTS)
+        return _unstored_response(coll, snap, groups, scale, min_size)
     full = bool(p.get("Recompute")) or setting is None or (float(setting[0]), setting[1]) != (threshold, algorithm)
     member_of = np.full(len(snap.pks), -2, dtype=np.int64)  # -2: not seen yet, -1: ungrouped, else group pk
     if not full and stored:
@@ -109,6 +112,20 @@ def cluster_faces(engine, p: dict) -> dict:
     if full or len(considered):
         _store(engine, coll, snap, full, threshold, algorithm, joins, new_groups, considered)
     return _response(engine, p["CollectionId"], min_size)
+
+
+def _unstored_response(coll, snap: Snapshot, groups: list, scale, min_size: int) -> dict:
+    taken: set[str] = set()
+    out, grouped = [], np.zeros(len(snap.pks), dtype=bool)
+    for g in groups:
+        if len(g.members) < min_size:
+            continue
+        grouped[g.members] = True
+        out.append({"GroupId": _group_id(coll.collection_id, snap.face_ids[int(g.members[0])], taken),
+                    "FaceIds": [snap.face_ids[i] for i in g.order_by_centrality],
+                    "CoverFaceId": snap.face_ids[g.cover],
+                    "Cohesion": round(float(scale.similarity(g.rms_distance)), 2)})
+    return {"Groups": out, "UngroupedFaceIds": [snap.face_ids[i] for i in np.flatnonzero(~grouped)]}
 
 
 def _place_new_faces(snap: Snapshot, member_of: np.ndarray, radius: float, similarity, algorithm: str):

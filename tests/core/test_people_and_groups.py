@@ -248,3 +248,17 @@ def test_cell_graph_finds_the_pairs_the_exact_graph_finds_on_clustered_faces():
     found, wanted = pairs(cells), pairs(exact)
     assert found <= wanted and len(found) >= 0.99 * len(wanted)
     assert np.array_equal(cells.indptr, np.r_[0, np.cumsum(np.diff(cells.indptr))])  # a well-formed CSR
+
+
+def test_a_read_only_workspace_groups_without_storing(engine, analyzer, rng):
+    engine.create_collection(CollectionId="c")
+    index_photos(engine, analyzer, rng, people=3, each=4, strangers=2)
+    engine.store.read_only = True  # as a workspace opened from a read-only folder
+    try:
+        unstored = engine.cluster_faces(CollectionId="c")
+    finally:
+        engine.store.read_only = False
+    stored = engine.cluster_faces(CollectionId="c")
+    key = lambda r: sorted((g["GroupId"], g["CoverFaceId"], tuple(g["FaceIds"])) for g in r["Groups"])  # noqa: E731
+    assert key(unstored) == key(stored) and len(stored["Groups"]) == 3
+    assert sorted(unstored["UngroupedFaceIds"]) == sorted(stored["UngroupedFaceIds"])
