@@ -3,7 +3,8 @@
     rekurator [global options] <command> [options]
 
 Commands: one per engine operation, named and optioned as in `aws rekognition`
-(associate-faces, list-faces, ...), plus index-folder, export-report, enroll and serve.
+(associate-faces, list-faces, ...), plus index-folder, export-report, enroll, serve and the
+people-and-groups commands (cluster-faces, suggest-faces, name-group, merge-users, split-user).
 Exit codes: see exit_codes.py.
 """
 
@@ -32,12 +33,14 @@ from .exit_codes import (
     service_error_message,
 )
 from .global_options import USAGE, given_flags, global_parser, ineffective_notes, parse_globals
+from .people_commands import PEOPLE_COMMANDS
 
 EXTRA_COMMANDS = {
     "index-folder": "Index every JPEG and PNG under a folder into a collection.",
     "export-report": "Write the versioned JSON report of the workspace's operations journal.",
     "enroll": "Enroll a person from a camera, video file or stream: capture good frames, index, associate.",
     "serve": "Run the local AWS JSON 1.1 endpoint (aws --endpoint-url / boto3 work against it).",
+    **{command: text for command, (_op, text, _remote) in PEOPLE_COMMANDS.items()},
 }
 
 
@@ -136,6 +139,10 @@ def main(argv: list[str] | None = None, *, analyzer=None, analyzer_factory=None,
             from .index_folder import run_index_folder
 
             return run_index_folder(session, rest)
+        if command in PEOPLE_COMMANDS:
+            from .people_commands import run_people_command
+
+            return run_people_command(session, command, rest)
         if command == "enroll":
             from .enroll import run_enroll
 

@@ -13,8 +13,11 @@ ASSOCIATION_PREVIEW = "preview"  # PlanAssociation with match confidences (needs
 WORKSPACE_JOURNAL = "journal"  # the journal of every write ever made there (workspace reports)
 NOT_THIS_PERSON = "not_this_person"  # set_not_this_person / rejected_face_ids
 LOCAL_ANALYSIS = "local_analysis"  # images analysed in this process (store_analyzed, camera enrollment)
+# ClusterFaces, NameGroup, SuggestFaces, SuggestUsers, DescribePeople, ProposeUserId, UpdatePerson
+PEOPLE_AND_GROUPS = "people_and_groups"
 
-ALL = frozenset({THUMBNAILS, IMAGE_PREVIEWS, ASSOCIATION_PREVIEW, WORKSPACE_JOURNAL, NOT_THIS_PERSON, LOCAL_ANALYSIS})
+ALL = frozenset({THUMBNAILS, IMAGE_PREVIEWS, ASSOCIATION_PREVIEW, WORKSPACE_JOURNAL, NOT_THIS_PERSON, LOCAL_ANALYSIS,
+                 PEOPLE_AND_GROUPS})
 
 
 class CapabilityUnavailable(Exception):

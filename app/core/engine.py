@@ -13,7 +13,20 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import association, change_sets, collection_ops, curation, curation_ops, face_ops, journal, search_ops, user_ops
+from . import (
+    association,
+    change_sets,
+    collection_ops,
+    curation,
+    curation_ops,
+    face_groups,
+    face_ops,
+    journal,
+    people,
+    search_ops,
+    suggestions,
+    user_ops,
+)
 from . import capabilities as capabilities_module
 from .analysis import FaceAnalyzer
 from .analyzed_plan import plan_analyzed as _plan_analyzed
@@ -65,6 +78,14 @@ _HANDLERS: dict[str, Callable] = {
     "MergeUsers": curation_ops.merge_users,
     "SplitUser": curation_ops.split_user,
     "ApplyChangeSet": change_sets.apply_change_set,
+    # people and groups (ours): face_groups.py, people.py, suggestions.py
+    "ClusterFaces": face_groups.cluster_faces,
+    "NameGroup": face_groups.name_group,
+    "SuggestUsers": face_groups.suggest_users,
+    "SuggestFaces": suggestions.suggest_faces,
+    "DescribePeople": people.describe_people,
+    "ProposeUserId": people.propose_user_id,
+    "UpdatePerson": people.update_person,
 }
 assert set(_HANDLERS) == set(OPERATIONS) | set(EXTENSIONS)
 

@@ -9,8 +9,11 @@ below are looked up by service_model.shape() beside the model's; their names sta
 from __future__ import annotations
 
 # Extensions (ours, not AWS operations): reads first, then writes.
-EXTENSION_READS = ("PlanAssociation",)
-EXTENSION_WRITES = ("MoveFaces", "MergeUsers", "SplitUser", "ApplyChangeSet")
+EXTENSION_READS = ("PlanAssociation", "SuggestFaces", "SuggestUsers", "DescribePeople", "ProposeUserId")
+EXTENSION_WRITES = ("MoveFaces", "MergeUsers", "SplitUser", "ApplyChangeSet", "ClusterFaces", "NameGroup", "UpdatePerson")
+# the people-and-groups extensions (issue 11): they need the descriptors or the workspace's own tables
+PEOPLE_EXTENSIONS = ("SuggestFaces", "SuggestUsers", "DescribePeople", "ProposeUserId", "ClusterFaces", "NameGroup",
+                     "UpdatePerson")
 EXTENSIONS = EXTENSION_READS + EXTENSION_WRITES
 
 
@@ -52,6 +55,55 @@ SHAPES: dict[str, dict] = {
                     "UserChanges": _member("RekuratorUserChangeList"), "Purpose": _member("RekuratorChangePurpose"),
                     "ClientRequestToken": _member("ClientRequestToken")},
     },
+    # people and groups (face_groups.py, people.py, suggestions.py)
+    "RekuratorClusterFacesRequest": {
+        "type": "structure",
+        "required": ["CollectionId"],
+        "members": {"CollectionId": _member("CollectionId"), "MinGroupSize": _member("RekuratorMinGroupSize"),
+                    "GroupThreshold": _member("Percent"), "Algorithm": _member("RekuratorClusteringAlgorithm"),
+                    "Recompute": _member("Boolean")},
+    },
+    "RekuratorSuggestFacesRequest": {
+        "type": "structure",
+        "required": ["CollectionId", "UserId"],
+        "members": {**_COMMON, "MaxFaces": _member("MaxFaces"), "UserMatchThreshold": _member("Percent")},
+    },
+    "RekuratorSuggestUsersRequest": {
+        "type": "structure",
+        "required": ["CollectionId", "GroupId"],
+        "members": {"CollectionId": _member("CollectionId"), "GroupId": _member("RekuratorGroupId"),
+                    "MaxUsers": _member("MaxUserResults"), "UserMatchThreshold": _member("Percent")},
+    },
+    "RekuratorDescribePeopleRequest": {
+        "type": "structure",
+        "required": ["CollectionId"],
+        "members": {"CollectionId": _member("CollectionId"), "UserIds": _member("RekuratorUserIdList")},
+    },
+    "RekuratorProposeUserIdRequest": {
+        "type": "structure",
+        "required": ["CollectionId", "DisplayName"],
+        "members": {"CollectionId": _member("CollectionId"), "DisplayName": _member("RekuratorDisplayName")},
+    },
+    "RekuratorNameGroupRequest": {
+        "type": "structure",
+        "required": ["CollectionId", "GroupId"],
+        "members": {**_COMMON, "GroupId": _member("RekuratorGroupId"), "DisplayName": _member("RekuratorDisplayName"),
+                    "UserMatchThreshold": _member("Percent"), "ClientRequestToken": _member("ClientRequestToken")},
+    },
+    "RekuratorUpdatePersonRequest": {
+        "type": "structure",
+        "required": ["CollectionId", "UserId"],
+        "members": {**_COMMON, "DisplayName": _member("RekuratorDisplayNameOrEmpty"),
+                    "CoverFaceId": _member("RekuratorFaceIdOrEmpty"), "ClientRequestToken": _member("ClientRequestToken")},
+    },
+    "RekuratorGroupId": {"type": "string", "min": 1, "max": 128, "pattern": "[a-zA-Z0-9_.\\-:]+"},
+    "RekuratorMinGroupSize": {"type": "integer", "min": 2, "max": 100000},
+    "RekuratorClusteringAlgorithm": {"type": "string", "enum": ["CHINESE_WHISPERS", "DBSCAN"]},
+    # 1-200 characters once trimmed (people.check_display_name); the shape only bounds the raw length
+    "RekuratorDisplayName": {"type": "string", "min": 1, "max": 1000},
+    "RekuratorDisplayNameOrEmpty": {"type": "string", "min": 0, "max": 1000},
+    "RekuratorFaceIdOrEmpty": {"type": "string",
+                               "pattern": "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?"},
     "RekuratorUserIdList": {"type": "list", "member": _member("UserId"), "min": 1, "max": 100},
     "RekuratorFaceChangeList": {"type": "list", "member": _member("RekuratorFaceChange"), "min": 0, "max": 4096},
     "RekuratorFaceChange": {

@@ -107,3 +107,31 @@ class ExtensionMethods:
     def apply_change_set(self, **params: Any) -> dict:
         """ApplyChangeSet (extension, ours)."""
         return self.call("ApplyChangeSet", params)
+
+    def cluster_faces(self, **params: Any) -> dict:
+        """ClusterFaces (extension, ours): anonymous groups of the unassigned faces."""
+        return self.call("ClusterFaces", params)
+
+    def name_group(self, **params: Any) -> dict:
+        """NameGroup (extension, ours): a group's most representative faces to a (new) person."""
+        return self.call("NameGroup", params)
+
+    def suggest_faces(self, **params: Any) -> dict:
+        """SuggestFaces (extension, ours): unassigned faces a user most likely owns."""
+        return self.call("SuggestFaces", params)
+
+    def suggest_users(self, **params: Any) -> dict:
+        """SuggestUsers (extension, ours): the users a group most likely is."""
+        return self.call("SuggestUsers", params)
+
+    def describe_people(self, **params: Any) -> dict:
+        """DescribePeople (extension, ours): users with display name, cover face and face count."""
+        return self.call("DescribePeople", params)
+
+    def propose_user_id(self, **params: Any) -> dict:
+        """ProposeUserId (extension, ours): a free UserId slug for a display name."""
+        return self.call("ProposeUserId", params)
+
+    def update_person(self, **params: Any) -> dict:
+        """UpdatePerson (extension, ours): set a user's display name or cover face."""
+        return self.call("UpdatePerson", params)

@@ -16,7 +16,7 @@ REPORT_VERSION = "1.1"
 # the schema file (under resources/) each report version is checked against
 SCHEMA_FILES = {"1.0": "report-1.0.schema.json", "1.1": "report.schema.json"}
 # the operations that put faces on a user with AssociateFaces' response shape
-_ASSOCIATING = ("AssociateFaces", "MoveFaces", "MergeUsers", "SplitUser")
+_ASSOCIATING = ("AssociateFaces", "MoveFaces", "MergeUsers", "SplitUser", "NameGroup")
 
 
 def purpose(operation: str, request: dict) -> str:
@@ -34,6 +34,8 @@ def face_outcomes(operation: str, request: dict, response: dict) -> list[dict]:
     out: list[dict] = []
     if operation in ("SplitUser",):
         user = request.get("NewUserId")
+    if operation == "NameGroup":  # the UserId may have been proposed from the DisplayName
+        user = response.get("UserId", user)
     if operation in _ASSOCIATING:
         moved = {f["FaceId"]: f["FromUserId"] for f in response.get("MovedFaces", [])}
         for f in response.get("AssociatedFaces", []):

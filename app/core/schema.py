@@ -148,5 +148,36 @@ BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# v5 (people and groups): a display name and a cover face per user, and the anonymous
+# groups of unassigned faces that ClusterFaces keeps (face_group_members.group_pk NULL: the face was
+# looked at and left ungrouped; a face that gets a user keeps its row, so an undo puts it back).
+_V5_PEOPLE_AND_GROUPS = """
+CREATE TABLE people (
+    user_pk INTEGER PRIMARY KEY REFERENCES users(pk) ON DELETE CASCADE,
+    display_name TEXT,
+    cover_face_pk INTEGER REFERENCES faces(pk) ON DELETE SET NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE face_groupings (
+    collection_pk INTEGER PRIMARY KEY REFERENCES collections(pk) ON DELETE CASCADE,
+    threshold REAL NOT NULL,
+    algorithm TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE face_groups (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    group_id TEXT NOT NULL,
+    user_pk INTEGER REFERENCES users(pk) ON DELETE SET NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (collection_pk, group_id)
+);
+CREATE TABLE face_group_members (
+    face_pk INTEGER PRIMARY KEY REFERENCES faces(pk) ON DELETE CASCADE,
+    group_pk INTEGER REFERENCES face_groups(pk) ON DELETE CASCADE
+);
+CREATE INDEX face_group_members_by_group ON face_group_members (group_pk);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5_PEOPLE_AND_GROUPS]
 SCHEMA_VERSION = len(MIGRATIONS)

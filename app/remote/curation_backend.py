@@ -13,6 +13,9 @@ to enable its actions:
   bytes with IndexFaces instead); PlanAssociation decides from ListFaces alone (MatchChecked false);
 - set_not_this_person / rejected_face_ids: kept on this computer, one JSON file per endpoint
   (person_marks.py), checked against the endpoint's faces and users when set;
+- the people-and-groups extensions (ClusterFaces, NameGroup, SuggestFaces, SuggestUsers,
+  DescribePeople, ProposeUserId, UpdatePerson): CapabilityUnavailable (people_and_groups), since
+  they need face descriptors, which the API never returns;
 - journal_entries: the writes this adapter made in this session (session_journal.py), so the
   session report works; there is no workspace journal to read.
 
@@ -29,10 +32,10 @@ from __future__ import annotations
 import os
 
 from app.core.backend import Backend
-from app.core.capabilities import LOCAL_ANALYSIS, NOT_THIS_PERSON, CapabilityUnavailable
+from app.core.capabilities import LOCAL_ANALYSIS, NOT_THIS_PERSON, PEOPLE_AND_GROUPS, CapabilityUnavailable
 from app.core.curation import check_face_ids
 from app.core.errors import InvalidParameterException, ResourceNotFoundException
-from app.core.extension_model import EXTENSIONS
+from app.core.extension_model import EXTENSIONS, PEOPLE_EXTENSIONS
 from app.core.validation import validate_request
 
 from .boto3_backend import RemoteBackend
@@ -95,6 +98,11 @@ class RemoteCurationBackend(Backend):
 
     def _extension(self, operation: str, params: dict) -> dict:
         """An extension of ours as AWS calls (remote_curation.py; its `run` validates the request first, as the engine does)."""
+        if operation in PEOPLE_EXTENSIONS:
+            raise CapabilityUnavailable(
+                PEOPLE_AND_GROUPS, f"{operation} needs the face descriptors and the workspace's people and group tables, "
+                f"which a remote endpoint ({self.endpoint_url}) does not offer: the API returns no descriptors. "
+                "Group, suggest and name people in a local workspace")
         try:
             return self.curation.run(operation, params)
         except PartialWriteError as exc:

@@ -91,7 +91,7 @@ from app.core.errors import (
     RekognitionError,
     ResourceNotFoundException,
 )
-from app.core.extension_model import EXTENSIONS
+from app.core.extension_model import EXTENSIONS, PEOPLE_EXTENSIONS
 from app.core.rows import CollectionRow, UserRow, user_status
 from app.core.validation import validate_request
 
@@ -197,7 +197,7 @@ class RemoteCuration:
             "MoveFaces": self.move_faces, "MergeUsers": self.merge_users, "SplitUser": self.split_user,
             "ApplyChangeSet": self.apply_change_set,
         }
-        assert set(handlers) | {"PlanAssociation"} == set(EXTENSIONS)
+        assert set(handlers) | {"PlanAssociation"} == set(EXTENSIONS) - set(PEOPLE_EXTENSIONS)
         return handlers[operation](params)
 
     # -- reading the endpoint ----------------------------------------------------------------------------

@@ -558,3 +558,29 @@ def test_a_non_typed_failure_is_rolled_back_too(twins: Twins) -> None:
     with pytest.raises(RuntimeError):
         twins.backend.move_faces(CollectionId=C, UserId="bob", FaceIds=b[:3], UserMatchThreshold=0)
     assert twins.state() == before
+
+
+class _NoWire:
+    """A RemoteBackend stand-in that must never be called."""
+
+    endpoint_url = "http://127.0.0.1:9"
+
+    def call(self, operation: str, params: dict) -> dict:
+        raise AssertionError(f"{operation} reached the endpoint")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("operation, params", [
+    ("ClusterFaces", {"CollectionId": C}), ("SuggestFaces", {"CollectionId": C, "UserId": "alice"}),
+    ("NameGroup", {"CollectionId": C, "GroupId": "g", "UserId": "alice"}), ("DescribePeople", {"CollectionId": C}),
+])
+def test_people_and_groups_are_unavailable_remotely_without_a_call(tmp_path: Path, operation: str, params: dict) -> None:
+    from app.core.capabilities import PEOPLE_AND_GROUPS, CapabilityUnavailable
+
+    backend = RemoteCurationBackend(_NoWire(), marks_path=tmp_path / "marks.json")  # type: ignore[arg-type]
+    assert PEOPLE_AND_GROUPS not in backend.capabilities
+    with pytest.raises(CapabilityUnavailable) as raised:
+        backend.call(operation, params)
+    assert raised.value.capability == PEOPLE_AND_GROUPS and "descriptors" in str(raised.value)

@@ -1,0 +1,134 @@
+"""People metadata (ours, beside the AWS data): a display name and a cover face per user.
+
+DescribePeople (read), UpdatePerson (write, journaled) and ProposeUserId (read: the slug a display
+name suggests, unique in the collection). Renaming changes only the display name, never the
+UserId; a user deleted (DeleteUser, MergeUsers, an undo) takes its metadata with it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+
+from . import idempotency
+from .errors import InvalidParameterException
+from .records import get_collection, get_user, user_status
+
+DISPLAY_NAME_MAX = 200
+_SLUG_MAX = 100  # leaves room for a "_2" suffix under the UserId's 128 characters
+
+
+def slug(display_name: str) -> str:
+    """"Barack Obama" -> "barack_obama": accents dropped, lower case, anything else "_". A name with
+    no Latin letter or digit at all gives "person"."""
+    text = unicodedata.normalize("NFKD", display_name)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"[^a-z0-9]+", "_", text).strip("_")[:_SLUG_MAX].strip("_")
+    return text or "person"
+
+
+def check_display_name(name) -> str:
+    """The name with surrounding white space removed: any Unicode, 1-200 characters, no control characters."""
+    if not isinstance(name, str):
+        raise InvalidParameterException("DisplayName: give a string")
+    name = unicodedata.normalize("NFC", name.strip())
+    if not 1 <= len(name) <= DISPLAY_NAME_MAX:
+        raise InvalidParameterException(f"DisplayName: give 1 to {DISPLAY_NAME_MAX} characters (got {len(name)})")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        raise InvalidParameterException("DisplayName: no control or line-break characters")
+    return name
+
+
+def unique_user_id(conn, collection_pk: int, base: str) -> str:
+    taken = {r[0] for r in conn.execute("SELECT user_id FROM users WHERE collection_pk = ? AND substr(user_id, 1, ?) = ?",
+                                        (collection_pk, len(base), base))}
+    if base not in taken:
+        return base
+    k = 2
+    while f"{base}_{k}" in taken:
+        k += 1
+    return f"{base}_{k}"
+
+
+def propose_user_id(engine, p: dict) -> dict:
+    """ProposeUserId: {"UserId": a free slug of DisplayName, "DisplayName": the name as it would be stored}."""
+    name = check_display_name(p["DisplayName"])
+    with engine.store.read() as conn:
+        coll = get_collection(conn, p["CollectionId"])
+        return {"UserId": unique_user_id(conn, coll.pk, slug(name)), "DisplayName": name}
+
+
+def person_rows(conn, collection_pk: int, user_pks: list[int] | None = None) -> dict[int, dict]:
+    """user pk -> the person's response shape (UserId, DisplayName, CoverFaceId, FaceCount, UserStatus)."""
+    sql = ("SELECT u.pk, u.user_id, p.display_name, f.face_id, (SELECT COUNT(*) FROM faces c WHERE c.user_pk = u.pk) "
+           "FROM users u LEFT JOIN people p ON p.user_pk = u.pk LEFT JOIN faces f ON f.pk = p.cover_face_pk "
+           "WHERE u.collection_pk = ?")
+    args: list = [collection_pk]
+    if user_pks is not None:
+        sql += f" AND u.pk IN ({','.join('?' * len(user_pks))})"
+        args += user_pks
+    out = {}
+    for pk, user_id, name, cover, count in conn.execute(sql + " ORDER BY u.pk", args):
+        person: dict = {"UserId": user_id}
+        if name is not None:
+            person["DisplayName"] = name
+        if cover is not None:
+            person["CoverFaceId"] = cover
+        person.update({"FaceCount": count, "UserStatus": user_status(count)})
+        out[pk] = person
+    return out
+
+
+def describe_people(engine, p: dict) -> dict:
+    """DescribePeople: every user of the collection (or the UserIds given) with its metadata, in creation order."""
+    with engine.store.read() as conn:
+        coll = get_collection(conn, p["CollectionId"])
+        pks = None
+        if p.get("UserIds"):
+            pks = [get_user(conn, coll, uid).pk for uid in p["UserIds"]]
+        return {"People": list(person_rows(conn, coll.pk, pks).values())}
+
+
+def set_person(conn, user_pk: int, display_name=..., cover_face_pk=...) -> None:
+    """Write the given fields of a person (Ellipsis: leave as is; None: clear)."""
+    row = conn.execute("SELECT display_name, cover_face_pk FROM people WHERE user_pk = ?", (user_pk,)).fetchone()
+    name, cover = row if row else (None, None)
+    name = name if display_name is ... else display_name
+    cover = cover if cover_face_pk is ... else cover_face_pk
+    conn.execute("INSERT INTO people(user_pk, display_name, cover_face_pk, updated_at) VALUES (?,?,?,?) "
+                 "ON CONFLICT(user_pk) DO UPDATE SET display_name = excluded.display_name, "
+                 "cover_face_pk = excluded.cover_face_pk, updated_at = excluded.updated_at",
+                 (user_pk, name, cover, time.time()))
+
+
+def update_person(engine, p: dict) -> dict:
+    """UpdatePerson: set (or, with an empty string, clear) a user's DisplayName and CoverFaceId.
+
+    The cover must be one of the user's faces now (InvalidParameterException otherwise). The answer
+    has the person after the write and `Previous` (the DisplayName and CoverFaceId before), which is
+    the request that takes it back.
+    """
+    name = ... if "DisplayName" not in p else (None if p["DisplayName"] == "" else check_display_name(p["DisplayName"]))
+    if name is ... and "CoverFaceId" not in p:
+        raise InvalidParameterException("UpdatePerson: give DisplayName, CoverFaceId or both")
+
+    def body(tx, coll):
+        conn = tx.conn
+        user = get_user(conn, coll, p["UserId"])
+        before = person_rows(conn, coll.pk, [user.pk])[user.pk]
+        cover = ...
+        if "CoverFaceId" in p:
+            cover = None
+            if p["CoverFaceId"]:
+                row = conn.execute("SELECT pk, user_pk FROM faces WHERE collection_pk = ? AND face_id = ?",
+                                   (coll.pk, p["CoverFaceId"])).fetchone()
+                if row is None or row[1] != user.pk:
+                    raise InvalidParameterException(f"CoverFaceId: {p['CoverFaceId']} is not a face of {user.user_id}")
+                cover = row[0]
+        set_person(conn, user.pk, name, cover)
+        person = person_rows(conn, coll.pk, [user.pk])[user.pk]
+        previous = {"DisplayName": before.get("DisplayName", ""), "CoverFaceId": before.get("CoverFaceId", "")}
+        return {"Person": person, "Previous": previous}, None
+
+    return idempotency.idempotent_write(engine, "UpdatePerson", p, body)
