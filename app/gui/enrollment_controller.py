@@ -687,7 +687,8 @@ class EnrollmentController(QObject):
         """After the window's Undo (or Redo) of an enrollment: the panel and the Results panel say so."""
         w = self.window
         if undone:
-            w.results_panel.show_deletion({"DeletedFaces": list(command.face_ids), "UnsuccessfulFaceDeletions": []})
+            w.results_panel.show_deletion(command.collection_id,
+                                          {"DeletedFaces": list(command.face_ids), "UnsuccessfulFaceDeletions": []})
             self._status(f"Undone: {command.text()} (its faces and photos erased"
                          f"{', and the user' if command.user_created else ''}). Redo (Ctrl+Shift+Z) puts it back.")
         else:

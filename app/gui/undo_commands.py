@@ -13,6 +13,7 @@ the inverse of what the undo did (purpose REDO).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol
@@ -59,10 +60,18 @@ class BackgroundCommand(QUndoCommand):
         if not self._pushed:  # QUndoStack.push calls redo(): the edit already ran
             self._pushed = True
             return
-        self.show_redone(self.last_result)
+        self._show(self.show_redone)
 
     def undo(self) -> None:
-        self.show_undone(self.last_result)
+        self._show(self.show_undone)
+
+    def _show(self, step: Callable[[Any], None]) -> None:
+        # called by QUndoStack from C++: an exception escaping here would reach shiboken's error path,
+        # which crashes the process (PySide6 6.11), so it goes to sys.excepthook instead, as a slot's would
+        try:
+            step(self.last_result)
+        except Exception:  # noqa: BLE001 - reported, never swallowed
+            sys.excepthook(*sys.exc_info())
 
 
 class ChangeSetCommand(BackgroundCommand):
