@@ -159,3 +159,22 @@ def test_command_shows_what_the_backend_did(engine, people):
     cmd.redo()
     assert [owners(engine)[f] for f in people[0][:3]] == ["alice"] * 3
     assert change_sets.inverse(cmd.done_change_set)["FaceChanges"][0]["FromUserId"] == "alice"
+
+
+def test_an_error_while_showing_an_undo_is_reported_not_a_crash(qtbot, engine, people):
+    """QUndoStack calls undo() from C++; an exception escaping it crashed PySide6 6.11 outright."""
+    from PySide6.QtGui import QUndoStack
+
+    class BrokenSink:
+        def apply_change_set(self, cs):
+            raise RuntimeError("the view could not show it")
+
+    r = engine.move_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:1])
+    stack = QUndoStack()
+    command = ChangeSetCommand(BrokenSink(), "Associate", r["ChangeSet"])
+    stack.push(command)
+    command.last_result = command.undo_job(engine)()
+    with qtbot.capture_exceptions() as caught:
+        stack.undo()
+    assert stack.index() == 0  # the stack moved: the backend did undo it
+    assert [str(e[1]) for e in caught] == ["the view could not show it"]
