@@ -64,6 +64,9 @@ def _parser():
     parser.add_argument("--max-seconds", type=float, metavar="<value>",
                         help=f"Stop capturing after this many seconds (default: {LIVE_MAX_SECONDS:g} for a camera or "
                              f"stream, the whole file for a video file).")
+    parser.add_argument("--store-non-matching", action="store_true",
+                        help="Store the frames even when an existing user would not take them (they are then indexed "
+                             "but not associated). By default such frames are refused before anything is written.")
     parser.add_argument("-h", "--help", action="store_true", help="Show this help.")
     return parser
 
@@ -140,7 +143,9 @@ def run_enroll(session, argv: list[str]) -> int:
         session.current_operation = operation
         session.debug.note(f"enroll: {operation}")
 
-    result = enroll(engine, collection_id, user_id, outcome.captured, threshold, on_step=on_step)
+    # the engine's plan decides first: frames an existing user would not take are not stored unless asked
+    result = enroll(engine, collection_id, user_id, outcome.captured, threshold, on_step=on_step,
+                    only_matching=not args.store_non_matching)
     if result.user_created:
         progress.write(f"created user {user_id}")
     response = {

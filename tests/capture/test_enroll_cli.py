@@ -100,3 +100,20 @@ def test_refusals(cli, collection, videos):
 def test_help_and_listing(cli):
     assert "--user-match-threshold" in cli("enroll", "help").out
     assert "enroll" in cli("help").out
+
+
+def test_frames_an_existing_user_would_not_take_are_refused_before_anything_is_written(cli, collection, videos):
+    assert cli("enroll", "--collection-id", "c", "--user-id", "obama", "--camera", videos["short"][0],
+               "--frames", "2").rc == 0
+    before = workspace_state(cli)
+    result = cli("enroll", "--collection-id", "c", "--user-id", "obama", "--camera", videos["stranger"][0],
+                 "--frames", "2")
+    assert result.rc == 254, result.err
+    assert "do not look like obama" in result.err
+    assert workspace_state(cli) == before  # nothing stored
+    # the operator's explicit yes: stored, and reported as not associated
+    result = cli("enroll", "--collection-id", "c", "--user-id", "obama", "--camera", videos["stranger"][0],
+                 "--frames", "2", "--store-non-matching")
+    assert result.rc == 0, result.err
+    assert result.json["AssociatedFaces"] == []
+    assert {r for f in result.json["UnsuccessfulFaceAssociations"] for r in f["Reasons"]} == {"LOW_MATCH_CONFIDENCE"}
