@@ -28,16 +28,28 @@ def plan(engine, p: dict) -> dict:
         return plan_association(conn, coll, user, p["FaceIds"], _threshold(p), bool(p.get("MoveFromOwners"))).as_response()
 
 
-def write_plan(engine, tx, coll, planned: AssociationPlan) -> list[dict]:
-    """Put the plan's admitted faces on its user; the face changes made."""
-    admitted = planned.admitted
-    if not admitted:
+def write_plan(engine, tx, coll, planned: AssociationPlan, dropped_users: list[int] | None = None) -> list[dict]:
+    """Put the plan's admitted faces on its user; the face changes made.
+
+    `dropped_users`: users the same transaction deletes; the index forgets them in the same update
+    (one generation step per transaction, so the index never has to catch up on its own write).
+    """
+    admitted, dropped = planned.admitted, list(dropped_users or [])
+    if not admitted and not dropped:
         return []
     user = planned.user
-    tx.conn.executemany("UPDATE faces SET user_pk = ? WHERE pk = ?", [(user.pk, f.pk) for f in admitted])
+    if admitted:
+        tx.conn.executemany("UPDATE faces SET user_pk = ? WHERE pk = ?", [(user.pk, f.pk) for f in admitted])
     bump_generation(tx.conn, coll)
     pks = [f.pk for f in admitted]
-    engine.after_write(tx, coll, lambda index: index.set_owner(pks, user.pk))
+
+    def update(index) -> None:
+        if pks:
+            index.set_owner(pks, user.pk)
+        for user_pk in dropped:
+            index.drop_user(user_pk)
+
+    engine.after_write(tx, coll, update)
     return [change_sets.face_change(f.face_id, f.owner_id, user.user_id) for f in admitted]
 
 
@@ -77,21 +89,19 @@ def merge_users(engine, p: dict) -> dict:
         conn = tx.conn
         target = get_user(conn, coll, p["UserId"])
         source_rows = [get_user(conn, coll, uid) for uid in sources]
-        face_ids = [r[0] for s in source_rows
-                    for r in conn.execute("SELECT face_id FROM faces WHERE user_pk = ? ORDER BY pk", (s.pk,))]
+        faces_of = {s.user_id: [r[0] for r in conn.execute("SELECT face_id FROM faces WHERE user_pk = ? ORDER BY pk",
+                                                            (s.pk,))] for s in source_rows}
+        face_ids = [fid for s in source_rows for fid in faces_of[s.user_id]]
         planned = plan_association(conn, coll, target, face_ids, _threshold(p, None), move_from_owners=True)
-        changes = write_plan(engine, tx, coll, planned)
-        deleted = []
-        for s in source_rows:
-            if conn.execute("SELECT 1 FROM faces WHERE user_pk = ? LIMIT 1", (s.pk,)).fetchone() is None:
-                conn.execute("INSERT OR IGNORE INTO rejections(user_pk, face_pk, created_at) "
-                             "SELECT ?, face_pk, created_at FROM rejections WHERE user_pk = ?", (target.pk, s.pk))
-                conn.execute("DELETE FROM users WHERE pk = ?", (s.pk,))
-                deleted.append(s.user_id)
-        if deleted:
-            bump_generation(conn, coll)
-            dropped = [s.pk for s in source_rows if s.user_id in deleted]
-            engine.after_write(tx, coll, lambda index: [index.drop_user(pk) for pk in dropped])
+        admitted = {f.face_id for f in planned.admitted}
+        # a source all of whose faces move is emptied, and deleted in the same transaction
+        emptied = [s for s in source_rows if all(fid in admitted for fid in faces_of[s.user_id])]
+        changes = write_plan(engine, tx, coll, planned, [s.pk for s in emptied])
+        for s in emptied:
+            conn.execute("INSERT OR IGNORE INTO rejections(user_pk, face_pk, created_at) "
+                         "SELECT ?, face_pk, created_at FROM rejections WHERE user_pk = ?", (target.pk, s.pk))
+            conn.execute("DELETE FROM users WHERE pk = ?", (s.pk,))
+        deleted = [s.user_id for s in emptied]
         response = {**planned.associate_faces_response(), "MovedFaces": _moved(planned), "DeletedUserIds": deleted,
                     "ChangeSet": change_sets.build(conn, coll, changes, deleted=deleted)}
         return response, None

@@ -293,3 +293,19 @@ def test_a_null_threshold_is_the_default_not_no_threshold(engine, people):
     r = engine.move_faces(CollectionId="c", UserId="alice", FaceIds=[stranger], UserMatchThreshold=None,
                           ClientRequestToken=None)
     assert r["AssociatedFaces"] == [] and r["UnsuccessfulFaceAssociations"][0]["Reasons"] == ["LOW_MATCH_CONFIDENCE"]
+
+
+def test_a_merge_is_one_generation_step_and_the_index_follows_it(engine, people):
+    """The merge moves faces and deletes users in one transaction: one generation step, applied to the
+    in-memory index at commit (no catch-up needed), and searches see the merged user at once."""
+    a = people[0]
+    for uid, ids in (("alice", a[:5]), ("alice2", a[5:10])):
+        engine.create_user(CollectionId="c", UserId=uid)
+        engine.associate_faces(CollectionId="c", UserId=uid, FaceIds=ids)
+    engine.search_users(CollectionId="c", FaceId=a[20])  # the index is loaded
+    pk = next(iter(engine._indexes))
+    before = engine._indexes[pk].generation
+    engine.merge_users(CollectionId="c", UserId="alice", SourceUserIds=["alice2"])
+    assert engine._indexes[pk].generation == before + 1
+    matches = engine.search_users(CollectionId="c", FaceId=a[20])["UserMatches"]
+    assert [m["User"]["UserId"] for m in matches] == ["alice"]
