@@ -50,7 +50,7 @@ class PeopleController(QObject):
         window.collections_view.selectionModel().currentChanged.connect(lambda *_: QTimer.singleShot(0, self.refresh))
 
     def visible(self) -> bool:
-        return not self.w.people_dock.isHidden()
+        return self.w.people_dock.isVisible()  # false once the window is closed: nothing new starts then
 
     def dock_shown(self, shown: bool) -> None:
         if shown:
@@ -162,7 +162,10 @@ class PeopleController(QObject):
             if pixmap is not None:
                 item.setIcon(pixmap)
             items.append(item)
-        self.panel.show_suggestions(self.person_name(uid), items)
+        person = self.person_name(uid)
+        empty = f"{person} has no faces yet: suggestions are faces that look like a person's own." \
+            if not response.get("UserFaceCount") else ""
+        self.panel.show_suggestions(person, items, empty)
         if items and any(i.icon().isNull() for i in items):
             self.w.thumbnails.ready.connect(self._icons_ready, Qt.ConnectionType.UniqueConnection)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Slot
+from PySide6.QtGui import QColor, QPixmap
 
 from app.core.association_plan import MAX_FACES_PER_USER
 from app.core.capabilities import CapabilityUnavailable
@@ -73,8 +74,17 @@ class PeopleModel(QAbstractListModel):
         self.collection_id: str | None = None
         self.cards: list[PersonCard] = []
         self.note = ""
+        self._blank: QPixmap | None = None
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumbnails)
+
+    def _placeholder(self) -> QPixmap:
+        """A card without a crop (yet) keeps its place in the grid: a plain square."""
+        if self._blank is None:
+            side = self.thumbnails.size if self.thumbnails is not None else 72
+            self._blank = QPixmap(side, side)
+            self._blank.fill(QColor(128, 128, 128, 60))
+        return self._blank
 
     def set_people(self, read: PeopleRead | None) -> None:
         self.beginResetModel()
@@ -105,9 +115,10 @@ class PeopleModel(QAbstractListModel):
                 return f"{count(c.face_count, 'face')} no user holds yet, that look alike (group {c.key})"
             return f"User {c.key}" + (f" ({c.name})" if c.name else "")
         if role == Qt.ItemDataRole.DecorationRole:
-            if self.thumbnails is None or self.collection_id is None or not c.cover_face_id:
-                return None
-            return self.thumbnails.pixmap(self.collection_id, c.cover_face_id)
+            pixmap = None
+            if self.thumbnails is not None and self.collection_id is not None and c.cover_face_id:
+                pixmap = self.thumbnails.pixmap(self.collection_id, c.cover_face_id)
+            return pixmap if pixmap is not None else self._placeholder()
         if role == PeopleRole.Kind:
             return c.kind
         if role == PeopleRole.Key:

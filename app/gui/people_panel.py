@@ -72,10 +72,10 @@ class PeoplePanel(QWidget):
         self.cards.setViewMode(QListView.ViewMode.IconMode)
         self.cards.setResizeMode(QListView.ResizeMode.Adjust)
         self.cards.setMovement(QListView.Movement.Static)
-        self.cards.setIconSize(QSize(72, 72))
-        self.cards.setGridSize(QSize(140, 112))
+        self.cards.setIconSize(QSize(96, 96))
+        self.cards.setGridSize(QSize(150, 150))  # room for a two-line name under the crop
         self.cards.setWordWrap(True)
-        self.cards.setUniformItemSizes(True)
+        self.cards.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.cards.activated.connect(lambda index: self.card_activated.emit(self.proxy.mapToSource(index).row()))
         self.cards.selectionModel().currentChanged.connect(self._update_buttons)
         self.name_button = QPushButton("&Name this group…")
