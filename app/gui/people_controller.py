@@ -96,7 +96,7 @@ class PeopleController(QObject):
         if card.kind != "group" or cid is None:
             return
         existing = [self.w.users_model.entry(r).user_id for r in range(self.w.users_model.rowCount())]
-        dialog = NameGroupDialog(card.face_count, existing, self.w)
+        dialog = NameGroupDialog(card.face_count or 0, existing, self.w)
         dialog.name_typed.connect(partial(self._propose, dialog, cid))
         dialog.accepted.connect(partial(self._name_accepted, dialog, cid, card.key))
         dialog.finished.connect(dialog.deleteLater)

@@ -35,13 +35,15 @@ class PersonCard:
     kind: str  # "person" or "group"
     key: str  # UserId or GroupId
     name: str  # the display name (a person), "" for a group
-    face_count: int
+    face_count: int | None  # None: not known (ListUsers gives no count)
     cover_face_id: str | None = None
     face_ids: list[str] = field(default_factory=list)
 
     def title(self) -> str:
         if self.kind == "group":
-            return f"Unknown · {count(self.face_count, 'face')}"
+            return f"Unknown · {count(self.face_count or 0, 'face')}"
+        if self.face_count is None:
+            return self.name or self.key
         return f"{self.name or self.key} · {self.face_count}/{MAX_FACES_PER_USER}"
 
 
@@ -59,7 +61,7 @@ def read_people(engine, collection_id: str, worker=None) -> PeopleRead:
         groups = engine.cluster_faces(CollectionId=collection_id)["Groups"]
     except CapabilityUnavailable:
         users = read_users(engine, collection_id)
-        return PeopleRead(collection_id, [PersonCard("person", u["UserId"], "", 0) for u in users], NO_GROUPS)
+        return PeopleRead(collection_id, [PersonCard("person", u["UserId"], "", None) for u in users], NO_GROUPS)
     cards = [PersonCard("person", p["UserId"], p.get("DisplayName", ""), int(p.get("FaceCount", 0)),
                         p.get("CoverFaceId")) for p in people]
     cards += [PersonCard("group", g["GroupId"], "", len(g["FaceIds"]), g.get("CoverFaceId"), list(g["FaceIds"]))
@@ -112,7 +114,7 @@ class PeopleModel(QAbstractListModel):
             return c.title().replace("·", ",")
         if role == Qt.ItemDataRole.ToolTipRole:
             if c.kind == "group":
-                return f"{count(c.face_count, 'face')} no user holds yet, that look alike (group {c.key})"
+                return f"{count(c.face_count or 0, 'face')} no user holds yet, that look alike (group {c.key})"
             return f"User {c.key}" + (f" ({c.name})" if c.name else "")
         if role == Qt.ItemDataRole.DecorationRole:
             pixmap = None
