@@ -127,10 +127,11 @@ class PeopleController(QObject):
         if change_set["FaceChanges"] or change_set["UserChanges"]:
             text = f"Name {words.count(n, 'face')} {person}" + (" (new person)" if response.get("UserCreated") else "")
             w.undo_stack.push(ChangeSetCommand(w.curation, text, change_set))
-        request = AssociationRequest(cid, user_id, tuple(f["FaceId"] for f in response["AssociatedFaces"]) or ("-",),
-                                     DEFAULT_USER_MATCH_THRESHOLD, False)
-        w.results_panel.show_association(AssociationOutcome(request, response))
-        w.show_results()
+        tried = tuple(f["FaceId"] for f in response["AssociatedFaces"] + response["UnsuccessfulFaceAssociations"])
+        if tried:  # the Results panel lists them as for an association
+            request = AssociationRequest(cid, user_id, tried, DEFAULT_USER_MATCH_THRESHOLD, False)
+            w.results_panel.show_association(AssociationOutcome(request, response))
+            w.show_results()
         w.curation.apply_change_set(change_set)
         w.statusBar().showMessage(f"{person}: {words.count(n, 'face')} named.", 6000)
 

@@ -98,6 +98,7 @@ def test_name_a_group_then_undo(qtbot, engine, analyzer, rng):
     assert w.users_model.row_of("zoe") is not None
     assert cards(w)[0] == "Zoë Ng · 6/100" and cards(w)[1:] == ["Unknown · 4 faces"]
     assert "Zoë Ng" in w.undo_stack.undoText()
+    assert len(w.results_panel.rows) == 6 and "zoe" in w.results_panel.title.text()
     # one undo takes it all back: the user goes, the faces are free again
     w.curation.undo()
     settle(w, 30)
