@@ -63,7 +63,7 @@ from .user_list_view import UserListView
 from .user_model import UserListModel
 from .window_actions import ActionAttributes, build_actions, update_enabled
 from .window_commands import WindowCommands
-from .window_docks import build_docks
+from .window_docks import DockAttributes, build_docks
 from .window_menus import build_menus
 from .workers import TaskList
 from .workspace_controller import WorkspaceController
@@ -72,7 +72,7 @@ FILTER_LABELS = [(FaceFilter.ALL, "All faces"), (FaceFilter.UNASSIGNED, "Unassig
                  (FaceFilter.USER, "Faces of the selected user")]
 
 
-class MainWindow(QMainWindow, ActionAttributes):
+class MainWindow(QMainWindow, ActionAttributes, DockAttributes):
     # the docks (window_docks.py)
     results_panel: ResultsPanel
     search_panel: SearchPanel

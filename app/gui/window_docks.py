@@ -1,4 +1,4 @@
-"""The window's docks on the right: Results, History, Search and Import (tabbed), each in View."""
+"""The window's docks on the right: Results, History, Search and Import (tabbed), each in View; People on the left."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QTabBar, QUndoView, QWidget
 
 from .import_panel import ImportPanel
+from .people_controller import PeopleController
+from .people_model import PeopleModel
+from .people_panel import PeoplePanel
 from .results_panel import ResultsPanel
 from .search_panel import SearchPanel
 
@@ -15,11 +18,21 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 
-def _dock(w: MainWindow, title: str, name: str, widget: QWidget) -> QDockWidget:
+class DockAttributes:
+    """The People dock's parts (the window declares the other docks itself)."""
+
+    people_model: PeopleModel
+    people_panel: PeoplePanel
+    people_dock: QDockWidget
+    people: PeopleController
+
+
+def _dock(w: MainWindow, title: str, name: str, widget: QWidget,
+          area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
     dock = QDockWidget(title, w)
     dock.setObjectName(name)
     dock.setWidget(widget)
-    w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    w.addDockWidget(area, dock)
     w.view_menu.addAction(dock.toggleViewAction())
     return dock
 
@@ -45,3 +58,8 @@ def build_docks(w: MainWindow) -> None:
     w.results_dock.raise_()
     for tabs in w.findChildren(QTabBar):  # the tabs of the tabbed docks (made by QMainWindow)
         tabs.setAccessibleName("Panels: Results, Search, Import")
+    w.people_model = PeopleModel(w.thumbnails, w)
+    w.people_panel = PeoplePanel(w.people_model)
+    w.people_dock = _dock(w, "People", "peopleDock", w.people_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+    w.people = PeopleController(w, w.people_model, w.people_panel)
+    w.people_dock.visibilityChanged.connect(w.people.dock_shown)

@@ -280,3 +280,19 @@ def test_main_comes_up_on_a_running_endpoint_and_exits_cleanly(served, people, t
     answered = [r.getMessage().split()[3:5] for r in caplog.records if r.name == "app.server.access"]
     assert {op for op, _status in answered} >= {"ListCollections", "DescribeCollection", "ListUsers", "ListFaces"}
     assert {status for _op, status in answered} == {"200"}
+
+
+def test_the_people_dock_on_a_remote_endpoint_says_why_and_lists_the_users(qtbot, remote_window):
+    w = remote_window
+    w.people_dock.show()
+    w.people_dock.raise_()
+    settle(w, 30)
+    assert [w.people_model.index(r).data() for r in range(w.people_model.rowCount())] == ["alice", "bob"]
+    assert w.people_panel.note.isVisibleTo(w) and "cannot group faces" in w.people_panel.note.text()
+    w.select_user("alice")
+    settle(w, 30)
+    assert "cannot group faces" in w.people_panel.suggest_title.text()
+    assert error_texts(w) == []
+    w.people.activate(1)  # a named person still works: selects the user
+    settle(w, 30)
+    assert w.current_user() == "bob"
