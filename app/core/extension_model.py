@@ -105,7 +105,8 @@ SHAPES: dict[str, dict] = {
     "RekuratorFaceIdOrEmpty": {"type": "string",
                                "pattern": "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?"},
     "RekuratorUserIdList": {"type": "list", "member": _member("UserId"), "min": 1, "max": 100},
-    "RekuratorFaceChangeList": {"type": "list", "member": _member("RekuratorFaceChange"), "min": 0, "max": 4096},
+    # an undo takes back a whole edit: a disassociation of many users' faces can exceed ListFaces' 4,096
+    "RekuratorFaceChangeList": {"type": "list", "member": _member("RekuratorFaceChange"), "min": 0, "max": 100_000},
     "RekuratorFaceChange": {
         "type": "structure",
         "required": ["FaceId"],
