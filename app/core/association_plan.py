@@ -41,6 +41,12 @@ ALREADY_ASSOCIATED = "ALREADY_ASSOCIATED"
 FAIL = "FAIL"
 
 
+def requested_threshold(p: dict, default: float | None = DEFAULT_USER_MATCH_THRESHOLD) -> float | None:
+    """A request's UserMatchThreshold as a float, `default` when absent; None means no match check."""
+    value = p.get("UserMatchThreshold", default)
+    return None if value is None else float(value)
+
+
 def unique_ids(face_ids) -> list[str]:
     """The ids in their order, each once (the first occurrence wins)."""
     return list(dict.fromkeys(face_ids))

@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 
 from . import change_sets, idempotency
-from .association_plan import DEFAULT_USER_MATCH_THRESHOLD, MOVE, AssociationPlan, plan_association, unique_ids
+from .association_plan import (
+    MOVE,
+    AssociationPlan,
+    plan_association,
+    requested_threshold,
+    unique_ids,
+)
 from .errors import ConflictException, InvalidParameterException
 from .records import bump_generation, get_collection, get_user
-
-
-def _threshold(p: dict, default: float | None = DEFAULT_USER_MATCH_THRESHOLD) -> float | None:
-    value = p.get("UserMatchThreshold", default)
-    return None if value is None else float(value)
 
 
 def plan(engine, p: dict) -> dict:
@@ -25,7 +26,8 @@ def plan(engine, p: dict) -> dict:
     with engine.store.read() as conn:
         coll = get_collection(conn, p["CollectionId"])
         user = get_user(conn, coll, p["UserId"])
-        return plan_association(conn, coll, user, p["FaceIds"], _threshold(p), bool(p.get("MoveFromOwners"))).as_response()
+        planned = plan_association(conn, coll, user, p["FaceIds"], requested_threshold(p), bool(p.get("MoveFromOwners")))
+        return planned.as_response()
 
 
 def write_plan(engine, tx, coll, planned: AssociationPlan, dropped_users: list[int] | None = None) -> list[dict]:
@@ -59,7 +61,7 @@ def _moved(planned: AssociationPlan) -> list[dict]:
 
 def move_faces(engine, p: dict) -> dict:
     """MoveFaces: AssociateFaces that may take faces from their current owners (MoveFromOwners, default true)."""
-    p = {**p, "UserMatchThreshold": _threshold(p), "MoveFromOwners": bool(p.get("MoveFromOwners", True))}
+    p = {**p, "UserMatchThreshold": requested_threshold(p), "MoveFromOwners": bool(p.get("MoveFromOwners", True))}
 
     def body(tx, coll):
         user = get_user(tx.conn, coll, p["UserId"])
@@ -92,7 +94,7 @@ def merge_users(engine, p: dict) -> dict:
         faces_of = {s.user_id: [r[0] for r in conn.execute("SELECT face_id FROM faces WHERE user_pk = ? ORDER BY pk",
                                                             (s.pk,))] for s in source_rows}
         face_ids = [fid for s in source_rows for fid in faces_of[s.user_id]]
-        planned = plan_association(conn, coll, target, face_ids, _threshold(p, None), move_from_owners=True)
+        planned = plan_association(conn, coll, target, face_ids, requested_threshold(p, None), move_from_owners=True)
         admitted = {f.face_id for f in planned.admitted}
         # a source all of whose faces move is emptied, and deleted in the same transaction
         emptied = [s for s in source_rows if all(fid in admitted for fid in faces_of[s.user_id])]

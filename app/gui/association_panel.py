@@ -225,7 +225,7 @@ class AssociationPreviewDialog(QDialog):
             return
         request = ap.plan_request(self.collection_id, self.user_id, included, self.threshold.value(),
                                   self.move_faces.isChecked())
-        self.runner.run("Previewing the association", partial(_plan, self.engine, request), self.show_plan,
+        self.runner.run("Previewing the association", partial(ap.plan_job, self.engine, request), self.show_plan,
                         self._on_plan_failed, key=self._plan_key, scope=self.collection_id, owner=self)
 
     @Slot(object)
@@ -330,7 +330,3 @@ class AssociationPreviewDialog(QDialog):
             settings.setValue(KEY_QUICK_CONFIRM, self.quick_choice.isChecked())
         settings.sync()
         super().accept()
-
-
-def _plan(engine, request: dict, worker=None) -> dict:
-    return engine.plan_association(**request)

@@ -48,6 +48,11 @@ def plan_request(collection_id: str, user_id: str, face_ids, threshold: float, m
             "UserMatchThreshold": float(threshold), "MoveFromOwners": bool(move)}
 
 
+def plan_job(engine, request: dict, worker=None) -> dict:
+    """PlanAssociation for a plan_request (a job for the operation runner)."""
+    return engine.plan_association(**request)
+
+
 def rows_from_plan(plan: dict) -> list[PreviewRow]:
     checked = plan.get("MatchChecked", True)
     rows = []

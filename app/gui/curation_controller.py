@@ -62,7 +62,7 @@ class CurationController(QObject):
             return
         request = ap.plan_request(collection_id, user_id, face_ids, preview_threshold(), move=True)
         w.statusBar().showMessage(f"Previewing the association with {user_id}…", 2000)
-        self.runner.run(f"Previewing the association with {user_id}", partial(_plan, self.engine, request),
+        self.runner.run(f"Previewing the association with {user_id}", partial(ap.plan_job, self.engine, request),
                         partial(self._plan_ready, request, quick),
                         partial(self._plan_failed, user_id), key="drop-plan", scope=collection_id)
 
@@ -294,10 +294,6 @@ class CurationController(QObject):
 
     def faces_changed(self, collection_id: str, face_ids, user_ids) -> None:
         self.window.workspace.faces_changed(collection_id, list(face_ids), list(user_ids))
-
-
-def _plan(engine, request: dict, worker=None) -> dict:
-    return engine.plan_association(**request)
 
 
 def _delete_faces(engine, collection_id: str, face_ids: list[str], worker=None) -> dict:

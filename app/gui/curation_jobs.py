@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from app.core import change_sets
 from app.core.association_plan import MAX_FACES_PER_USER
-from app.core.errors import InvalidParameterException
+from app.core.errors import InvalidParameterException, ResourceNotFoundException
 
 from .association_preview import AssociationRequest
 
@@ -59,16 +59,38 @@ class DisassociationOutcome:
         return [f for ids in self.disassociated.values() for f in ids]
 
 
-def _count_users(engine, collection_id: str, user_ids) -> dict[str, int]:
+LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most 4096 per call (service model)
+
+
+def face_count(engine, collection_id: str, user_id: str) -> int:
+    # a user holds at most MAX_FACES_PER_USER faces, so one page counts them all
+    return len(engine.list_faces(CollectionId=collection_id, UserId=user_id, MaxResults=MAX_FACES_PER_USER)["Faces"])
+
+
+def face_counts(engine, collection_id: str, user_ids) -> dict[str, int]:
+    """Face count per user that still exists (a deleted one is left out)."""
     counts = {}
-    for uid in user_ids:
-        faces = engine.list_faces(CollectionId=collection_id, UserId=uid, MaxResults=MAX_FACES_PER_USER)["Faces"]
-        counts[uid] = len(faces)
+    for user_id in dict.fromkeys(user_ids):
+        try:
+            counts[user_id] = face_count(engine, collection_id, user_id)
+        except ResourceNotFoundException:
+            continue
     return counts
 
 
+def read_faces(engine, collection_id: str, face_ids) -> dict[str, dict]:
+    """ListFaces entries of these faces by FaceId, 4,096 a call (a deleted face is absent)."""
+    ids = list(dict.fromkeys(face_ids))
+    faces: dict[str, dict] = {}
+    for start in range(0, len(ids), LIST_FACES_MAX_IDS):
+        chunk = ids[start : start + LIST_FACES_MAX_IDS]
+        page = engine.list_faces(CollectionId=collection_id, FaceIds=chunk, MaxResults=len(chunk))
+        faces.update({f["FaceId"]: f for f in page["Faces"]})
+    return faces
+
+
 def _freed_change_set(engine, collection_id: str, freed: dict[str, list[str]]) -> dict:
-    counts = _count_users(engine, collection_id, freed)
+    counts = face_counts(engine, collection_id, freed)
     return {"CollectionId": collection_id,
             "FaceChanges": [change_sets.face_change(f, uid, None) for uid, ids in freed.items() for f in ids],
             "UserChanges": [{"UserId": uid, "Change": change_sets.UPDATE, "FaceCount": n,

@@ -15,9 +15,9 @@ from enum import IntEnum, StrEnum
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
 
+from .curation_jobs import read_faces
 from .mime import FACE_IDS_MIME, encode_faces
 
-LIST_FACES_MAX_IDS = 4096  # ListFaces FaceIds: at most 4096 per call (service model)
 MAX_PAGES_PER_FETCH = 8  # a filtered fetch reads at most this many pages before yielding to the GUI
 
 
@@ -209,13 +209,7 @@ class FaceListModel(QAbstractListModel):
         worker and calls apply_faces)."""
         if self.collection_id is None:
             return
-        face_ids = list(dict.fromkeys(face_ids))
-        current: dict[str, dict] = {}
-        for start in range(0, len(face_ids), LIST_FACES_MAX_IDS):
-            chunk = face_ids[start : start + LIST_FACES_MAX_IDS]
-            page = self._engine.list_faces(CollectionId=self.collection_id, FaceIds=chunk, MaxResults=len(chunk))
-            current.update({f["FaceId"]: f for f in page["Faces"]})
-        self.apply_faces(face_ids, current)
+        self.apply_faces(face_ids, read_faces(self._engine, self.collection_id, face_ids))
 
     def apply_faces(self, face_ids, current: dict[str, dict]) -> None:
         """Bring the rows of `face_ids` up to date from `current` (ListFaces entries by FaceId; a face

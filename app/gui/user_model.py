@@ -8,8 +8,8 @@ from enum import IntEnum
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 from app.core.association_plan import MAX_FACES_PER_USER
-from app.core.errors import ResourceNotFoundException
 
+from .curation_jobs import face_count
 from .face_delegate import user_colour
 from .owner_colours import OWNER_COLOURS
 
@@ -43,11 +43,6 @@ class UserEntry:
         return f"{'…' if self.face_count is None else self.face_count} / {MAX_FACES_PER_USER}"
 
 
-def _face_count(engine, collection_id: str, user_id: str) -> int:
-    # a user holds at most MAX_FACES_PER_USER faces, so one page counts them all
-    return len(engine.list_faces(CollectionId=collection_id, UserId=user_id, MaxResults=MAX_FACES_PER_USER)["Faces"])
-
-
 def read_users(engine, collection_id: str, worker=None) -> list[dict]:
     """Every user of a collection, as ListUsers gives them (creation order)."""
     users: list[dict] = []
@@ -60,17 +55,6 @@ def read_users(engine, collection_id: str, worker=None) -> list[dict]:
         params["NextToken"] = page["NextToken"]
 
 
-def face_counts(engine, collection_id: str, user_ids) -> dict[str, int]:
-    """Face count per user that still exists (a deleted one is left out)."""
-    counts = {}
-    for user_id in dict.fromkeys(user_ids):
-        try:
-            counts[user_id] = _face_count(engine, collection_id, user_id)
-        except ResourceNotFoundException:
-            continue
-    return counts
-
-
 def count_faces(engine, collection_id: str, user_ids, worker=None) -> dict[str, int]:
     """Face count per user (a background job: one ListFaces per user)."""
     counts = {}
@@ -78,7 +62,7 @@ def count_faces(engine, collection_id: str, user_ids, worker=None) -> dict[str, 
         if worker is not None:
             worker.check_cancelled()
             worker.report(n, len(user_ids), "Counting faces per user")
-        counts[user_id] = _face_count(engine, collection_id, user_id)
+        counts[user_id] = face_count(engine, collection_id, user_id)
     return counts
 
 
@@ -135,7 +119,7 @@ class UserListModel(QAbstractListModel):
             if row is None:
                 continue
             assert self.collection_id is not None  # rows exist only for a loaded collection
-            self._rows[row].face_count = _face_count(self._engine, self.collection_id, user_id)
+            self._rows[row].face_count = face_count(self._engine, self.collection_id, user_id)
             self._changed(row, [UserRole.FaceCount, UserRole.Status])
 
     def apply_user_changes(self, collection_id: str, user_changes: list[dict]) -> list[str]:

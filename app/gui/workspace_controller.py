@@ -16,10 +16,11 @@ from PySide6.QtCore import QObject
 from app.core.errors import ResourceNotFoundException
 
 from .collection_model import describe_entry, read_collections
+from .curation_jobs import face_counts, read_faces
 from .face_model import FacePageQuery, read_face_pages
 from .reason_text import count
 from .settings import app_settings, last_collection_key, pins_key
-from .user_model import count_faces, face_counts, read_users
+from .user_model import count_faces, read_users
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -246,13 +247,7 @@ class WorkspaceController(QObject):
 # -- the jobs (run in a worker) -------------------------------------------------------------------
 def read_changes(engine, collection_id: str, face_ids: list[str], user_ids: list[str], worker=None) -> dict:
     """What the window re-reads after an edit."""
-    faces: dict[str, dict] = {}
-    ids = list(dict.fromkeys(face_ids))
-    for start in range(0, len(ids), 4096):
-        chunk = ids[start : start + 4096]
-        page = engine.list_faces(CollectionId=collection_id, FaceIds=chunk, MaxResults=len(chunk))
-        faces.update({f["FaceId"]: f for f in page["Faces"]})
-    return {"faces": faces, "counts": face_counts(engine, collection_id, user_ids),
+    return {"faces": read_faces(engine, collection_id, face_ids), "counts": face_counts(engine, collection_id, user_ids),
             "collection": describe_entry(engine, collection_id)}
 
 

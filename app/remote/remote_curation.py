@@ -74,7 +74,6 @@ from app.core import change_sets, idempotency
 from app.core.association_plan import (
     ALREADY_ASSOCIATED,
     ASSOCIATE,
-    DEFAULT_USER_MATCH_THRESHOLD,
     DIFFERENT_USER,
     FAIL,
     MAX_FACES_PER_USER,
@@ -82,6 +81,7 @@ from app.core.association_plan import (
     AssociationPlan,
     FaceFacts,
     admit_faces,
+    requested_threshold,
     unique_ids,
 )
 from app.core.errors import (
@@ -133,11 +133,6 @@ def _describe(exc: Exception) -> str:
 
 def _missing_user(user_id: str, collection_id: str) -> RekognitionError:
     return ResourceNotFoundException(f"The user id: {user_id} does not exist in the collection: {collection_id}")
-
-
-def _threshold(p: dict, default: float | None = DEFAULT_USER_MATCH_THRESHOLD) -> float | None:
-    value = p.get("UserMatchThreshold", default)
-    return None if value is None else float(value)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -433,7 +428,7 @@ class RemoteCuration:
 
     def plan_association(self, p: dict) -> dict:
         """PlanAssociation: the engine's response shape, decided from ListFaces; MatchChecked false."""
-        planned = self._plan(p["CollectionId"], p["UserId"], p["FaceIds"], _threshold(p), bool(p.get("MoveFromOwners")))
+        planned = self._plan(p["CollectionId"], p["UserId"], p["FaceIds"], requested_threshold(p), bool(p.get("MoveFromOwners")))
         return {**planned.as_response(), "MatchChecked": False}
 
     def _write_plan(self, seq: _Sequence, planned: AssociationPlan, threshold: float | None) -> list[dict]:
@@ -489,7 +484,7 @@ class RemoteCuration:
 
     def move_faces(self, p: dict) -> dict:
         """MoveFaces: AssociateFaces that may take faces from their current owners (MoveFromOwners, default true)."""
-        p = {**p, "UserMatchThreshold": _threshold(p), "MoveFromOwners": bool(p.get("MoveFromOwners", True))}
+        p = {**p, "UserMatchThreshold": requested_threshold(p), "MoveFromOwners": bool(p.get("MoveFromOwners", True))}
         cid = p["CollectionId"]
 
         def body() -> dict:
@@ -519,7 +514,7 @@ class RemoteCuration:
             faces_of = {s: self._user_faces(cid, s) for s in sources}
             owners: dict[str, str | None] = {fid: s for s, ids in faces_of.items() for fid in ids}
             count = len(self._user_faces(cid, target))
-            threshold = _threshold(p, None)
+            threshold = requested_threshold(p, None)
             planned = plan_from_owners(cid, target, list(owners), owners, count, threshold, True)
             seq = _Sequence(cid)
 
