@@ -309,3 +309,50 @@ def test_a_merge_is_one_generation_step_and_the_index_follows_it(engine, people)
     assert engine._indexes[pk].generation == before + 1
     matches = engine.search_users(CollectionId="c", FaceId=a[20])["UserMatches"]
     assert [m["User"]["UserId"] for m in matches] == ["alice"]
+
+
+def test_plan_merge_is_the_merge_unwritten(engine, analyzer, rng, people):
+    """PlanMerge answers the very decision MergeUsers then makes (the window's merge preview reads it)."""
+    big = index_people(engine, analyzer, rng, people=1, each=70, seed=5)[0]
+    for uid in ("x", "y", "z"):
+        engine.create_user(CollectionId="c", UserId=uid)
+    engine.associate_faces(CollectionId="c", UserId="x", FaceIds=big[:60])
+    engine.associate_faces(CollectionId="c", UserId="y", FaceIds=people[0][:5])
+    engine.associate_faces(CollectionId="c", UserId="z", FaceIds=people[0][5:40] + big[60:])
+    before = all_owners(engine)
+    plan = engine.plan_merge(CollectionId="c", UserId="x", SourceUserIds=["y", "z"])
+    assert all_owners(engine) == before  # nothing written
+    assert plan["UserFaceCount"] == 60 and plan["UserFaceCountAfter"] == 100
+    assert plan["DeletedUserIds"] == ["y"]  # z keeps what the cap keeps out
+    assert {f["OwnerUserId"] for f in plan["Faces"]} == {"y", "z"}
+    kept_out = [f["FaceId"] for f in plan["Faces"] if f["Outcome"] == "FAIL"]
+    assert len(kept_out) == 10 and all(f["Reasons"] == ["USER_FACE_LIMIT_EXCEEDED"] for f in plan["Faces"]
+                                       if f["Outcome"] == "FAIL")
+    r = engine.merge_users(CollectionId="c", UserId="x", SourceUserIds=["y", "z"])
+    assert [f["FaceId"] for f in r["AssociatedFaces"]] == [f["FaceId"] for f in plan["Faces"] if f["Outcome"] == "MOVE"]
+    assert [f["FaceId"] for f in r["UnsuccessfulFaceAssociations"]] == kept_out
+    assert r["DeletedUserIds"] == plan["DeletedUserIds"]
+
+
+def test_plan_merge_with_a_threshold_names_the_faces_that_do_not_match(engine, people):
+    engine.create_user(CollectionId="c", UserId="alice")
+    engine.create_user(CollectionId="c", UserId="mixed")
+    engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:10])
+    engine.associate_faces(CollectionId="c", UserId="mixed", FaceIds=people[0][10:13] + people[1][:2], UserMatchThreshold=0)
+    plan = engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["mixed"], UserMatchThreshold=75)
+    low = {f["FaceId"] for f in plan["Faces"] if "LOW_MATCH_CONFIDENCE" in f.get("Reasons", [])}
+    assert low == set(people[1][:2]) and plan["DeletedUserIds"] == []
+    r = engine.merge_users(CollectionId="c", UserId="alice", SourceUserIds=["mixed"], UserMatchThreshold=75)
+    assert {f["FaceId"] for f in r["UnsuccessfulFaceAssociations"]} == low
+
+
+def test_plan_merge_errors(engine, people):
+    engine.create_user(CollectionId="c", UserId="alice")
+    with pytest.raises(ResourceNotFoundException):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["ghost"])
+    with pytest.raises(InvalidParameterException, match="PlanMerge: SourceUserIds must not include"):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["alice"])
+    with pytest.raises(InvalidParameterException, match="more than once"):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["bob", "bob"])
+    with pytest.raises(InvalidParameterException, match="SourceUserIds"):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=[])
