@@ -21,7 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, QModelIndex, QObject, QPoint, Qt
-from PySide6.QtGui import QDrag
+from PySide6.QtGui import QDrag, QDropEvent, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QMenu, QVBoxLayout
 
 from app.core import capabilities as caps
@@ -382,40 +382,40 @@ class PeopleActions(QObject):
             menu.addAction(w.act_split_person)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        kind = event.type()
         if watched is self.cards:
-            if kind == QEvent.Type.KeyPress and self.guess_bar.guess is not None \
+            if isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress and self.guess_bar.guess is not None \
                     and event.key() in (Qt.Key.Key_Y, Qt.Key.Key_N) \
-                    and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:  # type: ignore[attr-defined]
-                self.answer_guess(event.key() == Qt.Key.Key_Y)  # type: ignore[attr-defined]
+                    and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+                self.answer_guess(event.key() == Qt.Key.Key_Y)
                 return True
             return False
-        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
-            pos = event.position().toPoint()  # type: ignore[attr-defined]
+        if isinstance(event, QMouseEvent):
+            return self._mouse(event)
+        if isinstance(event, QDropEvent):  # QDragEnterEvent and QDragMoveEvent are QDropEvents too
+            target = self.drop_target(event.position().toPoint(), event.mimeData())
+            dropped = people_from_mime(event.mimeData())
+            if target is None or dropped is None:
+                event.ignore()
+                return True
+            event.acceptProposedAction()
+            if event.type() == QEvent.Type.Drop:
+                self.ask_merge(target, [target, *dropped[1]])
+            return True
+        return False
+
+    def _mouse(self, event: QMouseEvent) -> bool:
+        """A press on a card, then a move past the drag distance: drag the card (or the selected people)."""
+        pos = event.position().toPoint()
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             self._press = (pos, self.cards.indexAt(pos))
-        elif kind == QEvent.Type.MouseMove and self._press is not None \
-                and event.buttons() & Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
-            pos = event.position().toPoint()  # type: ignore[attr-defined]
+        elif kind == QEvent.Type.MouseMove and self._press is not None and event.buttons() & Qt.MouseButton.LeftButton:
             if (pos - self._press[0]).manhattanLength() >= QApplication.startDragDistance():
                 index, self._press = self._press[1], None
                 self._drag_card(index)
                 return True
         elif kind == QEvent.Type.MouseButtonRelease:
             self._press = None
-        elif kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            target = self.drop_target(event.position().toPoint(), event.mimeData())  # type: ignore[attr-defined]
-            if target is not None:
-                event.acceptProposedAction()  # type: ignore[attr-defined]
-            else:
-                event.ignore()
-            return True
-        elif kind == QEvent.Type.Drop:
-            dropped = people_from_mime(event.mimeData())  # type: ignore[attr-defined]
-            target = self.drop_target(event.position().toPoint(), event.mimeData())  # type: ignore[attr-defined]
-            if target is not None and dropped is not None:
-                event.acceptProposedAction()  # type: ignore[attr-defined]
-                self.ask_merge(target, [target, *dropped[1]])
-            return True
         return False
 
     def _drag_card(self, index: QModelIndex) -> None:
