@@ -10,7 +10,7 @@ tooltips.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -165,6 +165,7 @@ class MergePreviewDialog(QDialog):
             self.cover.setPixmap(pixmap)
         else:
             self.cover.clear()
+        self.cover.setVisible(p.cover_face_id is not None)
 
     @Slot(str, object)
     def _on_thumbnails(self, collection_id: str, face_ids) -> None:
@@ -173,10 +174,15 @@ class MergePreviewDialog(QDialog):
             self._show_cover()
 
     # -- the engine's answer -----------------------------------------------------------------------
-    def show_plan(self, survivor: str, threshold: float | None, plan: dict) -> None:
+    def show_plan(self, survivor: str, threshold: float | None, plan: dict, cover: str | None = None) -> None:
+        """The engine's PlanMerge for this choice; `cover`: the face to show for the survivor (its cover, or
+        its first face when it has none)."""
         if survivor != self.survivor() or threshold != self.threshold():
             return  # an answer to an earlier choice
         self.plan = plan
+        if cover is not None and cover != self.people[survivor].cover_face_id:
+            self.people[survivor] = replace(self.people[survivor], cover_face_id=cover)
+            self._show_cover()
         target = self.name(survivor)
         incoming, kept_out = [], []
         full = 0  # kept out by the cap alone (the rest do not look like the survivor, room or not)
@@ -208,7 +214,8 @@ class MergePreviewDialog(QDialog):
                 why.append(f"{full} by the {MAX_FACES_PER_USER}-face cap")
             if n_out > full:
                 why.append(f"{n_out - full} by the match threshold")
-            parts.append(f"{words.count(n_out, 'face')} stay where they are ({', '.join(why)}).")
+            stay = "stays where it is" if n_out == 1 else "stay where they are"
+            parts.append(f"{words.count(n_out, 'face')} {stay} ({', '.join(why)}).")
         removed = [self.name(u) for u in plan.get("DeletedUserIds", [])]
         kept = [self.name(u) for u in self.sources() if u not in plan.get("DeletedUserIds", [])]
         if removed:

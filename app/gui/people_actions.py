@@ -208,9 +208,10 @@ class PeopleActions(QObject):
 
     def _plan_merge(self, dialog: MergePreviewDialog, cid: str) -> None:
         survivor, sources, threshold = dialog.survivor(), dialog.sources(), dialog.threshold()
+        cover = self.person(survivor).cover_face_id
         self.w.runner.run(f"Previewing the merge into {dialog.name(survivor)}",
-                          partial(_plan_merge, self.w.engine, cid, survivor, sources, threshold),
-                          partial(dialog.show_plan, survivor, threshold),
+                          partial(_plan_merge, self.w.engine, cid, survivor, sources, threshold, cover),
+                          lambda answer: dialog.show_plan(survivor, threshold, *answer),
                           lambda exc: dialog.plan_failed(f"The merge cannot be previewed: {exc}"),
                           key="merge-plan", owner=dialog)
 
@@ -465,11 +466,17 @@ def _suggest_users(engine, cid: str, group_id: str, worker=None) -> dict:
     return engine.suggest_users(CollectionId=cid, GroupId=group_id)
 
 
-def _plan_merge(engine, cid: str, survivor: str, sources: list[str], threshold: float | None, worker=None) -> dict:
+def _plan_merge(engine, cid: str, survivor: str, sources: list[str], threshold: float | None, cover: str | None,
+                worker=None) -> tuple[dict, str | None]:
+    """PlanMerge, and the face to show for the survivor: its cover, else its first face (None: it has none)."""
     params: dict = {"CollectionId": cid, "UserId": survivor, "SourceUserIds": sources}
     if threshold is not None:
         params["UserMatchThreshold"] = threshold
-    return engine.plan_merge(**params)
+    plan = engine.plan_merge(**params)
+    if cover is None:
+        faces = engine.list_faces(CollectionId=cid, UserId=survivor, MaxResults=1)["Faces"]
+        cover = faces[0]["FaceId"] if faces else None
+    return plan, cover
 
 
 def _merge(engine, cid: str, survivor: str, sources: list[str], threshold: float | None, worker=None) -> dict:
