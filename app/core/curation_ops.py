@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from . import change_sets, idempotency
+from . import change_sets, idempotency, people
 from .association_plan import (
     MOVE,
     AssociationPlan,
@@ -119,6 +119,7 @@ def merge_users(engine, p: dict) -> dict:
     def body(tx, coll):
         conn = tx.conn
         target, planned, emptied = _merge_plan(conn, coll, p, sources)
+        kept = people.saved_metadata(conn, coll.pk, {s.user_id: s.pk for s in emptied})  # for the undo
         changes = write_plan(engine, tx, coll, planned, [s.pk for s in emptied])
         for s in emptied:
             conn.execute("INSERT OR IGNORE INTO rejections(user_pk, face_pk, created_at) "
@@ -126,7 +127,7 @@ def merge_users(engine, p: dict) -> dict:
             conn.execute("DELETE FROM users WHERE pk = ?", (s.pk,))
         deleted = [s.user_id for s in emptied]
         response = {**planned.associate_faces_response(), "MovedFaces": _moved(planned), "DeletedUserIds": deleted,
-                    "ChangeSet": change_sets.build(conn, coll, changes, deleted=deleted)}
+                    "ChangeSet": change_sets.build(conn, coll, changes, deleted=deleted, metadata=kept)}
         return response, None
 
     return idempotency.idempotent_write(engine, "MergeUsers", p, body)

@@ -121,7 +121,9 @@ SHAPES: dict[str, dict] = {
     "RekuratorUserChange": {
         "type": "structure",
         "required": ["UserId", "Change"],
-        "members": {"UserId": _member("UserId"), "Change": _member("RekuratorUserChangeKind")},
+        "members": {"UserId": _member("UserId"), "Change": _member("RekuratorUserChangeKind"),
+                    # a user re-created by an undo or redo gets its person back (DELETE entries of change sets)
+                    "DisplayName": _member("RekuratorDisplayName"), "CoverFaceId": _member("FaceId")},
     },
     "RekuratorUserChangeKind": {"type": "string", "enum": ["CREATE", "DELETE"]},
     "RekuratorChangePurpose": {"type": "string", "enum": ["UNDO", "REDO"]},

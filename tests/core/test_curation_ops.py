@@ -356,3 +356,60 @@ def test_plan_merge_errors(engine, people):
         engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["bob", "bob"])
     with pytest.raises(InvalidParameterException, match="SourceUserIds"):
         engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=[])
+
+
+def person_of(engine, uid: str) -> dict:
+    p = engine.describe_people(CollectionId="c", UserIds=[uid])["People"][0]
+    return {k: p[k] for k in ("DisplayName", "CoverFaceId") if k in p}
+
+
+def test_undoing_a_merge_brings_the_merged_people_back_with_their_name_and_cover(engine, people):
+    a = people[0]
+    for uid, name, faces in (("ann", "Ann Lee", a[:4]), ("ann2", "Ann L.", a[4:7]), ("ann3", "Änne", a[7:9])):
+        engine.create_user(CollectionId="c", UserId=uid)
+        engine.associate_faces(CollectionId="c", UserId=uid, FaceIds=faces)
+        engine.update_person(CollectionId="c", UserId=uid, DisplayName=name, CoverFaceId=faces[-1])
+    r = engine.merge_users(CollectionId="c", UserId="ann", SourceUserIds=["ann2", "ann3"])
+    deletes = [u for u in r["ChangeSet"]["UserChanges"] if u["Change"] == "DELETE"]
+    assert deletes == [{"UserId": "ann2", "Change": "DELETE", "DisplayName": "Ann L.", "CoverFaceId": a[6]},
+                       {"UserId": "ann3", "Change": "DELETE", "DisplayName": "Änne", "CoverFaceId": a[8]}]
+    assert person_of(engine, "ann") == {"DisplayName": "Ann Lee", "CoverFaceId": a[3]}  # the target keeps its own
+    undo = engine.apply_change_set(**change_sets.inverse(r["ChangeSet"]))
+    assert person_of(engine, "ann2") == {"DisplayName": "Ann L.", "CoverFaceId": a[6]}
+    assert person_of(engine, "ann3") == {"DisplayName": "Änne", "CoverFaceId": a[8]}
+    # redo deletes them again, and the undo of the redo brings them back again
+    redo = engine.apply_change_set(**change_sets.inverse(undo["ChangeSet"], "REDO"))
+    assert {u["UserId"] for u in engine.list_users(CollectionId="c")["Users"]} == {"ann"}
+    engine.apply_change_set(**change_sets.inverse(redo["ChangeSet"]))
+    assert person_of(engine, "ann2") == {"DisplayName": "Ann L.", "CoverFaceId": a[6]}
+
+
+def test_redoing_a_split_brings_the_new_person_back_with_its_name(engine, people):
+    a = people[0]
+    engine.create_user(CollectionId="c", UserId="ann")
+    engine.associate_faces(CollectionId="c", UserId="ann", FaceIds=a[:6])
+    r = engine.split_user(CollectionId="c", UserId="ann", FaceIds=a[4:6], NewUserId="bo")
+    engine.update_person(CollectionId="c", UserId="bo", DisplayName="Bo Chen")
+    undo = engine.apply_change_set(**change_sets.inverse(r["ChangeSet"]))
+    assert "bo" not in {u["UserId"] for u in engine.list_users(CollectionId="c")["Users"]}
+    engine.apply_change_set(**change_sets.inverse(undo["ChangeSet"], "REDO"))
+    assert person_of(engine, "bo") == {"DisplayName": "Bo Chen"}
+
+
+def test_a_re_created_person_whose_cover_is_gone_comes_back_without_it(engine, people):
+    a = people[0]
+    engine.create_user(CollectionId="c", UserId="ann")
+    engine.associate_faces(CollectionId="c", UserId="ann", FaceIds=a[:2])
+    request = {"CollectionId": "c", "FaceChanges": [], "Purpose": "UNDO",
+               "UserChanges": [{"UserId": "zoe", "Change": "CREATE", "DisplayName": "Zoë", "CoverFaceId": a[0]}]}
+    engine.apply_change_set(**request)
+    assert person_of(engine, "zoe") == {"DisplayName": "Zoë"}  # a[0] is ann's, not zoe's
+
+
+def test_a_bad_display_name_in_a_change_set_writes_nothing(engine, people):
+    users = engine.list_users(CollectionId="c")["Users"]
+    for name, match in (("   ", "DisplayName"), ("a\u0007b", "control"), ("x" * 201, "1 to 200")):
+        with pytest.raises(InvalidParameterException, match=match):
+            engine.apply_change_set(CollectionId="c", FaceChanges=[], Purpose="UNDO",
+                                    UserChanges=[{"UserId": "zoe", "Change": "CREATE", "DisplayName": name}])
+    assert engine.list_users(CollectionId="c")["Users"] == users

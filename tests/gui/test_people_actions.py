@@ -139,6 +139,9 @@ def test_merge_preview_names_the_survivor_and_one_undo_takes_it_back(qtbot, engi
     settle(w, 30)
     assert [owners(engine)[f] for f in a[:5]] == ["u_ann"] * 3 + ["u_ann2"] * 2
     assert w.users_model.row_of("u_ann2") is not None
+    # the merged person comes back as they were: their name (and cover), not a bare user id
+    assert engine.describe_people(CollectionId="c", UserIds=["u_ann2"])["People"][0]["DisplayName"] == "Ann L."
+    assert "Ann L. · 2/100" in [w.people_model.index(r).data() for r in range(w.people_model.rowCount())]
     w.close()
 
 
