@@ -5,20 +5,24 @@ Real widgets, offscreen; every backend call through the window's runner (settle 
 
 from __future__ import annotations
 
+import json
 import re
+
+import jsonschema
 
 from PySide6.QtCore import QItemSelectionModel, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel, QMenu
 
 from app.gui.face_model import FaceFilter
+from app.resources import resource_path
 from app.gui.merge_preview_dialog import MergePreviewDialog
 from app.gui.people_actions import people_mime
 from app.gui.person_dialogs import RenameDialog, SplitDialog
 from tests.core.test_curation_ops import index_people as index_many
 
 from .conftest import owners
-from .gui_actions import settle
+from .gui_actions import done, settle
 from .test_people_dock import index_groups, open_people
 from .test_slow_backend import SlowBackend
 
@@ -321,7 +325,7 @@ def test_name_this_group_from_the_menu(qtbot, engine, analyzer, rng):
     w.close()
 
 
-def test_people_actions_never_call_a_slow_backend_on_the_gui_thread(qtbot, engine, analyzer, rng):
+def test_people_actions_never_call_a_slow_backend_on_the_gui_thread(qtbot, engine, analyzer, rng, tmp_path):
     from app.gui.main_window import MainWindow
 
     groups = two_people(engine, analyzer, rng)
@@ -363,5 +367,12 @@ def test_people_actions_never_call_a_slow_backend_on_the_gui_thread(qtbot, engin
     w.curation.undo()
     settle(w, 60)
     assert [owners(engine)[f] for f in a[:5]] == ["u_ann"] * 3 + ["u_ann2"] * 2
+    # each step is in the journal, so in the session's JSON report
+    call = w.export_report(tmp_path / "session.json")
+    assert done(w, call)
+    report = json.loads(call.result[0].read_text())
+    jsonschema.validate(report, json.loads(resource_path("report.schema.json").read_text()))
+    assert [op["Operation"] for op in report["Operations"]] == [
+        "MergeUsers", "SplitUser", "UpdatePerson", "UpdatePerson", "ApplyChangeSet", "ApplyChangeSet"]
     w.close()
     assert slow.gui_thread_calls == []
