@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from . import idempotency
+from . import idempotency, people
 from .association_plan import MAX_FACES_PER_USER
 from .errors import ConflictException, InvalidParameterException, ResourceNotFoundException
 from .records import CollectionRow, bump_generation, user_status
@@ -38,15 +38,17 @@ def face_change(face_id: str, from_user: str | None, to_user: str | None) -> dic
 
 
 def build(conn: sqlite3.Connection, coll: CollectionRow, face_changes: list[dict], created: tuple[str, ...] | list[str] = (),
-          deleted: tuple[str, ...] | list[str] = ()) -> dict:
-    """The change set of a write, with each touched user's face count read after the write."""
+          deleted: tuple[str, ...] | list[str] = (), metadata: dict[str, dict] | None = None) -> dict:
+    """The change set of a write, with each touched user's face count read after the write. `metadata`:
+    the DisplayName and CoverFaceId of the users the write deleted (people.saved_metadata, read before),
+    kept on their DELETE entries so that the inverse re-creates the person whole."""
     touched = list(dict.fromkeys([*created,
                                   *(u for c in face_changes for u in (c.get("FromUserId"), c.get("ToUserId")) if u),
                                   *deleted]))
     users = []
     for user_id in touched:
         if user_id in deleted:
-            users.append({"UserId": user_id, "Change": DELETE})
+            users.append({"UserId": user_id, "Change": DELETE, **(metadata or {}).get(user_id, {})})
             continue
         row = conn.execute("SELECT pk FROM users WHERE collection_pk = ? AND user_id = ?", (coll.pk, user_id)).fetchone()
         if row is None:  # deleted by this write without being listed: report it as such
@@ -63,7 +65,12 @@ def inverse(change_set: dict, purpose: str = "UNDO") -> dict:
     inverse of an undo (purpose REDO, given the undo's own change set)."""
     faces = [face_change(c["FaceId"], c.get("ToUserId"), c.get("FromUserId")) for c in change_set["FaceChanges"]]
     flip = {CREATE: DELETE, DELETE: CREATE}
-    users = [{"UserId": u["UserId"], "Change": flip[u["Change"]]} for u in change_set["UserChanges"] if u["Change"] in flip]
+    users = []
+    for u in change_set["UserChanges"]:
+        if u["Change"] in flip:
+            # a deleted person comes back with its name and cover
+            kept = {k: u[k] for k in ("DisplayName", "CoverFaceId") if k in u and u["Change"] == DELETE}
+            users.append({"UserId": u["UserId"], "Change": flip[u["Change"]], **kept})
     request: dict = {"CollectionId": change_set["CollectionId"], "FaceChanges": faces, "Purpose": purpose}
     if users:
         request["UserChanges"] = users
@@ -93,6 +100,11 @@ def apply_change_set(engine, p: dict) -> dict:
     if len(set(ids)) != len(ids):
         raise InvalidParameterException("ApplyChangeSet: FaceChanges lists a FaceId more than once")
     to_create = [u["UserId"] for u in user_changes if u["Change"] == CREATE]
+    saved = {u["UserId"]: {k: u[k] for k in ("DisplayName", "CoverFaceId") if k in u}
+             for u in user_changes if u["Change"] == CREATE}
+    for kept in saved.values():
+        if "DisplayName" in kept:
+            people.check_display_name(kept["DisplayName"])
     to_delete = [u["UserId"] for u in user_changes if u["Change"] == DELETE]
     if set(to_create) & set(to_delete) or len(set(to_create)) != len(to_create) or len(set(to_delete)) != len(to_delete):
         raise InvalidParameterException("ApplyChangeSet: a UserId is listed twice in UserChanges")
@@ -135,6 +147,9 @@ def apply_change_set(engine, p: dict) -> dict:
             n = conn.execute("SELECT COUNT(*) FROM faces WHERE user_pk = ?", (existing[uid],)).fetchone()[0]
             if n > MAX_FACES_PER_USER:
                 raise ConflictException(f"User {uid} would hold {n} faces, more than {MAX_FACES_PER_USER}")
+        for uid in to_create:
+            people.restore_metadata(conn, coll.pk, existing[uid], saved[uid])
+        deleted_metadata = people.saved_metadata(conn, coll.pk, {uid: existing[uid] for uid in to_delete})
         for uid in to_delete:
             n = conn.execute("SELECT COUNT(*) FROM faces WHERE user_pk = ?", (existing[uid],)).fetchone()[0]
             if n:
@@ -154,6 +169,6 @@ def apply_change_set(engine, p: dict) -> dict:
                     index.drop_user(user_pk)
 
             engine.after_write(tx, coll, update_index)
-        return {"ChangeSet": build(conn, coll, changes, to_create, to_delete)}, None
+        return {"ChangeSet": build(conn, coll, changes, to_create, to_delete, deleted_metadata)}, None
 
     return idempotency.idempotent_write(engine, "ApplyChangeSet", p, body)

@@ -1,4 +1,4 @@
-"""The curation operations beyond the AWS API (ours): PlanAssociation, MoveFaces, MergeUsers, SplitUser.
+"""The curation operations beyond the AWS API (ours): PlanAssociation, PlanMerge, MoveFaces, MergeUsers, SplitUser.
 
 Each write is one SQLite transaction with ClientRequestToken replay and a journal entry, like
 the AWS write operations, and returns a ChangeSet (change_sets.py) besides its per-face results.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from . import change_sets, idempotency
+from . import change_sets, idempotency, people
 from .association_plan import (
     MOVE,
     AssociationPlan,
@@ -73,31 +73,53 @@ def move_faces(engine, p: dict) -> dict:
     return idempotency.idempotent_write(engine, "MoveFaces", p, body)
 
 
+def _check_sources(operation: str, p: dict) -> list[str]:
+    sources = list(p["SourceUserIds"])
+    if p["UserId"] in sources:
+        raise InvalidParameterException(f"{operation}: SourceUserIds must not include the target UserId")
+    if len(set(sources)) != len(sources):
+        raise InvalidParameterException(f"{operation}: SourceUserIds lists a user more than once")
+    return sources
+
+
+def _merge_plan(conn, coll, p: dict, sources: list[str]):
+    """The one decision of a merge: the target, the sources, each source's faces, the plan, the emptied sources."""
+    target = get_user(conn, coll, p["UserId"])
+    source_rows = [get_user(conn, coll, uid) for uid in sources]
+    faces_of = {s.user_id: [r[0] for r in conn.execute("SELECT face_id FROM faces WHERE user_pk = ? ORDER BY pk",
+                                                        (s.pk,))] for s in source_rows}
+    face_ids = [fid for s in source_rows for fid in faces_of[s.user_id]]
+    planned = plan_association(conn, coll, target, face_ids, requested_threshold(p, None), move_from_owners=True)
+    admitted = {f.face_id for f in planned.admitted}
+    # a source all of whose faces move is emptied, and deleted in the same transaction
+    emptied = [s for s in source_rows if all(fid in admitted for fid in faces_of[s.user_id])]
+    return target, planned, emptied
+
+
+def plan_merge(engine, p: dict) -> dict:
+    """PlanMerge: what MergeUsers would do now, writing nothing (PlanAssociation's answer for the sources'
+    faces, in the order MergeUsers takes them, plus the sources it would delete)."""
+    sources = _check_sources("PlanMerge", p)
+    with engine.store.read() as conn:
+        coll = get_collection(conn, p["CollectionId"])
+        _target, planned, emptied = _merge_plan(conn, coll, p, sources)
+        return {**planned.as_response(), "DeletedUserIds": [s.user_id for s in emptied]}
+
+
 def merge_users(engine, p: dict) -> dict:
     """MergeUsers: every face of the source users onto the target, within its 100-face cap.
 
     Sources are taken in the order given, each one's faces in index order. No match threshold
     unless UserMatchThreshold is given (merging is the curator's decision). A source left with
     no face is deleted; its "not this person" marks carry over to the target. Faces the cap
-    keeps out stay on their source, which then stays too.
+    keeps out stay on their source, which then stays too. PlanMerge is the same decision, unwritten.
     """
-    sources = list(p["SourceUserIds"])
-    if p["UserId"] in sources:
-        raise InvalidParameterException("MergeUsers: SourceUserIds must not include the target UserId")
-    if len(set(sources)) != len(sources):
-        raise InvalidParameterException("MergeUsers: SourceUserIds lists a user more than once")
+    sources = _check_sources("MergeUsers", p)
 
     def body(tx, coll):
         conn = tx.conn
-        target = get_user(conn, coll, p["UserId"])
-        source_rows = [get_user(conn, coll, uid) for uid in sources]
-        faces_of = {s.user_id: [r[0] for r in conn.execute("SELECT face_id FROM faces WHERE user_pk = ? ORDER BY pk",
-                                                            (s.pk,))] for s in source_rows}
-        face_ids = [fid for s in source_rows for fid in faces_of[s.user_id]]
-        planned = plan_association(conn, coll, target, face_ids, requested_threshold(p, None), move_from_owners=True)
-        admitted = {f.face_id for f in planned.admitted}
-        # a source all of whose faces move is emptied, and deleted in the same transaction
-        emptied = [s for s in source_rows if all(fid in admitted for fid in faces_of[s.user_id])]
+        target, planned, emptied = _merge_plan(conn, coll, p, sources)
+        kept = people.saved_metadata(conn, coll.pk, {s.user_id: s.pk for s in emptied})  # for the undo
         changes = write_plan(engine, tx, coll, planned, [s.pk for s in emptied])
         for s in emptied:
             conn.execute("INSERT OR IGNORE INTO rejections(user_pk, face_pk, created_at) "
@@ -105,7 +127,7 @@ def merge_users(engine, p: dict) -> dict:
             conn.execute("DELETE FROM users WHERE pk = ?", (s.pk,))
         deleted = [s.user_id for s in emptied]
         response = {**planned.associate_faces_response(), "MovedFaces": _moved(planned), "DeletedUserIds": deleted,
-                    "ChangeSet": change_sets.build(conn, coll, changes, deleted=deleted)}
+                    "ChangeSet": change_sets.build(conn, coll, changes, deleted=deleted, metadata=kept)}
         return response, None
 
     return idempotency.idempotent_write(engine, "MergeUsers", p, body)

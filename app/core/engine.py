@@ -75,6 +75,7 @@ _HANDLERS: dict[str, Callable] = {
     # extensions (ours): see extension_model.py and the README
     "PlanAssociation": curation_ops.plan,
     "MoveFaces": curation_ops.move_faces,
+    "PlanMerge": curation_ops.plan_merge,
     "MergeUsers": curation_ops.merge_users,
     "SplitUser": curation_ops.split_user,
     "ApplyChangeSet": change_sets.apply_change_set,

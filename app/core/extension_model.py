@@ -9,7 +9,7 @@ below are looked up by service_model.shape() beside the model's; their names sta
 from __future__ import annotations
 
 # Extensions (ours, not AWS operations): reads first, then writes.
-EXTENSION_READS = ("PlanAssociation", "SuggestFaces", "SuggestUsers", "DescribePeople", "ProposeUserId")
+EXTENSION_READS = ("PlanAssociation", "PlanMerge", "SuggestFaces", "SuggestUsers", "DescribePeople", "ProposeUserId")
 EXTENSION_WRITES = ("MoveFaces", "MergeUsers", "SplitUser", "ApplyChangeSet", "ClusterFaces", "NameGroup", "UpdatePerson")
 # the people-and-groups extensions (issue 11): they need the descriptors or the workspace's own tables
 PEOPLE_EXTENSIONS = ("SuggestFaces", "SuggestUsers", "DescribePeople", "ProposeUserId", "ClusterFaces", "NameGroup",
@@ -41,6 +41,11 @@ SHAPES: dict[str, dict] = {
         "required": ["CollectionId", "UserId", "SourceUserIds"],
         "members": {**_COMMON, "SourceUserIds": _member("RekuratorUserIdList"), "UserMatchThreshold": _member("Percent"),
                     "ClientRequestToken": _member("ClientRequestToken")},
+    },
+    "RekuratorPlanMergeRequest": {
+        "type": "structure",
+        "required": ["CollectionId", "UserId", "SourceUserIds"],
+        "members": {**_COMMON, "SourceUserIds": _member("RekuratorUserIdList"), "UserMatchThreshold": _member("Percent")},
     },
     "RekuratorSplitUserRequest": {
         "type": "structure",
@@ -116,7 +121,9 @@ SHAPES: dict[str, dict] = {
     "RekuratorUserChange": {
         "type": "structure",
         "required": ["UserId", "Change"],
-        "members": {"UserId": _member("UserId"), "Change": _member("RekuratorUserChangeKind")},
+        "members": {"UserId": _member("UserId"), "Change": _member("RekuratorUserChangeKind"),
+                    # a user re-created by an undo or redo gets its person back (DELETE entries of change sets)
+                    "DisplayName": _member("RekuratorDisplayName"), "CoverFaceId": _member("FaceId")},
     },
     "RekuratorUserChangeKind": {"type": "string", "enum": ["CREATE", "DELETE"]},
     "RekuratorChangePurpose": {"type": "string", "enum": ["UNDO", "REDO"]},

@@ -96,6 +96,10 @@ class ExtensionMethods:
         """MoveFaces (extension, ours)."""
         return self.call("MoveFaces", params)
 
+    def plan_merge(self, **params: Any) -> dict:
+        """PlanMerge (extension, ours): what MergeUsers would do now, writing nothing."""
+        return self.call("PlanMerge", params)
+
     def merge_users(self, **params: Any) -> dict:
         """MergeUsers (extension, ours)."""
         return self.call("MergeUsers", params)

@@ -80,6 +80,33 @@ def person_rows(conn, collection_pk: int, user_pks: list[int] | None = None) -> 
     return out
 
 
+def saved_metadata(conn, collection_pk: int, users: dict[str, int]) -> dict[str, dict]:
+    """UserId -> the person's DisplayName and CoverFaceId (those it has) for `users` (UserId -> pk), read
+    before a write deletes them: a change set keeps them, so that its undo brings the person back whole."""
+    if not users:
+        return {}
+    rows = person_rows(conn, collection_pk, list(users.values()))
+    out = {}
+    for uid, pk in users.items():
+        kept = {k: rows[pk][k] for k in ("DisplayName", "CoverFaceId") if k in rows.get(pk, {})}
+        if kept:
+            out[uid] = kept
+    return out
+
+
+def restore_metadata(conn, collection_pk: int, user_pk: int, saved: dict) -> None:
+    """Give a re-created user the DisplayName and CoverFaceId it had; a cover that is not one of its faces
+    now is left out (the person is shown without one)."""
+    cover = None
+    if saved.get("CoverFaceId"):
+        row = conn.execute("SELECT pk FROM faces WHERE collection_pk = ? AND face_id = ? AND user_pk = ?",
+                           (collection_pk, saved["CoverFaceId"], user_pk)).fetchone()
+        cover = row[0] if row else None
+    name = check_display_name(saved["DisplayName"]) if saved.get("DisplayName") else None
+    if name is not None or cover is not None:
+        set_person(conn, user_pk, name, cover)
+
+
 def describe_people(engine, p: dict) -> dict:
     """DescribePeople: every user of the collection (or the UserIds given) with its metadata, in creation order."""
     with engine.store.read() as conn:

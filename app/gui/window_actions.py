@@ -59,10 +59,24 @@ ACTIONS: tuple[ActionSpec, ...] = (
                f"Camera enrollment is not available {REMOTE}: the frames are analysed and stored on this computer."),
     ActionSpec("associate", "&Associate selected faces with user…", ("Ctrl+Return",),
                "Preview, then associate the selected faces with the selected user", FACES_AND_USER),
-    ActionSpec("disassociate", "&Disassociate selected faces", ("Ctrl+D",), enabled_when=FACES),
+    ActionSpec("disassociate", "&Disassociate selected faces", ("Ctrl+D", "Shift+Del"),
+               "Take the selected faces off their person (they stay in the collection, unassigned)", FACES),
     ActionSpec("notThisPerson", "&Not this person", ("Ctrl+Shift+D",),
                "Mark the selected faces as not the selected user; hidden from its suggestions", FACES_AND_USER,
                caps.NOT_THIS_PERSON, "“Not this person” marks are not available here."),
+    # people (People view, issue 11): people_actions.py
+    ActionSpec("nameGroup", "&Name this group…", ("Ctrl+G",),
+               "Give the selected unknown group of the People view a name: a person with its faces", COLLECTION,
+               caps.PEOPLE_AND_GROUPS, f"Naming groups is not available {REMOTE}: it cannot group faces."),
+    ActionSpec("mergePeople", "&Merge people…", ("Ctrl+M",),
+               "Preview, then merge the people selected in the People view into one (Ctrl+click to select)",
+               COLLECTION),
+    ActionSpec("splitPerson", "&Split into a new person…", ("Ctrl+Shift+S",),
+               "The selected faces of one person become a new person", FACES),
+    ActionSpec("renamePerson", "&Rename person…", ("F2",), "Change a person's display name (the user id stays)",
+               COLLECTION, caps.PEOPLE_AND_GROUPS, f"Display names are not available {REMOTE}: the user id is the name."),
+    ActionSpec("useAsCover", "Use as &cover", (), "Show the selected face on its person's card", FACES,
+               caps.PEOPLE_AND_GROUPS, f"Covers are not available {REMOTE}: it keeps no people metadata."),
     ActionSpec("deleteFaces", "Delete selected faces…", ("Del",), enabled_when=FACES),
     ActionSpec("searchSimilar", "Search &similar to selected face", ("Ctrl+F",), enabled_when=FACES),
     ActionSpec("sortByFace", "Sort by similarity to selected &face", ("Ctrl+Shift+F",), enabled_when=FACES),
@@ -103,6 +117,11 @@ ATTRIBUTES = {
     "associate": "act_associate",
     "disassociate": "act_disassociate",
     "notThisPerson": "act_not_this_person",
+    "nameGroup": "act_name_group",
+    "mergePeople": "act_merge_people",
+    "splitPerson": "act_split_person",
+    "renamePerson": "act_rename_person",
+    "useAsCover": "act_use_as_cover",
     "deleteFaces": "act_delete_faces",
     "searchSimilar": "act_search",
     "sortByFace": "act_sort_face",
@@ -138,6 +157,11 @@ class ActionAttributes:
     act_associate: QAction
     act_disassociate: QAction
     act_not_this_person: QAction
+    act_name_group: QAction
+    act_merge_people: QAction
+    act_split_person: QAction
+    act_rename_person: QAction
+    act_use_as_cover: QAction
     act_delete_faces: QAction
     act_search: QAction
     act_sort_face: QAction

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.workflows.journal_report import journal_report, last_journal_seq, write_report
 
-from . import message_boxes, name_dialog
+from . import message_boxes, name_dialog, people_actions
 from .face_model import FaceFilter
 from .reason_text import count
 
@@ -49,6 +49,7 @@ class WindowCommands(QObject):
             "goCollections": partial(w.focus_pane, "collections"), "goUsers": partial(w.focus_pane, "users"),
             "goFaces": partial(w.focus_pane, "faces"),
             **{name: partial(w.set_filter, value) for name, value in FILTERS.items()},
+            **people_actions.handlers(w),
         }
 
     @Slot(str, object)

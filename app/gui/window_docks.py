@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QTabBar, QUndoView, QWidget
 
 from .import_panel import ImportPanel
+from .people_actions import PeopleActions
 from .people_controller import PeopleController
 from .people_model import PeopleModel
 from .people_panel import PeoplePanel
@@ -25,6 +26,7 @@ class DockAttributes:
     people_panel: PeoplePanel
     people_dock: QDockWidget
     people: PeopleController
+    people_actions: PeopleActions  # merge, split, rename, cover, "Is this <name>?"
 
 
 def _dock(w: MainWindow, title: str, name: str, widget: QWidget,
@@ -63,3 +65,4 @@ def build_docks(w: MainWindow) -> None:
     w.people_dock = _dock(w, "People", "peopleDock", w.people_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
     w.people = PeopleController(w, w.people_model, w.people_panel)
     w.people_dock.visibilityChanged.connect(w.people.dock_shown)
+    w.people_actions = PeopleActions(w)

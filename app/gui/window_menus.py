@@ -23,6 +23,9 @@ def build_menus(window) -> None:
     m.setToolTipsVisible(True)
     m.addActions([window.act_new_user, window.act_delete_user, window.act_pin_user, window.act_unpin_user])
     m.addSeparator()
+    m.addActions([window.act_name_group, window.act_merge_people, window.act_split_person, window.act_rename_person,
+                  window.act_use_as_cover])
+    m.addSeparator()
     m.addAction(window.act_enroll)
     m = mb.addMenu("F&aces")
     m.setToolTipsVisible(True)
@@ -45,6 +48,6 @@ def build_menus(window) -> None:
     window.view_menu.addSeparator()
     # the grid's context menu: the same commands
     window.face_grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-    for act in (window.act_associate, window.act_disassociate, window.act_not_this_person, window.act_search,
-                window.act_sort_face):
+    for act in (window.act_associate, window.act_disassociate, window.act_not_this_person, window.act_split_person,
+                window.act_use_as_cover, window.act_search, window.act_sort_face):
         window.face_grid.addAction(act)

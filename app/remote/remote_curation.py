@@ -1,4 +1,4 @@
-"""The curation extensions (PlanAssociation, MoveFaces, MergeUsers, SplitUser, ApplyChangeSet) on a remote
+"""The curation extensions (PlanAssociation, PlanMerge, MoveFaces, MergeUsers, SplitUser, ApplyChangeSet) on a remote
 endpoint, as sequences of the AWS operations it offers (ListFaces, ListUsers, CreateUser, DeleteUser,
 AssociateFaces, DisassociateFaces). No Qt here.
 
@@ -188,11 +188,13 @@ class RemoteCuration:
         validate_request(operation, params)
         if operation == "PlanAssociation":
             return self.plan_association(params)
+        if operation == "PlanMerge":
+            return self.plan_merge(params)
         handlers: dict[str, Callable[[dict], dict]] = {
             "MoveFaces": self.move_faces, "MergeUsers": self.merge_users, "SplitUser": self.split_user,
             "ApplyChangeSet": self.apply_change_set,
         }
-        assert set(handlers) | {"PlanAssociation"} == set(EXTENSIONS) - set(PEOPLE_EXTENSIONS)
+        assert set(handlers) | {"PlanAssociation", "PlanMerge"} == set(EXTENSIONS) - set(PEOPLE_EXTENSIONS)
         return handlers[operation](params)
 
     # -- reading the endpoint ----------------------------------------------------------------------------
@@ -500,22 +502,40 @@ class RemoteCuration:
 
         return self._idempotent("MoveFaces", p, body)
 
-    def merge_users(self, p: dict) -> dict:
-        """MergeUsers: every face of the source users onto the target within its cap; emptied sources deleted."""
+    @staticmethod
+    def _sources(operation: str, p: dict) -> list[str]:
         sources = list(p["SourceUserIds"])
         if p["UserId"] in sources:
-            raise InvalidParameterException("MergeUsers: SourceUserIds must not include the target UserId")
+            raise InvalidParameterException(f"{operation}: SourceUserIds must not include the target UserId")
         if len(set(sources)) != len(sources):
-            raise InvalidParameterException("MergeUsers: SourceUserIds lists a user more than once")
+            raise InvalidParameterException(f"{operation}: SourceUserIds lists a user more than once")
+        return sources
+
+    def _merge_plan(self, p: dict, sources: list[str]) -> tuple[dict[str, list[str]], float | None, AssociationPlan]:
+        """A merge's decision, from ListFaces: each source's faces, the threshold, the plan (MergeUsers and PlanMerge)."""
         cid, target = p["CollectionId"], p["UserId"]
+        self._require_users(cid, [target, *sources])
+        faces_of = {s: self._user_faces(cid, s) for s in sources}
+        owners: dict[str, str | None] = {fid: s for s, ids in faces_of.items() for fid in ids}
+        count = len(self._user_faces(cid, target))
+        threshold = requested_threshold(p, None)
+        return faces_of, threshold, plan_from_owners(cid, target, list(owners), owners, count, threshold, True)
+
+    def plan_merge(self, p: dict) -> dict:
+        """PlanMerge: what MergeUsers would do now, decided from ListFaces (MatchChecked false); writes nothing."""
+        sources = self._sources("PlanMerge", p)
+        faces_of, _threshold, planned = self._merge_plan(p, sources)
+        admitted = {f.face_id for f in planned.admitted}
+        deleted = [s for s in sources if all(fid in admitted for fid in faces_of[s])]
+        return {**planned.as_response(), "MatchChecked": False, "DeletedUserIds": deleted}
+
+    def merge_users(self, p: dict) -> dict:
+        """MergeUsers: every face of the source users onto the target within its cap; emptied sources deleted."""
+        sources = self._sources("MergeUsers", p)
+        cid = p["CollectionId"]
 
         def body() -> dict:
-            self._require_users(cid, [target, *sources])
-            faces_of = {s: self._user_faces(cid, s) for s in sources}
-            owners: dict[str, str | None] = {fid: s for s, ids in faces_of.items() for fid in ids}
-            count = len(self._user_faces(cid, target))
-            threshold = requested_threshold(p, None)
-            planned = plan_from_owners(cid, target, list(owners), owners, count, threshold, True)
+            faces_of, threshold, planned = self._merge_plan(p, sources)
             seq = _Sequence(cid)
 
             def steps() -> dict:

@@ -309,3 +309,107 @@ def test_a_merge_is_one_generation_step_and_the_index_follows_it(engine, people)
     assert engine._indexes[pk].generation == before + 1
     matches = engine.search_users(CollectionId="c", FaceId=a[20])["UserMatches"]
     assert [m["User"]["UserId"] for m in matches] == ["alice"]
+
+
+def test_plan_merge_is_the_merge_unwritten(engine, analyzer, rng, people):
+    """PlanMerge answers the very decision MergeUsers then makes (the window's merge preview reads it)."""
+    big = index_people(engine, analyzer, rng, people=1, each=70, seed=5)[0]
+    for uid in ("x", "y", "z"):
+        engine.create_user(CollectionId="c", UserId=uid)
+    engine.associate_faces(CollectionId="c", UserId="x", FaceIds=big[:60])
+    engine.associate_faces(CollectionId="c", UserId="y", FaceIds=people[0][:5])
+    engine.associate_faces(CollectionId="c", UserId="z", FaceIds=people[0][5:40] + big[60:])
+    before = all_owners(engine)
+    plan = engine.plan_merge(CollectionId="c", UserId="x", SourceUserIds=["y", "z"])
+    assert all_owners(engine) == before  # nothing written
+    assert plan["UserFaceCount"] == 60 and plan["UserFaceCountAfter"] == 100
+    assert plan["DeletedUserIds"] == ["y"]  # z keeps what the cap keeps out
+    assert {f["OwnerUserId"] for f in plan["Faces"]} == {"y", "z"}
+    kept_out = [f["FaceId"] for f in plan["Faces"] if f["Outcome"] == "FAIL"]
+    assert len(kept_out) == 10 and all(f["Reasons"] == ["USER_FACE_LIMIT_EXCEEDED"] for f in plan["Faces"]
+                                       if f["Outcome"] == "FAIL")
+    r = engine.merge_users(CollectionId="c", UserId="x", SourceUserIds=["y", "z"])
+    assert [f["FaceId"] for f in r["AssociatedFaces"]] == [f["FaceId"] for f in plan["Faces"] if f["Outcome"] == "MOVE"]
+    assert [f["FaceId"] for f in r["UnsuccessfulFaceAssociations"]] == kept_out
+    assert r["DeletedUserIds"] == plan["DeletedUserIds"]
+
+
+def test_plan_merge_with_a_threshold_names_the_faces_that_do_not_match(engine, people):
+    engine.create_user(CollectionId="c", UserId="alice")
+    engine.create_user(CollectionId="c", UserId="mixed")
+    engine.associate_faces(CollectionId="c", UserId="alice", FaceIds=people[0][:10])
+    engine.associate_faces(CollectionId="c", UserId="mixed", FaceIds=people[0][10:13] + people[1][:2], UserMatchThreshold=0)
+    plan = engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["mixed"], UserMatchThreshold=75)
+    low = {f["FaceId"] for f in plan["Faces"] if "LOW_MATCH_CONFIDENCE" in f.get("Reasons", [])}
+    assert low == set(people[1][:2]) and plan["DeletedUserIds"] == []
+    r = engine.merge_users(CollectionId="c", UserId="alice", SourceUserIds=["mixed"], UserMatchThreshold=75)
+    assert {f["FaceId"] for f in r["UnsuccessfulFaceAssociations"]} == low
+
+
+def test_plan_merge_errors(engine, people):
+    engine.create_user(CollectionId="c", UserId="alice")
+    with pytest.raises(ResourceNotFoundException):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["ghost"])
+    with pytest.raises(InvalidParameterException, match="PlanMerge: SourceUserIds must not include"):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["alice"])
+    with pytest.raises(InvalidParameterException, match="more than once"):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=["bob", "bob"])
+    with pytest.raises(InvalidParameterException, match="SourceUserIds"):
+        engine.plan_merge(CollectionId="c", UserId="alice", SourceUserIds=[])
+
+
+def person_of(engine, uid: str) -> dict:
+    p = engine.describe_people(CollectionId="c", UserIds=[uid])["People"][0]
+    return {k: p[k] for k in ("DisplayName", "CoverFaceId") if k in p}
+
+
+def test_undoing_a_merge_brings_the_merged_people_back_with_their_name_and_cover(engine, people):
+    a = people[0]
+    for uid, name, faces in (("ann", "Ann Lee", a[:4]), ("ann2", "Ann L.", a[4:7]), ("ann3", "Änne", a[7:9])):
+        engine.create_user(CollectionId="c", UserId=uid)
+        engine.associate_faces(CollectionId="c", UserId=uid, FaceIds=faces)
+        engine.update_person(CollectionId="c", UserId=uid, DisplayName=name, CoverFaceId=faces[-1])
+    r = engine.merge_users(CollectionId="c", UserId="ann", SourceUserIds=["ann2", "ann3"])
+    deletes = [u for u in r["ChangeSet"]["UserChanges"] if u["Change"] == "DELETE"]
+    assert deletes == [{"UserId": "ann2", "Change": "DELETE", "DisplayName": "Ann L.", "CoverFaceId": a[6]},
+                       {"UserId": "ann3", "Change": "DELETE", "DisplayName": "Änne", "CoverFaceId": a[8]}]
+    assert person_of(engine, "ann") == {"DisplayName": "Ann Lee", "CoverFaceId": a[3]}  # the target keeps its own
+    undo = engine.apply_change_set(**change_sets.inverse(r["ChangeSet"]))
+    assert person_of(engine, "ann2") == {"DisplayName": "Ann L.", "CoverFaceId": a[6]}
+    assert person_of(engine, "ann3") == {"DisplayName": "Änne", "CoverFaceId": a[8]}
+    # redo deletes them again, and the undo of the redo brings them back again
+    redo = engine.apply_change_set(**change_sets.inverse(undo["ChangeSet"], "REDO"))
+    assert {u["UserId"] for u in engine.list_users(CollectionId="c")["Users"]} == {"ann"}
+    engine.apply_change_set(**change_sets.inverse(redo["ChangeSet"]))
+    assert person_of(engine, "ann2") == {"DisplayName": "Ann L.", "CoverFaceId": a[6]}
+
+
+def test_redoing_a_split_brings_the_new_person_back_with_its_name(engine, people):
+    a = people[0]
+    engine.create_user(CollectionId="c", UserId="ann")
+    engine.associate_faces(CollectionId="c", UserId="ann", FaceIds=a[:6])
+    r = engine.split_user(CollectionId="c", UserId="ann", FaceIds=a[4:6], NewUserId="bo")
+    engine.update_person(CollectionId="c", UserId="bo", DisplayName="Bo Chen")
+    undo = engine.apply_change_set(**change_sets.inverse(r["ChangeSet"]))
+    assert "bo" not in {u["UserId"] for u in engine.list_users(CollectionId="c")["Users"]}
+    engine.apply_change_set(**change_sets.inverse(undo["ChangeSet"], "REDO"))
+    assert person_of(engine, "bo") == {"DisplayName": "Bo Chen"}
+
+
+def test_a_re_created_person_whose_cover_is_gone_comes_back_without_it(engine, people):
+    a = people[0]
+    engine.create_user(CollectionId="c", UserId="ann")
+    engine.associate_faces(CollectionId="c", UserId="ann", FaceIds=a[:2])
+    request = {"CollectionId": "c", "FaceChanges": [], "Purpose": "UNDO",
+               "UserChanges": [{"UserId": "zoe", "Change": "CREATE", "DisplayName": "Zoë", "CoverFaceId": a[0]}]}
+    engine.apply_change_set(**request)
+    assert person_of(engine, "zoe") == {"DisplayName": "Zoë"}  # a[0] is ann's, not zoe's
+
+
+def test_a_bad_display_name_in_a_change_set_writes_nothing(engine, people):
+    users = engine.list_users(CollectionId="c")["Users"]
+    for name, match in (("   ", "DisplayName"), ("a\u0007b", "control"), ("x" * 201, "1 to 200")):
+        with pytest.raises(InvalidParameterException, match=match):
+            engine.apply_change_set(CollectionId="c", FaceChanges=[], Purpose="UNDO",
+                                    UserChanges=[{"UserId": "zoe", "Change": "CREATE", "DisplayName": name}])
+    assert engine.list_users(CollectionId="c")["Users"] == users

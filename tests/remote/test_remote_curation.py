@@ -311,9 +311,16 @@ def test_merge_users_stops_at_the_cap_like_the_engine(twins: Twins) -> None:
     d, e = twins.people[3], twins.people[4]
     twins.setup("associate_faces", CollectionId=C, UserId="dave", FaceIds=d[:40] + e[:40], UserMatchThreshold=0)
     twins.setup("associate_faces", CollectionId=C, UserId="dave", FaceIds=twins.people[2][20:30], UserMatchThreshold=0)
+    local_plan, remote_plan = twins.both("plan_merge", CollectionId=C, UserId="dave", SourceUserIds=["carol", "bob"],
+                                         UserMatchThreshold=0)
+    assert remote_plan["MatchChecked"] is False and remote_plan["DeletedUserIds"] == local_plan["DeletedUserIds"]
+    assert [(f["FaceId"], f["Outcome"]) for f in remote_plan["Faces"]] == [(f["FaceId"], f["Outcome"])
+                                                                           for f in local_plan["Faces"]]
     local, remote = twins.both("merge_users", CollectionId=C, UserId="dave", SourceUserIds=["carol", "bob"],
                                UserMatchThreshold=0)
-    same_result(local, remote)  # carol's 8 faces and 2 of bob's 9 fit in dave's 10 free places
+    same_result(local, remote)
+    assert [f["FaceId"] for f in remote["AssociatedFaces"]] == [f["FaceId"] for f in remote_plan["Faces"]
+                                                                if f["Outcome"] == "MOVE"]  # carol's 8 faces and 2 of bob's 9 fit in dave's 10 free places
     assert len(remote["AssociatedFaces"]) == 10 and remote["DeletedUserIds"] == ["carol"]
     assert all(f["Reasons"] == ["USER_FACE_LIMIT_EXCEEDED"] for f in remote["UnsuccessfulFaceAssociations"])
     twins.assert_same_state()
