@@ -16,31 +16,22 @@ than other people's (bench/bench_engine.py measures agreement with exhaustive se
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from . import hamming_scan
 from .index_file import DamagedIndexError, DiskSection, IndexFile, write_index_file
 from .vector_index import CollectionIndex, current_log_seq
 
 CANDIDATES = 1024  # Hamming-nearest faces re-ranked exactly, at least
 CANDIDATES_PER_MATCH = 16
 SEGMENT_ROWS = 1 << 18  # tail rows written out as one segment file (128 MiB of 128-d descriptors)
-_SCAN_ROWS = 1 << 14  # codes per step: the temporaries stay in the CPU cache
+_SCAN_ROWS = 1 << 14  # rows per step of face_distances
 _ROTATION_SEED = 20240514
 _FORMAT = 3  # the exact tier's sidecar is format 2
-_pool: ThreadPoolExecutor | None = None
-
-
-def _scan_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="rekurator-scan")
-    return _pool
 
 
 def rotation(dim: int) -> np.ndarray:
@@ -87,31 +78,8 @@ class CompressedIndex(CollectionIndex):
         return np.ascontiguousarray(bits).view(np.uint64).reshape(len(vectors), self.words)
 
     def hamming(self, code: np.ndarray) -> np.ndarray:
-        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits).
-
-        Scanned in cache-sized chunks.
-        """
-        n = self.n
-        out = np.empty(n, dtype=self._ham_dtype)
-
-        def scan(lo: int, hi: int) -> None:
-            buf = np.empty((_SCAN_ROWS, self.words), dtype=np.uint64)
-            for a in range(lo, hi, _SCAN_ROWS):
-                b = min(hi, a + _SCAN_ROWS)
-                x = buf[: b - a]
-                np.bitwise_xor(self.codes[a:b], code, out=x)
-                np.bitwise_count(x, out=x)
-                # column adds: several times faster than a sum along a 2-word axis
-                np.add(x[:, 0], x[:, 1] if self.words > 1 else 0, out=out[a:b], casting="unsafe")
-                for w in range(2, self.words):
-                    np.add(out[a:b], x[:, w], out=out[a:b], casting="unsafe")
-
-        if n >= 64 * _SCAN_ROWS:  # numpy's loops release the GIL: two threads, two cores
-            mid = (n // 2) // _SCAN_ROWS * _SCAN_ROWS
-            list(_scan_pool().map(lambda r: scan(*r), [(0, mid), (mid, n)]))
-        else:
-            scan(0, n)
-        return out
+        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits), numpy."""
+        return hamming_scan.numpy_distances(self.codes[: self.n], code, self._ham_dtype)
 
     # -- storage of rows -------------------------------------------------------------------
     def _reserve(self, extra: int) -> None:
@@ -209,28 +177,26 @@ class CompressedIndex(CollectionIndex):
         return d2
 
     def candidates(self, query: np.ndarray, wanted: int) -> np.ndarray:
-        """Positions of the (at least) `wanted` live faces nearest in Hamming distance, ties included."""
-        ham = self.hamming(self.encode(np.asarray(query, np.float32).reshape(1, self.dim))[0])
-        dead = np.iinfo(ham.dtype).max
-        if self.tombstones:
-            ham[~np.isfinite(self.sqnorms[: self.n])] = dead
+        """Positions of the (at least) `wanted` live faces nearest in Hamming distance, ties included.
+
+        faiss scans the codes where it is installed (see `hamming_scan.nearest`); numpy otherwise,
+        and whenever faiss's lists cannot prove that every tie at the cut-off was seen.
+        """
+        code = self.encode(np.asarray(query, np.float32).reshape(1, self.dim))[0]
         if wanted >= self.live_count:
-            return np.flatnonzero(ham < dead)
-        # the smallest h with at least `wanted` faces within h: guessed from a strided sample's
-        # histogram, then confirmed (or moved a step at a time) by counting over all faces
-        step = max(1, self.n // 65536)
-        hist = np.cumsum(np.bincount(ham[::step], minlength=int(dead) + 1)) * step
-        h = int(np.searchsorted(hist, wanted))
-        count = np.count_nonzero(ham <= h)
-        while count < wanted:
-            h += 1
-            count = np.count_nonzero(ham <= h)
-        while h > 0:
-            fewer = np.count_nonzero(ham <= h - 1)
-            if fewer < wanted:
-                break
-            h, count = h - 1, fewer
-        return np.flatnonzero(ham <= h)
+            return np.flatnonzero(np.isfinite(self.sqnorms[: self.n]))
+        found = hamming_scan.nearest(
+            self.codes[: self.n].view(np.uint8),
+            code.view(np.uint8),
+            wanted,
+            self.sqnorms if self.tombstones else None,
+        )
+        if found is not None:
+            return found
+        ham = self.hamming(code)
+        if self.tombstones:
+            ham[~np.isfinite(self.sqnorms[: self.n])] = np.iinfo(ham.dtype).max
+        return hamming_scan.numpy_nearest(ham, wanted)
 
     def search_faces(
         self, query: np.ndarray, max_distance: float, limit: int, exclude_rowid: int | None = None
