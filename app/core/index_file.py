@@ -201,13 +201,11 @@ class DiskSection:
         self._start = start
         self._row_bytes = self.dtype.itemsize * int(np.prod(self.shape[1:]))
         self._fh: io.BufferedReader | None = open(path, "rb")  # held open until close()
-        self._lock = threading.Lock()  # seek + read where os.pread is missing (Windows)
+        self._lock = threading.Lock()  # seek + read where os.preadv is missing (Windows)
 
     def _read_into(self, offset: int, view: memoryview) -> int:
-        if self._fh is None:
-            raise ValueError("section closed")
-        if hasattr(os, "preadv"):
-            return os.preadv(self._fh.fileno(), [view], offset)
+        """Where os.preadv is missing (Windows): seek and read under a lock."""
+        assert self._fh is not None
         with self._lock:
             self._fh.seek(offset)
             return self._fh.readinto(view) or 0
@@ -229,15 +227,21 @@ class DiskSection:
         blocks = np.unique((first[:, None] + np.arange(span)).clip(max=last[:, None]))
         buf = np.empty(len(blocks) * BLOCK, dtype=np.uint8)
         view = buf.data
-        breaks = np.flatnonzero(np.diff(blocks) != 1) + 1
-        crc32 = zlib.crc32
-        for lo, hi in zip(np.r_[0, breaks].tolist(), np.r_[breaks, len(blocks)].tolist(), strict=True):
-            run = view[lo * BLOCK : hi * BLOCK]
-            if self._read_into(self._start + int(blocks[lo]) * BLOCK, run) != len(run):
+        # runs of adjacent blocks: (first block, first slot, slot after the last)
+        starts = np.r_[0, np.flatnonzero(np.diff(blocks) != 1) + 1]
+        ends = np.r_[starts[1:], len(blocks)]
+        offsets = (self._start + blocks[starts] * BLOCK).tolist()
+        if self._fh is None:
+            raise ValueError("section closed")
+        fd, preadv = self._fh.fileno(), getattr(os, "preadv", None)
+        for offset, lo, hi in zip(offsets, (starts * BLOCK).tolist(), (ends * BLOCK).tolist(), strict=True):
+            got = preadv(fd, [view[lo:hi]], offset) if preadv else self._read_into(offset, view[lo:hi])
+            if got != hi - lo:
                 raise DamagedIndexError("descriptors on disk: truncated")
-            for i in range(lo, hi):
-                if crc32(view[i * BLOCK : (i + 1) * BLOCK]) != self._crcs[blocks[i]]:
-                    raise DamagedIndexError("descriptors on disk: checksum mismatch")
+        crc32 = zlib.crc32
+        crcs = [crc32(view[i : i + BLOCK]) for i in range(0, len(buf), BLOCK)]
+        if not np.array_equal(np.asarray(crcs, dtype=np.uint32), self._crcs[blocks]):
+            raise DamagedIndexError("descriptors on disk: checksum mismatch")
         # the blocks of one row are adjacent in `buf`, in file order: each row is one slice of it
         start = np.searchsorted(blocks, first) * BLOCK + rows * self._row_bytes - first * BLOCK
         dest = out.reshape(len(rows), -1).view(np.uint8)
