@@ -117,3 +117,30 @@ def test_exact_tier_and_startup_do_not_load_faiss():
         "assert 'faiss' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_candidates_widen_by_16_per_match_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(compressed_index, "SEGMENT_ROWS", 1024)
+    monkeypatch.setattr(compressed_index, "CANDIDATES", 64)
+    rng = np.random.default_rng(8)
+    x = clustered(rng, 400, 10)
+    crowd = x[:1] + rng.standard_normal((300, 128)).astype(np.float32) * 0.01  # one person, 301 faces
+    x = np.concatenate([x, crowd])
+    exact = CollectionIndex(128)
+    exact.append(np.arange(1, len(x) + 1), x)
+    comp = CompressedIndex(128, directory=tmp_path, prefix="t", center=x[:4096].mean(axis=0))
+    comp.append(np.arange(1, len(x) + 1), x)
+    asked = []
+    real = comp.candidates
+    monkeypatch.setattr(comp, "candidates", lambda q, wanted: asked.append(wanted) or real(q, wanted))
+    for limit in (10, 400):
+        asked.clear()
+        a = exact.search_faces(x[0], 0.6, limit, exclude_rowid=1)
+        b = comp.search_faces(x[0], 0.6, limit, exclude_rowid=1)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        assert len(b[0]) == min(limit, 300 + 9)
+        assert asked[0] == max(64, 16 * limit) and asked[-1] >= 16 * 300  # widened: 16 per match found
+    asked.clear()
+    comp.search_faces(x[1], 0.6, 10)  # an ordinary face: one look
+    assert asked == [160]
+    comp.close()
