@@ -91,6 +91,35 @@ def child_open(path: str, query: str) -> None:
     )
 
 
+def scan_only(n: int, repeats: int, rng) -> None:
+    """Hamming scans alone at size n: faiss candidates (the tier's path) vs the old numpy scan."""
+    comp = CompressedIndex(DIM)
+    chunk = 1 << 20
+    comp.center = clustered(chunk, rng).mean(axis=0)
+    codes = np.empty((n, comp.words), np.uint64)
+    for lo in range(0, n, chunk):
+        part = clustered(min(chunk, n - lo), rng)
+        codes[lo : lo + len(part)] = comp.encode(part)
+    comp.codes, comp.n = codes, n
+    view = codes.view(np.uint8)
+    hamming_scan.nearest(view, view[0], compressed_index.CANDIDATES)  # faiss's import and threads
+    t, tn = [], []
+    for g in rng.integers(0, n, repeats):
+        t0 = time.perf_counter()
+        hamming_scan.nearest(view, view[g], compressed_index.CANDIDATES)
+        t1 = time.perf_counter()
+        old_compressed_search.hamming(comp, codes[g])
+        t2 = time.perf_counter()
+        t.append(t1 - t0)
+        tn.append(t2 - t1)
+    print(json.dumps({
+        "bench": "index_tiers_scan_only", "faces": n, "repeats": repeats,
+        "faiss_hamming_candidates_p50_ms": round(1e3 * float(np.median(t)), 3),
+        "numpy_hamming_scan_p50_ms": round(1e3 * float(np.median(tn)), 3),
+        "loadavg": os.getloadavg(),
+    }), flush=True)
+
+
 def exact_view(x: np.ndarray) -> CollectionIndex:
     """An exact-tier index over `x` itself (no copy of the matrix)."""
     index = CollectionIndex(DIM)
@@ -139,6 +168,9 @@ def main() -> None:
     )
     parser.add_argument("--workdir", default=None, help="where the matrix and the segment files go")
     parser.add_argument("--no-exact-tier", action="store_true", help="skip the exact tier's timing")
+    parser.add_argument("--scan-only", action="store_true",
+                        help="only the Hamming scans (faiss candidates vs numpy) on codes built in chunks: "
+                             "no matrix kept, so sizes past memory (2e7: 320 MB of codes)")
     parser.add_argument("--candidates", type=int, default=None, help="compressed_index.CANDIDATES for this run")
     parser.add_argument("--child-open", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -149,6 +181,10 @@ def main() -> None:
         compressed_index.CANDIDATES = args.candidates
     rng = np.random.default_rng(0)
     sizes = [int(float(s)) for s in args.sizes.split(",")]
+    if args.scan_only:
+        for n in sizes:
+            scan_only(n, args.repeats, rng)
+        return
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="rekurator-tiers-", dir=args.workdir) as tmp:
             x = clustered(n, rng, pathlib.Path(tmp) / "x.npy")
