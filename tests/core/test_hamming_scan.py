@@ -144,3 +144,16 @@ def test_candidates_widen_by_16_per_match_found(tmp_path, monkeypatch):
     comp.search_faces(x[1], 0.6, 10)  # an ordinary face: one look
     assert asked == [160]
     comp.close()
+
+
+def test_without_faiss_the_numpy_scan_gives_the_same_candidates(monkeypatch):
+    rng = np.random.default_rng(9)
+    index = CompressedIndex(128)
+    vectors = rng.standard_normal((3000, 128)).astype(np.float32)
+    index.append(np.arange(1, 3001), vectors)
+    index.remove([7, 8, 9])
+    with_faiss = index.candidates(vectors[3], 100)
+    assert hamming_scan.faiss_module() is not None
+    monkeypatch.setattr(hamming_scan, "_faiss", False)  # as if faiss-cpu were not installed
+    assert hamming_scan.nearest(index.codes[:3000].view(np.uint8), index.codes[3].view(np.uint8), 100) is None
+    assert np.array_equal(index.candidates(vectors[3], 100), with_faiss)
