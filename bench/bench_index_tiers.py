@@ -1,16 +1,20 @@
 """Benchmark: exact vs compressed search tier at the index level (no SQLite), to choose the switch-over.
 
 For each size: SearchFaces-style queries (threshold distance 0.6, 10 matches) against the exact
-in-memory tier and the compressed tier (1-bit codes + exact re-rank from memory-mapped segment
-files) over the same synthetic clustered descriptors; p50 per tier, the bare float32 mat-vec
-floor, and whether both tiers returned the same hits. Optionally faiss-cpu's IndexBinaryFlat
-Hamming scan on the same codes, for the library comparison in the README (if faiss is importable).
+in-memory tier, the compressed tier (1-bit codes scanned with faiss + exact re-rank from segment
+files), the compressed tier's previous search (`old_compressed_search.py`: numpy scan, one
+`pread` per block) and the bare float32 mat-vec floor, interleaved query by query over the same
+synthetic clustered descriptors; p50 of each, whether the answers agree, the Hamming scans alone
+(faiss, numpy), and exactness against an exhaustive float64 search on 1,000 queries with planted
+same-person faces.
 
-The exact tier here shares the bench's matrix (no copy), so 1e7 faces need about 6 GB. At the
-largest size a fresh process also opens the compressed tier's saved files (index file + segments)
-and runs one search: wall time and resident memory against the raw float32 descriptor bytes.
+The bench's matrix is a file-backed memory map in --workdir (built in chunks; page cache, not
+process memory, holds it), and the exact tier shares it (no copy). At the largest size a fresh
+process also opens the compressed tier's saved files (index file + segments) and runs one search:
+wall time and resident memory against the raw float32 descriptor bytes.
 
 Run: .venv/bin/python bench/bench_index_tiers.py --sizes 1e5,1e6 [--repeats 50] [--exact-queries 1000]
+     [--workdir DIR] [--no-exact-tier]
 """
 
 from __future__ import annotations
@@ -28,18 +32,22 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from app.core import compressed_index  # noqa: E402
+import old_compressed_search  # noqa: E402
+
+from app.core import compressed_index, hamming_scan  # noqa: E402
 from app.core.compressed_index import CompressedIndex  # noqa: E402
 from app.core.vector_index import CollectionIndex  # noqa: E402
 
 DIM = 128
 
 
-def clustered(n: int, rng) -> np.ndarray:
+def clustered(n: int, rng, path: pathlib.Path | None = None) -> np.ndarray:
     sd = np.float32(1.0 / np.sqrt(2 * DIM))
     people = max(1, n // 10)
     centres = rng.standard_normal((people, DIM), dtype=np.float32) * sd
-    out = np.empty((n, DIM), np.float32)
+    out = np.empty((n, DIM), np.float32) if path is None else np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float32, shape=(n, DIM)
+    )
     for lo in range(0, n, 200_000):
         hi = min(n, lo + 200_000)
         out[lo:hi] = (
@@ -81,6 +89,35 @@ def child_open(path: str, query: str) -> None:
             }
         )
     )
+
+
+def scan_only(n: int, repeats: int, rng) -> None:
+    """Hamming scans alone at size n: faiss candidates (the tier's path) vs the old numpy scan."""
+    comp = CompressedIndex(DIM)
+    chunk = 1 << 20
+    comp.center = clustered(chunk, rng).mean(axis=0)
+    codes = np.empty((n, comp.words), np.uint64)
+    for lo in range(0, n, chunk):
+        part = clustered(min(chunk, n - lo), rng)
+        codes[lo : lo + len(part)] = comp.encode(part)
+    comp.codes, comp.n = codes, n
+    view = codes.view(np.uint8)
+    hamming_scan.nearest(view, view[0], compressed_index.CANDIDATES)  # faiss's import and threads
+    t, tn = [], []
+    for g in rng.integers(0, n, repeats):
+        t0 = time.perf_counter()
+        hamming_scan.nearest(view, view[g], compressed_index.CANDIDATES)
+        t1 = time.perf_counter()
+        old_compressed_search.hamming(comp, codes[g])
+        t2 = time.perf_counter()
+        t.append(t1 - t0)
+        tn.append(t2 - t1)
+    print(json.dumps({
+        "bench": "index_tiers_scan_only", "faces": n, "repeats": repeats,
+        "faiss_hamming_candidates_p50_ms": round(1e3 * float(np.median(t)), 3),
+        "numpy_hamming_scan_p50_ms": round(1e3 * float(np.median(tn)), 3),
+        "loadavg": os.getloadavg(),
+    }), flush=True)
 
 
 def exact_view(x: np.ndarray) -> CollectionIndex:
@@ -129,7 +166,11 @@ def main() -> None:
     parser.add_argument(
         "--exact-queries", type=int, default=1000, help="queries compared with exhaustive search"
     )
-    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--workdir", default=None, help="where the matrix and the segment files go")
+    parser.add_argument("--no-exact-tier", action="store_true", help="skip the exact tier's timing")
+    parser.add_argument("--scan-only", action="store_true",
+                        help="only the Hamming scans (faiss candidates vs numpy) on codes built in chunks: "
+                             "no matrix kept, so sizes past memory (2e7: 320 MB of codes)")
     parser.add_argument("--candidates", type=int, default=None, help="compressed_index.CANDIDATES for this run")
     parser.add_argument("--child-open", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -140,10 +181,14 @@ def main() -> None:
         compressed_index.CANDIDATES = args.candidates
     rng = np.random.default_rng(0)
     sizes = [int(float(s)) for s in args.sizes.split(",")]
+    if args.scan_only:
+        for n in sizes:
+            scan_only(n, args.repeats, rng)
+        return
     for n in sizes:
-        x = clustered(n, rng)
-        exact = exact_view(x)
         with tempfile.TemporaryDirectory(prefix="rekurator-tiers-", dir=args.workdir) as tmp:
+            x = clustered(n, rng, pathlib.Path(tmp) / "x.npy")
+            exact = exact_view(x)
             comp = CompressedIndex(
                 DIM, directory=pathlib.Path(tmp), prefix="bench", center=x[:65536].mean(axis=0)
             )
@@ -155,53 +200,54 @@ def main() -> None:
                 )
             build_s = time.perf_counter() - t0
             queries = rng.integers(0, n, args.repeats)
-            te, tc, tf, same = [], [], [], 0
+            comp.search_faces(x[0], 0.6, 10)  # faiss's import and threads, once
+            te, tc, to, tf, same, same_old = [], [], [], [], 0, 0
             for g in queries:
-                q = x[g]
+                q = np.array(x[g])
                 t0 = time.perf_counter()
                 x @ q
                 t1 = time.perf_counter()
-                a = exact.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)
+                a = None if args.no_exact_tier else exact.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)
                 t2 = time.perf_counter()
                 b = comp.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)
                 t3 = time.perf_counter()
+                c = old_compressed_search.search_faces(comp, q, 0.6, 10, exclude_rowid=int(g) + 1)
+                t4 = time.perf_counter()
                 tf.append(t1 - t0)
                 te.append(t2 - t1)
                 tc.append(t3 - t2)
-                same += bool(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
+                to.append(t4 - t3)
+                if a is not None:
+                    same += bool(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
+                same_old += bool(np.array_equal(c[0], b[0]) and np.array_equal(c[1], b[1]))
             row = {
                 "bench": "index_tiers",
                 "faces": n,
                 "repeats": args.repeats,
-                "exact_p50_ms": round(1e3 * float(np.median(te)), 3),
+                "exact_p50_ms": None if args.no_exact_tier else round(1e3 * float(np.median(te)), 3),
                 "compressed_p50_ms": round(1e3 * float(np.median(tc)), 3),
+                "old_compressed_p50_ms": round(1e3 * float(np.median(to)), 3),
                 "floor_matvec_p50_ms": round(1e3 * float(np.median(tf)), 3),
-                "same_answers": same,
+                "compressed_over_floor": round(float(np.median(tc)) / float(np.median(tf)), 3),
+                "compressed_over_old": round(float(np.median(tc)) / float(np.median(to)), 3),
+                "same_answers_as_exact_tier": None if args.no_exact_tier else same,
+                "same_answers_as_old": same_old,
                 "compressed_build_s": round(build_s, 2),
                 "compressed_memory_bytes_per_face": comp.codes.itemsize * comp.words + 8 + 8 + 4,
             }
-            try:
-                import faiss  # optional: only for the comparison
-
-                faiss.omp_set_num_threads(1)
-                fidx = faiss.IndexBinaryFlat(comp.words * 64)
-                fidx.add(comp.codes[:n].view(np.uint8))
-                qcodes = comp.encode(x[queries])
-                t = []
-                for qc in qcodes:
-                    t0 = time.perf_counter()
-                    fidx.search(qc.view(np.uint8)[None], compressed_index.CANDIDATES)
-                    t.append(time.perf_counter() - t0)
-                row["faiss_binary_flat_scan_p50_ms"] = round(1e3 * float(np.median(t)), 3)
-            except ImportError:
-                pass
-            t = []
+            codes = comp.codes[:n].view(np.uint8)
+            t, tn = [], []
             for g in queries:
                 code = comp.encode(x[g : g + 1])[0]
                 t0 = time.perf_counter()
+                hamming_scan.nearest(codes, code.view(np.uint8), compressed_index.CANDIDATES)
+                t1 = time.perf_counter()
                 comp.hamming(code)
-                t.append(time.perf_counter() - t0)
-            row["numpy_hamming_scan_p50_ms"] = round(1e3 * float(np.median(t)), 3)
+                t2 = time.perf_counter()
+                t.append(t1 - t0)
+                tn.append(t2 - t1)
+            row["faiss_hamming_candidates_p50_ms"] = round(1e3 * float(np.median(t)), 3)
+            row["numpy_hamming_scan_p50_ms"] = round(1e3 * float(np.median(tn)), 3)
             # exactness: planted same-person faces (10 per person), default threshold and MaxFaces 10
             agree, probes = 0, rng.choice(n, size=min(args.exact_queries, n), replace=False)
             for a, g in zip(exhaustive(x, probes, 0.6, 10), probes, strict=False):
@@ -239,7 +285,7 @@ def main() -> None:
             row["loadavg"] = os.getloadavg()
             print(json.dumps(row), flush=True)
             comp.close()
-        del exact, x
+            del exact, x
 
 
 if __name__ == "__main__":

@@ -7,40 +7,33 @@ read row by row on demand, each 4 KiB block checked as it is read) and, for the 
 in-memory tail that is written out as a new segment once it is large.
 
 A search ranks every face by the Hamming distance between codes (a few bytes per face, so about
-a sixth of the memory traffic of the exact scan and far less memory), keeps the nearest
-candidates (at least CANDIDATES, and at least 16 per requested match), reads their exact
-descriptors and answers from exact float64 distances, like the exact tier. It is exact whenever
-every true match is among the candidates; same-person faces sit far closer in Hamming distance
-than other people's (bench/bench_engine.py measures agreement with exhaustive search).
+a sixth of the memory traffic of the exact scan and far less memory; scanned by faiss-cpu, see
+`hamming_scan`), keeps the nearest candidates (at least CANDIDATES, at least 16 per requested
+match, and 16 per match found among them: a first look that finds many matches is widened),
+reads their exact descriptors and answers from exact float64 distances, like the exact tier.
+It is exact whenever every true match is among the candidates. On synthetic clustered
+descriptors they always were (bench/bench_index_tiers.py, bench/bench_engine.py); real
+same-person faces rank much worse in Hamming distance (bench/bench_hamming_ranks.py).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from . import hamming_scan
 from .index_file import DamagedIndexError, DiskSection, IndexFile, write_index_file
 from .vector_index import CollectionIndex, current_log_seq
 
 CANDIDATES = 1024  # Hamming-nearest faces re-ranked exactly, at least
 CANDIDATES_PER_MATCH = 16
 SEGMENT_ROWS = 1 << 18  # tail rows written out as one segment file (128 MiB of 128-d descriptors)
-_SCAN_ROWS = 1 << 14  # codes per step: the temporaries stay in the CPU cache
+_SCAN_ROWS = 1 << 14  # rows per step of face_distances
 _ROTATION_SEED = 20240514
 _FORMAT = 3  # the exact tier's sidecar is format 2
-_pool: ThreadPoolExecutor | None = None
-
-
-def _scan_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="rekurator-scan")
-    return _pool
 
 
 def rotation(dim: int) -> np.ndarray:
@@ -87,31 +80,8 @@ class CompressedIndex(CollectionIndex):
         return np.ascontiguousarray(bits).view(np.uint64).reshape(len(vectors), self.words)
 
     def hamming(self, code: np.ndarray) -> np.ndarray:
-        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits).
-
-        Scanned in cache-sized chunks.
-        """
-        n = self.n
-        out = np.empty(n, dtype=self._ham_dtype)
-
-        def scan(lo: int, hi: int) -> None:
-            buf = np.empty((_SCAN_ROWS, self.words), dtype=np.uint64)
-            for a in range(lo, hi, _SCAN_ROWS):
-                b = min(hi, a + _SCAN_ROWS)
-                x = buf[: b - a]
-                np.bitwise_xor(self.codes[a:b], code, out=x)
-                np.bitwise_count(x, out=x)
-                # column adds: several times faster than a sum along a 2-word axis
-                np.add(x[:, 0], x[:, 1] if self.words > 1 else 0, out=out[a:b], casting="unsafe")
-                for w in range(2, self.words):
-                    np.add(out[a:b], x[:, w], out=out[a:b], casting="unsafe")
-
-        if n >= 64 * _SCAN_ROWS:  # numpy's loops release the GIL: two threads, two cores
-            mid = (n // 2) // _SCAN_ROWS * _SCAN_ROWS
-            list(_scan_pool().map(lambda r: scan(*r), [(0, mid), (mid, n)]))
-        else:
-            scan(0, n)
-        return out
+        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits), numpy."""
+        return hamming_scan.numpy_distances(self.codes[: self.n], code, self._ham_dtype)
 
     # -- storage of rows -------------------------------------------------------------------
     def _reserve(self, extra: int) -> None:
@@ -209,37 +179,46 @@ class CompressedIndex(CollectionIndex):
         return d2
 
     def candidates(self, query: np.ndarray, wanted: int) -> np.ndarray:
-        """Positions of the (at least) `wanted` live faces nearest in Hamming distance, ties included."""
-        ham = self.hamming(self.encode(np.asarray(query, np.float32).reshape(1, self.dim))[0])
-        dead = np.iinfo(ham.dtype).max
-        if self.tombstones:
-            ham[~np.isfinite(self.sqnorms[: self.n])] = dead
+        """Positions of the (at least) `wanted` live faces nearest in Hamming distance, ties included.
+
+        faiss scans the codes where it is installed (see `hamming_scan.nearest`); numpy otherwise,
+        and whenever faiss's lists cannot prove that every tie at the cut-off was seen.
+        """
+        code = self.encode(np.asarray(query, np.float32).reshape(1, self.dim))[0]
         if wanted >= self.live_count:
-            return np.flatnonzero(ham < dead)
-        # the smallest h with at least `wanted` faces within h: guessed from a strided sample's
-        # histogram, then confirmed (or moved a step at a time) by counting over all faces
-        step = max(1, self.n // 65536)
-        hist = np.cumsum(np.bincount(ham[::step], minlength=int(dead) + 1)) * step
-        h = int(np.searchsorted(hist, wanted))
-        count = np.count_nonzero(ham <= h)
-        while count < wanted:
-            h += 1
-            count = np.count_nonzero(ham <= h)
-        while h > 0:
-            fewer = np.count_nonzero(ham <= h - 1)
-            if fewer < wanted:
-                break
-            h, count = h - 1, fewer
-        return np.flatnonzero(ham <= h)
+            return np.flatnonzero(np.isfinite(self.sqnorms[: self.n]))
+        found = hamming_scan.nearest(
+            self.codes[: self.n].view(np.uint8),
+            code.view(np.uint8),
+            wanted,
+            self.sqnorms if self.tombstones else None,
+        )
+        if found is not None:
+            return found
+        ham = self.hamming(code)
+        if self.tombstones:
+            ham[~np.isfinite(self.sqnorms[: self.n])] = np.iinfo(ham.dtype).max
+        return hamming_scan.numpy_nearest(ham, wanted)
 
     def search_faces(
         self, query: np.ndarray, max_distance: float, limit: int, exclude_rowid: int | None = None
     ):
         if self.n == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        cand = self.candidates(query, max(CANDIDATES, CANDIDATES_PER_MATCH * limit))
         q = np.asarray(query, dtype=np.float32).reshape(self.dim)
-        d2 = self.sqnorms[cand] - 2.0 * (self.rows(cand) @ q) + np.float32(q @ q)
+        wanted = max(CANDIDATES, CANDIDATES_PER_MATCH * limit)
+        while True:
+            cand = self.candidates(query, wanted)
+            d2 = self.sqnorms[cand] - 2.0 * (self.rows(cand) @ q) + np.float32(q @ q)
+            if not np.isfinite(max_distance) or len(cand) >= self.live_count:
+                break
+            # a face with many matches (a person photographed thousands of times): keep 16
+            # candidates per match found, so that its matches never crowd the true ones out
+            margin = 1e-5 * (float(q @ q) + self._max_sqnorm + 1e-3)
+            found = int(np.count_nonzero(d2 <= max_distance * max_distance + margin))
+            if CANDIDATES_PER_MATCH * found <= wanted:
+                break
+            wanted = CANDIDATES_PER_MATCH * found
         hits = self._exact_hits(query, d2, cand, max_distance, limit, exclude_rowid)
         return hits
 
