@@ -187,7 +187,7 @@ def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_fac
     first_image, last_image = first_face // FACES_PER_IMAGE, last_face // FACES_PER_IMAGE
     batch_s = []
     cpu0 = time.process_time()
-    db0 = database_bytes(engine)
+    db0, io0 = database_bytes(engine), written_bytes()
     wall0 = time.perf_counter()
     for lo in range(first_image, last_image, IMAGES_PER_BATCH):
         items = image_items(faces, lo, min(last_image, lo + IMAGES_PER_BATCH))
@@ -208,7 +208,7 @@ def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_fac
     cpu = time.process_time() - cpu0  # includes synthesising the batches (small)
     n = last_face - first_face
     total = sum(batch_s)
-    growth = database_bytes(engine) - db0
+    growth, written = database_bytes(engine) - db0, written_bytes() - io0
     tenth = max(1, len(batch_s) // 10)
     emit(bench="store_analyzed", purpose=purpose, faces_before=first_face, faces_after=last_face, faces=n,
          images_per_batch=IMAGES_PER_BATCH, faces_per_image=FACES_PER_IMAGE, index_in_memory=index_loaded,
@@ -216,9 +216,19 @@ def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_fac
          first_tenth_faces_per_s=round(tenth * len(items) * FACES_PER_IMAGE / sum(batch_s[:tenth])),
          last_tenth_faces_per_s=round(tenth * len(items) * FACES_PER_IMAGE / sum(batch_s[-tenth:])),
          cpu_us_per_face=round(cpu / n * 1e6, 1), database_growth_bytes_per_face=round(growth / n),
+         written_bytes_per_face=round(written / n),
          batch_p50_ms=ms(np.median(batch_s)),
          batch_max_ms=ms(max(batch_s)), wall_with_synthesis_s=round(wall, 3), target_faces_per_s=20000,
          loadavg_1m=os.getloadavg()[0])
+
+
+def written_bytes() -> int:
+    """Bytes this process has had written to storage so far (WAL appends and checkpoints; /proc/self/io)."""
+    try:
+        with open("/proc/self/io") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("write_bytes:"))
+    except (OSError, StopIteration):
+        return 0
 
 
 def database_bytes(engine: Engine) -> int:
