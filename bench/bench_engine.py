@@ -506,6 +506,8 @@ def main() -> None:
     parser.add_argument("--store-only", action="store_true",
                         help="measure only the storage path at each size (no users, searches, opens, AssociateFaces)")
     parser.add_argument("--skip-floor", action="store_true", help="searches: skip the bare mat-vec floor")
+    parser.add_argument("--images-per-batch", type=int, default=IMAGES_PER_BATCH,
+                        help="images per store_analyzed call (one transaction); 1 = one IndexFaces per photo")
     parser.add_argument("--profile", type=pathlib.Path, default=None,
                         help="cProfile the store_analyzed calls of the last size step into this pstats file")
     parser.add_argument("--seed", type=int, default=0)
@@ -520,6 +522,7 @@ def main() -> None:
         os.environ["REKURATOR_BENCH_COMPRESSED_MIN_FACES"] = str(args.compressed_min_faces)
     elif os.environ.get("REKURATOR_BENCH_COMPRESSED_MIN_FACES"):  # the open children use the parent's setting
         engine_module.COMPRESSED_MIN_FACES = int(os.environ["REKURATOR_BENCH_COMPRESSED_MIN_FACES"])
+    globals()["IMAGES_PER_BATCH"] = args.images_per_batch
     if args.child_open:
         child_open(args.child_open, args.child_face)
         return
@@ -556,19 +559,18 @@ def main() -> None:
             for n in sizes:
                 before = faces.count
                 people = faces.add_block((n - before) // FACES_PER_IDENTITY, FACES_PER_IDENTITY)
-                if n <= existing:
-                    continue  # stored by the run that built the reused workspace (same seed, same faces)
-                before = max(before, existing)
-                profiler = None
-                if args.profile and n == sizes[-1]:
-                    import cProfile
+                if n > existing:  # below: stored by the run that built the reused workspace (same seed, same faces)
+                    before = max(before, existing)
+                    profiler = None
+                    if args.profile and n == sizes[-1]:
+                        import cProfile
 
-                    profiler = cProfile.Profile()
-                progress(f"storing faces {before:,}..{n:,}")
-                store_faces(engine, faces, before, n, index_loaded=before > 0, profiler=profiler)
-                if profiler is not None:
-                    profiler.dump_stats(str(args.profile))
-                if args.store_only:
+                        profiler = cProfile.Profile()
+                    progress(f"storing faces {before:,}..{n:,}")
+                    store_faces(engine, faces, before, n, index_loaded=before > 0, profiler=profiler)
+                    if profiler is not None:
+                        profiler.dump_stats(str(args.profile))
+                if args.store_only or n < existing:
                     continue
                 progress(f"adding users at {n:,} faces")
                 added = add_users(engine, faces, people, args.user_fraction, n)
