@@ -53,10 +53,8 @@ def image_preview(engine, collection_id: str, image_id: str) -> bytes | None:
     validate_request("ListFaces", {"CollectionId": collection_id})
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
-        row = conn.execute(
-            "SELECT p.jpeg FROM images i JOIN image_previews p ON p.image_pk = i.pk WHERE i.collection_pk = ? AND i.image_id = ?",
-            (coll.pk, image_id),
-        ).fetchone()
+        pk = face_keys.image_pk(conn, coll.pk, image_id)
+        row = conn.execute("SELECT jpeg FROM image_previews WHERE image_pk = ?", (pk,)).fetchone() if pk else None
     return bytes(row[0]) if row else None
 
 

@@ -33,20 +33,32 @@ _CHUNK = 400  # FaceIds per statement: stays under SQLite's bound-parameter limi
 META_KEY = "face_lookup"
 KEYS = "keys"  # meta('face_lookup') of a workspace looked up through face_keys
 
-# schema 6: the table itself (the faces table is rebuilt without its UNIQUE index by schema.py)
+# schema 6: the tables themselves (faces and images are re-created without their UNIQUE text
+# indexes by schema.py). image_keys finds photos by ImageId the same way: a UNIQUE ImageId index
+# dirtied a random page per photo.
 CREATE_SQL = """
 CREATE TABLE face_keys (
     collection_pk INTEGER NOT NULL,
     level INTEGER NOT NULL,
     key INTEGER NOT NULL,
-    face_pk INTEGER NOT NULL,
-    PRIMARY KEY (collection_pk, level, key, face_pk)
+    row_pk INTEGER NOT NULL,
+    PRIMARY KEY (collection_pk, level, key, row_pk)
 ) WITHOUT ROWID;
-CREATE TRIGGER collections_deleted_face_keys AFTER DELETE ON collections
+CREATE TABLE image_keys (
+    collection_pk INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    row_pk INTEGER NOT NULL,
+    PRIMARY KEY (collection_pk, level, key, row_pk)
+) WITHOUT ROWID;
+CREATE TRIGGER collections_deleted_keys AFTER DELETE ON collections
 BEGIN
     DELETE FROM face_keys WHERE collection_pk = old.pk;
+    DELETE FROM image_keys WHERE collection_pk = old.pk;
 END;
 """
+# key table -> (the table whose rows it finds, the id column it stands for)
+_KINDS = {"face_keys": ("faces", "face_id"), "image_keys": ("images", "image_id")}
 
 
 def key_of(face_id: str) -> int | None:
@@ -74,7 +86,17 @@ def uses_keys(conn: sqlite3.Connection) -> bool:
 
 def face_pks(conn: sqlite3.Connection, collection_pk: int, face_ids: Iterable[str]) -> dict[str, int]:
     """FaceId -> pk of the collection's faces among `face_ids` (ids not found are left out)."""
-    wanted = list(dict.fromkeys(face_ids))
+    return _pks(conn, "face_keys", collection_pk, face_ids)
+
+
+def image_pk(conn: sqlite3.Connection, collection_pk: int, image_id: str) -> int | None:
+    """The pk of the collection's stored photo with this ImageId, or None."""
+    return _pks(conn, "image_keys", collection_pk, [image_id]).get(image_id)
+
+
+def _pks(conn: sqlite3.Connection, table: str, collection_pk: int, ids: Iterable[str]) -> dict[str, int]:
+    rows_table, id_column = _KINDS[table]
+    wanted = list(dict.fromkeys(ids))
     found: dict[str, int] = {}
     if not wanted:
         return found
@@ -82,22 +104,22 @@ def face_pks(conn: sqlite3.Connection, collection_pk: int, face_ids: Iterable[st
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             found.update(conn.execute(
-                f"SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({','.join('?' * len(chunk))})",
-                (collection_pk, *chunk)))
+                f"SELECT {id_column}, pk FROM {rows_table} WHERE collection_pk = ? "
+                f"AND {id_column} IN ({','.join('?' * len(chunk))})", (collection_pk, *chunk)))
         return found
     wanted_set = set(wanted)
     keys = sorted({k for k in map(key_of, wanted) if k is not None})
     for start in range(0, len(keys), _CHUNK):
         key_chunk = keys[start : start + _CHUNK]
-        # CROSS JOIN: probe face_keys first, then each candidate face by primary key
-        for fid, pk in conn.execute(
-            f"SELECT f.face_id, f.pk FROM face_keys k CROSS JOIN faces f ON f.pk = k.face_pk "
+        # CROSS JOIN: probe the keys first, then each candidate row by primary key
+        for text, pk in conn.execute(
+            f"SELECT r.{id_column}, r.pk FROM {table} k CROSS JOIN {rows_table} r ON r.pk = k.row_pk "
             f"WHERE k.collection_pk = ? AND k.level IN ({_LEVEL_LIST}) AND k.key IN ({','.join('?' * len(key_chunk))}) "
-            f"AND f.collection_pk = k.collection_pk",
+            f"AND r.collection_pk = k.collection_pk",
             (collection_pk, *key_chunk),
         ):
-            if fid in wanted_set:  # the full FaceId confirms the key (two FaceIds may share 64 bits)
-                found[fid] = pk
+            if text in wanted_set:  # the full id confirms the key (two ids may share 64 bits)
+                found[text] = pk
     return found
 
 
@@ -114,47 +136,57 @@ def face_rows(conn: sqlite3.Connection, collection_pk: int, face_ids: Iterable[s
     return out
 
 
-def add(conn: sqlite3.Connection, collection_pk: int, faces: Iterable[tuple[str, int]]) -> None:
-    """Record new faces ((FaceId, pk) pairs) in level 0, merging full levels on; in the caller's transaction."""
+def add(conn: sqlite3.Connection, collection_pk: int, faces: Iterable[tuple[str, int]], table: str = "face_keys") -> None:
+    """Record new faces ((FaceId, pk) pairs; with table="image_keys", photos) in level 0, merging full levels on;
+    in the caller's transaction."""
+    if table not in _KINDS:
+        raise ValueError(f"face_keys.add: no key table {table!r}")
     if not uses_keys(conn):
-        return  # a pre-schema-6 workspace: its UNIQUE index already holds them
-    rows = sorted((collection_pk, key_of(fid), pk) for fid, pk in faces)
+        return  # a pre-schema-6 workspace: its UNIQUE indexes already hold them
+    rows = sorted((collection_pk, key_of(text), pk) for text, pk in faces)
     if not rows:
         return
     if any(r[1] is None for r in rows):
-        raise ValueError("face_keys.add: a FaceId that is not a UUID")
-    conn.executemany("INSERT INTO face_keys(collection_pk, level, key, face_pk) VALUES (?, 0, ?, ?)", rows)
+        raise ValueError("face_keys.add: an id that is not a UUID")
+    conn.executemany(f"INSERT INTO {table}(collection_pk, level, key, row_pk) VALUES (?, 0, ?, ?)", rows)
     for level in range(LEVELS - 1):
-        if level_size(conn, collection_pk, level) < LEVEL0_ENTRIES * GROWTH**level:
+        if level_size(conn, collection_pk, level, table) < LEVEL0_ENTRIES * GROWTH**level:
             break
-        merge(conn, collection_pk, level)
+        merge(conn, collection_pk, level, table)
 
 
-def level_size(conn: sqlite3.Connection, collection_pk: int, level: int) -> int:
-    return conn.execute("SELECT COUNT(*) FROM face_keys WHERE collection_pk = ? AND level = ?",
+def level_size(conn: sqlite3.Connection, collection_pk: int, level: int, table: str = "face_keys") -> int:
+    return conn.execute(f"SELECT COUNT(*) FROM {_checked(table)} WHERE collection_pk = ? AND level = ?",
                         (collection_pk, level)).fetchone()[0]
 
 
-def merge(conn: sqlite3.Connection, collection_pk: int, level: int) -> None:
+def merge(conn: sqlite3.Connection, collection_pk: int, level: int, table: str = "face_keys") -> None:
     """Move every entry of `level` into the next level, in key order (one ordered pass over its pages)."""
     if not 0 <= level < LEVELS - 1:
         raise ValueError(f"face_keys.merge: no level after {level}")
-    conn.execute("INSERT INTO face_keys(collection_pk, level, key, face_pk) SELECT collection_pk, ?, key, face_pk "
-                 "FROM face_keys WHERE collection_pk = ? AND level = ? ORDER BY key, face_pk",
+    table = _checked(table)
+    conn.execute(f"INSERT INTO {table}(collection_pk, level, key, row_pk) SELECT collection_pk, ?, key, row_pk "
+                 f"FROM {table} WHERE collection_pk = ? AND level = ? ORDER BY key, row_pk",
                  (level + 1, collection_pk, level))
-    conn.execute("DELETE FROM face_keys WHERE collection_pk = ? AND level = ?", (collection_pk, level))
+    conn.execute(f"DELETE FROM {table} WHERE collection_pk = ? AND level = ?", (collection_pk, level))
 
 
-def remove(conn: sqlite3.Connection, collection_pk: int, faces: Iterable[tuple[str, int]]) -> None:
-    """Forget deleted faces ((FaceId, pk) pairs). Lookups never match a deleted face anyway; this keeps the space."""
+def remove(conn: sqlite3.Connection, collection_pk: int, faces: Iterable[tuple[str, int]], table: str = "face_keys") -> None:
+    """Forget deleted faces ((FaceId, pk) pairs; or photos). Lookups never match a deleted row anyway; this keeps the space."""
     if not uses_keys(conn):
         return
-    conn.executemany(f"DELETE FROM face_keys WHERE collection_pk = ? AND level IN ({_LEVEL_LIST}) AND key = ? "
-                     f"AND face_pk = ?", [(collection_pk, key_of(fid), pk) for fid, pk in faces])
+    conn.executemany(f"DELETE FROM {_checked(table)} WHERE collection_pk = ? AND level IN ({_LEVEL_LIST}) AND key = ? "
+                     f"AND row_pk = ?", [(collection_pk, key_of(text), pk) for text, pk in faces])
 
 
-def level_sizes(conn: sqlite3.Connection, collection_pk: int) -> list[int]:
+def _checked(table: str) -> str:
+    if table not in _KINDS:
+        raise ValueError(f"face_keys: no key table {table!r}")
+    return table
+
+
+def level_sizes(conn: sqlite3.Connection, collection_pk: int, table: str = "face_keys") -> list[int]:
     """Entries per level (for tests and reports)."""
-    counts = dict(conn.execute("SELECT level, COUNT(*) FROM face_keys WHERE collection_pk = ? GROUP BY level",
+    counts = dict(conn.execute(f"SELECT level, COUNT(*) FROM {_checked(table)} WHERE collection_pk = ? GROUP BY level",
                                (collection_pk,)).fetchall())
     return [counts.get(level, 0) for level in range(LEVELS)]

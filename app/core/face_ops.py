@@ -108,13 +108,14 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
         now = time.time()
         planned, rows, fresh_ids, fresh_faces = [], [], [], []
         pending: set[str] = set()  # FaceIds this call inserts
+        new_images: dict[str, int] = {}  # ImageId -> pk of the photos this call inserts
         for item in items:
             a = item.analysis
             ext = item.external_image_id
             img_id = image_id(model, item.sha256, ext)
             kept, unindexed = select_faces(a.faces, a.width, a.height, quality_filter, max_faces)
             # a photo is kept only for the faces indexed from it (see erasure.py): none, no photo
-            image_pk, new_image = _image_pk(conn, coll.pk, img_id, item, now) if kept else (None, False)
+            image_pk, new_image = _image_pk(conn, coll.pk, img_id, item, now, new_images) if kept else (None, False)
             vectors = descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
             fids = [face_id(model, item.sha256, ext, place) for place, _face in kept]
@@ -150,6 +151,7 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
             thumbs = [(pk, face.thumbnail) for pk, (face, _v) in zip(pks_in_order, fresh_faces, strict=True) if face.thumbnail]
             if thumbs:
                 conn.executemany("INSERT INTO face_thumbnails(face_pk, jpeg) VALUES (?, ?)", thumbs)
+        face_keys.add(conn, coll.pk, new_images.items(), "image_keys")
         responses = [_respond(conn, coll, model, new_pks, *plan) for plan in planned]
         if rows:
             bump_generation(conn, coll)
@@ -187,21 +189,39 @@ def _respond(conn, coll, model: str, new_pks: dict[str, int], item: AnalyzedImag
     return response
 
 
-def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: float) -> tuple[int, bool]:
+def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: float,
+              new_images: dict[str, int]) -> tuple[int, bool]:
     """The stored photo's row, inserted (with its preview) the first time one of its faces is indexed;
-    and whether it is new to the collection (then none of its faces can be stored yet)."""
-    a = item.analysis
-    cur = conn.execute(
-        "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
-        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
-        (collection_pk, img_id, item.external_image_id, item.sha256, a.width, a.height, now),
-    ).fetchone()
-    if not cur:
-        return conn.execute("SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?",
-                            (collection_pk, img_id)).fetchone()[0], False
-    if a.preview:
-        conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (cur[0], a.preview))
+    and whether it is new to the collection (then none of its faces can be stored yet).
+
+    `new_images`: ImageId -> pk of the photos this call inserted; their keys go into image_keys at
+    the end of the call, all at once.
+    """
+    if img_id in new_images:
+        return new_images[img_id], False
+    if face_keys.uses_keys(conn):
+        pk = face_keys.image_pk(conn, collection_pk, img_id)
+        if pk is not None:
+            return pk, False
+        cur = conn.execute("INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, "
+                           "created_at) VALUES (?,?,?,?,?,?,?) RETURNING pk", _image_row(collection_pk, img_id, item, now)
+                           ).fetchone()
+    else:  # a pre-schema-6 workspace: its UNIQUE (collection_pk, image_id) index decides
+        cur = conn.execute(
+            "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
+            _image_row(collection_pk, img_id, item, now)).fetchone()
+        if not cur:
+            return face_keys.image_pk(conn, collection_pk, img_id), False  # type: ignore[return-value]
+    if item.analysis.preview:
+        conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (cur[0], item.analysis.preview))
+    new_images[img_id] = cur[0]
     return cur[0], True
+
+
+def _image_row(collection_pk: int, img_id: str, item: AnalyzedImage, now: float) -> tuple:
+    a = item.analysis
+    return (collection_pk, img_id, item.external_image_id, item.sha256, a.width, a.height, now)
 
 
 def list_faces(engine, p: dict) -> dict:

@@ -185,12 +185,25 @@ CREATE TABLE face_group_members (
 CREATE INDEX face_group_members_by_group ON face_group_members (group_pk);
 """
 
-# v6: FaceIds are found through face_keys (face_keys.py), a log-structured index of 64-bit keys,
-# instead of the UNIQUE (collection_pk, face_id) index whose random pages slowed bulk indexing down
-# as a collection grew. A workspace that holds no face yet gets its faces table re-created without
-# that index (same columns, indexes and triggers; sqlite_sequence keeps the last pk handed out, so
-# pks are never reused); one that holds faces keeps its UNIQUE index and is searched through it.
+# v6: FaceIds (and ImageIds) are found through face_keys (image_keys), log-structured indexes of
+# 64-bit keys (face_keys.py), instead of the UNIQUE (collection_pk, face_id) and (collection_pk,
+# image_id) indexes whose random pages slowed bulk indexing down as a collection grew. A workspace
+# that holds no face and no photo yet gets both tables re-created without those indexes (same
+# columns, other indexes and triggers; images gain an index by collection, which the UNIQUE index
+# used to serve; sqlite_sequence keeps the last pks handed out, so pks are never reused); one that
+# holds faces keeps its UNIQUE indexes and is searched through them.
 _FACES_V6 = """
+CREATE TABLE images (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    image_id TEXT NOT NULL,
+    external_image_id TEXT,
+    sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX images_by_collection ON images (collection_pk);
 CREATE TABLE faces (
     pk INTEGER PRIMARY KEY AUTOINCREMENT,
     collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
@@ -218,14 +231,14 @@ _FACES_TRIGGERS = _V4[_V4.index("CREATE TRIGGER faces_owner_changed"):_V4.index(
 def _v6_face_keys(conn: sqlite3.Connection) -> None:
     for statement in script_statements(face_keys.CREATE_SQL):
         conn.execute(statement)
-    if conn.execute("SELECT 1 FROM faces LIMIT 1").fetchone() is not None:
-        return  # faces stored before schema 6 keep the UNIQUE index that finds them
-    sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'faces'").fetchone()
-    conn.execute("DROP TABLE faces")  # empty: no row of another table refers to it
+    if any(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() for table in ("faces", "images")):
+        return  # faces and photos stored before schema 6 keep the UNIQUE indexes that find them
+    sequences = conn.execute("SELECT name, seq FROM sqlite_sequence WHERE name IN ('faces', 'images')").fetchall()
+    conn.execute("DROP TABLE faces")  # both empty: no row of another table refers to them
+    conn.execute("DROP TABLE images")
     for statement in script_statements(_FACES_V6 + _FACES_TRIGGERS):
         conn.execute(statement)
-    if sequence is not None:
-        conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('faces', ?)", sequence)
+    conn.executemany("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", sequences)
     conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (face_keys.META_KEY, face_keys.KEYS))
 
 

@@ -58,6 +58,7 @@ def test_a_new_workspace_has_no_face_id_text_index(tmp_path):
     indexed = [row[2] for name in [r[1] for r in conn.execute("PRAGMA index_list(faces)")]
                for row in conn.execute(f"PRAGMA index_info({name})")]
     assert "face_id" not in indexed and "pk" not in indexed
+    assert not any(row[2] for table in ("faces", "images") for row in conn.execute(f"PRAGMA index_list({table})"))
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
     store.close()
 
@@ -77,15 +78,19 @@ def test_every_face_is_found_at_every_level(tmp_path, analyzer, rng, small_level
         found = face_keys.face_pks(conn, coll_pk, ids)
         assert len(found) == 90 and len(set(found.values())) == 90
         for level in range(face_keys.LEVELS):  # every level answers: one face from each
-            key, pk = conn.execute("SELECT key, face_pk FROM face_keys WHERE level = ? LIMIT 1", (level,)).fetchone()
+            key, pk = conn.execute("SELECT key, row_pk FROM face_keys WHERE level = ? LIMIT 1", (level,)).fetchone()
             fid = conn.execute("SELECT face_id FROM faces WHERE pk = ?", (pk,)).fetchone()[0]
             assert face_keys.key_of(fid) == key
             assert eng.search_faces(CollectionId="c", FaceId=fid)["SearchedFaceId"] == fid
         listed = eng.list_faces(CollectionId="c", FaceIds=ids[:5] + ["00000000-0000-5000-8000-000000000000"])
         assert [f["FaceId"] for f in listed["Faces"]] == ids[:5]
         # the same photos again: nothing new is stored, the same FaceIds come back
+        image_sizes = face_keys.level_sizes(conn, coll_pk, "image_keys")
+        assert sum(image_sizes) == 30 and image_sizes[3], image_sizes  # photos found through image_keys too
         assert index_photos(eng, analyzer, rng, 4, first=0) == ids[:12]
+        assert index_photos(eng, analyzer, rng, 1, first=29) == ids[-3:]
         assert conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0] == 90
+        assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 30
 
 
 def test_merges_keep_each_level_sorted_and_whole(tmp_path):
@@ -94,11 +99,11 @@ def test_merges_keep_each_level_sorted_and_whole(tmp_path):
         conn.execute("INSERT INTO collections(collection_id, face_model_version, created_at) VALUES ('c', 'm', 0)")
         keys = np.random.default_rng(3).integers(-(2**63), 2**63 - 1, size=20_000, dtype=np.int64)
         rows = [(1, 0, int(k), i) for i, k in enumerate(keys)]
-        conn.executemany("INSERT INTO face_keys(collection_pk, level, key, face_pk) VALUES (?,?,?,?)", rows)
+        conn.executemany("INSERT INTO face_keys(collection_pk, level, key, row_pk) VALUES (?,?,?,?)", rows)
         face_keys.merge(conn, 1, 0)
         face_keys.merge(conn, 1, 1)
         assert face_keys.level_sizes(conn, 1) == [0, 0, 20_000, 0, 0]
-        got = conn.execute("SELECT key, face_pk FROM face_keys WHERE collection_pk = 1 AND level = 2").fetchall()
+        got = conn.execute("SELECT key, row_pk FROM face_keys WHERE collection_pk = 1 AND level = 2").fetchall()
         assert got == sorted((int(k), i) for i, k in enumerate(keys))
         with pytest.raises(ValueError):
             face_keys.merge(conn, 1, face_keys.LEVELS - 1)
@@ -200,18 +205,23 @@ def test_an_empty_schema_5_workspace_gets_keys_and_never_reuses_a_pk(tmp_path):
     conn.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", ("ab" * 32,))
     conn.execute("INSERT INTO collections(collection_id, face_model_version, created_at) VALUES ('c', 'm', 0)")
     conn.execute(BARE_FACE, ("f",))
-    conn.execute("DELETE FROM faces")  # the collection had a face once: pk 1 is spent
+    conn.execute("INSERT INTO images(collection_pk, image_id, sha256, width, height, created_at) VALUES (1, 'i', 's', 1, 1, 0)")
+    conn.execute("DELETE FROM faces")  # the collection had a face and a photo once: pk 1 of each is spent
+    conn.execute("DELETE FROM images")
     conn.execute("PRAGMA user_version=5")
     conn.execute("COMMIT")
     conn.close()
     store = Store(ws)
     db = store.connection()
     assert face_keys.uses_keys(db)
-    assert not any(row[2] for row in db.execute("PRAGMA index_list(faces)"))  # no UNIQUE index left
+    assert not any(row[2] for t in ("faces", "images") for row in db.execute(f"PRAGMA index_list({t})"))  # no UNIQUE left
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'faces'")} == {
         "faces_owner_changed", "faces_deleted"}
     with store.write() as tx:
         cur = tx.execute(BARE_FACE, ("g",))
+        assert cur.lastrowid == 2
+        cur = tx.execute("INSERT INTO images(collection_pk, image_id, sha256, width, height, created_at) "
+                         "VALUES (1, 'j', 's', 1, 1, 0)")
         assert cur.lastrowid == 2
         tx.execute("DELETE FROM faces WHERE pk = 2")
         assert tx.execute("SELECT face_pk, user_pk FROM face_changes").fetchall()[-1] == (2, -1)  # triggers came back
@@ -242,7 +252,7 @@ def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     store.close()
 
 
-_TEXT_LOOKUP = re.compile(r"\bface_id\s*(=|\bin\b)", re.IGNORECASE)
+_TEXT_LOOKUP = re.compile(r"\b(face_id|image_id)\s*(=|\bin\b)", re.IGNORECASE)
 
 
 def test_no_sql_outside_face_keys_looks_faces_up_by_face_id_text():
