@@ -144,6 +144,7 @@ def test_deleted_faces_are_not_found_and_leave_no_key(tmp_path, analyzer, rng, s
         assert again["UnsuccessfulFaceDeletions"][0]["Reasons"] == ["FACE_NOT_FOUND"]
         eng.delete_collection(CollectionId="c")
         assert conn.execute("SELECT COUNT(*) FROM face_keys").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM image_keys").fetchone()[0] == 0
 
 
 def test_the_same_photo_twice_in_one_call_is_stored_once(tmp_path, analyzer, rng):
@@ -154,7 +155,10 @@ def test_the_same_photo_twice_in_one_call_is_stored_once(tmp_path, analyzer, rng
         item = AnalyzedImage(hashlib.sha256(b"same").hexdigest(), "x", analysis)
         first, second = store_analyzed(eng, "c", [item, item])
         assert first["FaceRecords"][0]["Face"] == second["FaceRecords"][0]["Face"]
-        assert eng.store.connection().execute("SELECT COUNT(*) FROM faces").fetchone()[0] == 1
+        conn = eng.store.connection()
+        assert conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0] == 1
+        assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 1
+        assert face_keys.level_sizes(conn, 1, "image_keys")[0] == 1
 
 
 def open_fixture(tmp_path) -> Path:
