@@ -140,6 +140,9 @@ def test_deleted_faces_are_not_found_and_leave_no_key(tmp_path, analyzer, rng, s
         assert sorted(r["DeletedFaces"]) == sorted(ids[:7])
         assert face_keys.face_pks(conn, 1, ids) == face_keys.face_pks(conn, 1, ids[7:])
         assert sum(face_keys.level_sizes(conn, 1)) == len(ids) - 7
+        # photos 0 and 1 lost all three faces, photo 2 one of them: two photos and their keys are gone
+        assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 4
+        assert sum(face_keys.level_sizes(conn, 1, "image_keys")) == 4
         again = eng.delete_faces(CollectionId="c", FaceIds=ids[:1])
         assert again["UnsuccessfulFaceDeletions"][0]["Reasons"] == ["FACE_NOT_FOUND"]
         eng.delete_collection(CollectionId="c")
