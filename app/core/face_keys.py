@@ -15,8 +15,12 @@ key shared by two FaceIds (unlikely, n^2 / 2^65 for n faces, but possible) is to
 entry whose face was deleted never matches. FaceIds are unique because they are derived from
 their image's identity and place, and the storage path only inserts faces it did not find here.
 
-Workspaces that had faces before schema 6 keep their UNIQUE index (meta 'face_lookup' absent) and
-are searched through it; every caller goes through `face_pks`, which knows which kind it has.
+Photos are found by ImageId the same way (`image_keys`, `image_pk`): a UNIQUE ImageId index
+dirtied a random page per photo.
+
+Workspaces that had faces before schema 6 keep their UNIQUE indexes (meta 'face_lookup' absent) and
+are searched through them; every caller goes through `face_pks` / `face_rows` / `image_pk`, which
+know which kind of workspace it is.
 """
 
 from __future__ import annotations
