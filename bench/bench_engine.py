@@ -21,6 +21,9 @@ folder (or under --workdir) and is removed afterwards unless --keep is given.
 
 Run: .venv/bin/python bench/bench_engine.py [--sizes 1e4,1e5,1e6] [--repeats 200] [--quick]
      .venv/bin/python bench/bench_engine.py --sizes 1e6,5e6,1e7 --repeats 100 --user-fraction 0.01 (about an hour)
+     storage path alone, growing one kept workspace:
+     .venv/bin/python bench/bench_engine.py --store-only --sizes 1e4,1e5 --workdir /tmp/b --keep   (prints the folder)
+     .venv/bin/python bench/bench_engine.py --store-only --sizes 1e5,1e6 --reuse /tmp/b/rekurator-bench-engine-XXXX
 """
 
 from __future__ import annotations
@@ -175,17 +178,26 @@ def image_items(faces: SyntheticFaces, first_image: int, last_image: int) -> lis
 
 # -- measurements --------------------------------------------------------------------------
 def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_face: int, index_loaded: bool,
-                purpose: str = "collection") -> None:
-    """Store faces [first_face, last_face) in batches; time only the store_analyzed calls."""
+                purpose: str = "collection", profiler=None) -> None:
+    """Store faces [first_face, last_face) in batches; time only the store_analyzed calls.
+
+    `profiler` (a cProfile.Profile): enabled around the store_analyzed calls only.
+    """
     assert first_face % FACES_PER_IMAGE == 0 and last_face % FACES_PER_IMAGE == 0
     first_image, last_image = first_face // FACES_PER_IMAGE, last_face // FACES_PER_IMAGE
     batch_s = []
+    cpu0 = time.process_time()
+    db0, io0 = database_bytes(engine), written_bytes()
     wall0 = time.perf_counter()
     for lo in range(first_image, last_image, IMAGES_PER_BATCH):
         items = image_items(faces, lo, min(last_image, lo + IMAGES_PER_BATCH))
+        if profiler is not None:
+            profiler.enable()
         t0 = time.perf_counter()
         responses = store_analyzed(engine, COLLECTION, items)
         batch_s.append(time.perf_counter() - t0)
+        if profiler is not None:
+            profiler.disable()
         stored = sum(len(r["FaceRecords"]) for r in responses)
         if stored != len(items) * FACES_PER_IMAGE:
             raise RuntimeError(f"store_analyzed kept {stored} of {len(items) * FACES_PER_IMAGE} faces")
@@ -193,14 +205,41 @@ def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_fac
         if done % 100_000 == 0:
             progress(f"  stored {done:,} faces ({(done - first_face) / sum(batch_s):,.0f} faces/s so far)")
     wall = time.perf_counter() - wall0
+    cpu = time.process_time() - cpu0  # includes synthesising the batches (small)
     n = last_face - first_face
     total = sum(batch_s)
+    growth, written = database_bytes(engine) - db0, written_bytes() - io0
+    tenth = max(1, len(batch_s) // 10)
     emit(bench="store_analyzed", purpose=purpose, faces_before=first_face, faces_after=last_face, faces=n,
          images_per_batch=IMAGES_PER_BATCH, faces_per_image=FACES_PER_IMAGE, index_in_memory=index_loaded,
          seconds=round(total, 3), faces_per_s=round(n / total), first_batch_ms=ms(batch_s[0]),
+         first_tenth_faces_per_s=round(tenth * len(items) * FACES_PER_IMAGE / sum(batch_s[:tenth])),
+         last_tenth_faces_per_s=round(tenth * len(items) * FACES_PER_IMAGE / sum(batch_s[-tenth:])),
+         cpu_us_per_face=round(cpu / n * 1e6, 1), database_growth_bytes_per_face=round(growth / n),
+         written_bytes_per_face=round(written / n),
          batch_p50_ms=ms(np.median(batch_s)),
          batch_max_ms=ms(max(batch_s)), wall_with_synthesis_s=round(wall, 3), target_faces_per_s=20000,
          loadavg_1m=os.getloadavg()[0])
+
+
+def written_bytes() -> int:
+    """Bytes this process has had written to storage so far (WAL appends and checkpoints; /proc/self/io)."""
+    try:
+        with open("/proc/self/io") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("write_bytes:"))
+    except (OSError, StopIteration):
+        return 0
+
+
+def database_bytes(engine: Engine) -> int:
+    """The database, its WAL and shared-memory files, in bytes."""
+    return sum(p.stat().st_size for p in engine.store.path.parent.glob(engine.store.path.name + "*") if p.is_file())
+
+
+def stored_faces(engine: Engine) -> int:
+    with engine.store.read() as conn:
+        row = conn.execute("SELECT pk FROM collections WHERE collection_id = ?", (COLLECTION,)).fetchone()
+        return 0 if row is None else conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?", row).fetchone()[0]
 
 
 def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction: float, total_faces: int) -> int:
@@ -230,7 +269,7 @@ def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction
 
 
 def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, user_identities: np.ndarray,
-                     repeats: int, max_faces: int, rng) -> None:
+                     repeats: int, max_faces: int, rng, skip_floor: bool = False) -> None:
     """SearchFaces and SearchUsers by FaceId at n faces, interleaved with the bare mat-vec floor."""
     face_queries = [face_id_of(g) for g in rng.integers(0, n, repeats)]
     user_faces = np.flatnonzero(np.isin(faces.identity[:n], user_identities)) if users else np.zeros(0, np.int64)
@@ -258,7 +297,8 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
     for r in range(repeats):  # interleaved so drift and cache state hit all three alike
         q = floor_queries[r]
         t0 = time.perf_counter()
-        matrix @ q
+        if not skip_floor:
+            matrix @ q
         t1 = time.perf_counter()
         rf = engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[r], MaxFaces=max_faces)
         t2 = time.perf_counter()
@@ -269,7 +309,7 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
         users_s.append(t3 - t2)
         face_matches.append(len(rf["FaceMatches"]))
         user_matches.append(len(ru["UserMatches"]))
-    floor_p50 = float(np.median(floor_s))
+    floor_p50 = max(float(np.median(floor_s)), 1e-9)  # --skip-floor: ratios meaningless
     floor = {"floor_p50_ms": ms(floor_p50), "floor_p99_ms": ms(np.percentile(floor_s, 99))}
     pf, pu = percentiles(faces_s), percentiles(users_s)
     emit(bench="search_faces", faces=n, repeats=repeats, max_faces=max_faces, first_after_write_ms=ms(first_faces),
@@ -461,6 +501,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats: a smoke run")
     parser.add_argument("--workdir", type=pathlib.Path, default=None, help="folder for the bench's temporary workspaces")
     parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
+    parser.add_argument("--reuse", type=pathlib.Path, default=None,
+                        help="a folder a --keep run left: go on from the faces its workspace holds (same --seed)")
+    parser.add_argument("--store-only", action="store_true",
+                        help="measure only the storage path at each size (no users, searches, opens, AssociateFaces)")
+    parser.add_argument("--skip-floor", action="store_true", help="searches: skip the bare mat-vec floor")
+    parser.add_argument("--images-per-batch", type=int, default=IMAGES_PER_BATCH,
+                        help="images per store_analyzed call (one transaction); 1 = one IndexFaces per photo")
+    parser.add_argument("--profile", type=pathlib.Path, default=None,
+                        help="cProfile the store_analyzed calls of the last size step into this pstats file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--exact-queries", type=int, default=1000, help="exactness queries per size (0: skip)")
     parser.add_argument("--compressed-min-faces", type=int, default=None,
@@ -473,6 +522,7 @@ def main() -> None:
         os.environ["REKURATOR_BENCH_COMPRESSED_MIN_FACES"] = str(args.compressed_min_faces)
     elif os.environ.get("REKURATOR_BENCH_COMPRESSED_MIN_FACES"):  # the open children use the parent's setting
         engine_module.COMPRESSED_MIN_FACES = int(os.environ["REKURATOR_BENCH_COMPRESSED_MIN_FACES"])
+    globals()["IMAGES_PER_BATCH"] = args.images_per_batch
     if args.child_open:
         child_open(args.child_open, args.child_face)
         return
@@ -482,7 +532,13 @@ def main() -> None:
     assoc_repeats = args.assoc_repeats or (5 if args.quick else 20)
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix="rekurator-bench-engine-", dir=args.workdir))
+    if args.reuse:
+        workdir = args.reuse
+        args.keep = True
+        if not (workdir / "ws").is_dir():
+            parser.error(f"--reuse {workdir}: no workspace folder ws/ there")
+    else:
+        workdir = pathlib.Path(tempfile.mkdtemp(prefix="rekurator-bench-engine-", dir=args.workdir))
     workspace = workdir / "ws"
     started = time.perf_counter()
     emit(bench="environment", python=platform.python_version(), numpy=np.__version__, cpus=os.cpu_count(),
@@ -494,22 +550,45 @@ def main() -> None:
         faces = SyntheticFaces(sizes[-1] + assoc_repeats * 299 + FACES_PER_IMAGE, args.seed)
         users, user_identities = 0, []
         with Engine(workspace, analyzer=BenchAnalyzer()) as engine:
-            engine.create_collection(CollectionId=COLLECTION)
+            existing = stored_faces(engine) if args.reuse else 0
+            if existing == 0:
+                engine.create_collection(CollectionId=COLLECTION)
+            if existing % FACES_PER_IMAGE or existing > sizes[-1]:
+                parser.error(f"--reuse: the workspace holds {existing:,} faces; give --sizes above that")
+            progress(f"workspace {workspace} holds {existing:,} faces")
             for n in sizes:
                 before = faces.count
                 people = faces.add_block((n - before) // FACES_PER_IDENTITY, FACES_PER_IDENTITY)
-                progress(f"storing faces {before:,}..{n:,}")
-                store_faces(engine, faces, before, n, index_loaded=before > 0)
+                if n > existing:  # below: stored by the run that built the reused workspace (same seed, same faces)
+                    before = max(before, existing)
+                    profiler = None
+                    if args.profile and n == sizes[-1]:
+                        import cProfile
+
+                        profiler = cProfile.Profile()
+                    progress(f"storing faces {before:,}..{n:,}")
+                    store_faces(engine, faces, before, n, index_loaded=before > 0, profiler=profiler)
+                    if profiler is not None:
+                        profiler.dump_stats(str(args.profile))
+                if args.store_only or n < existing:
+                    continue
                 progress(f"adding users at {n:,} faces")
                 added = add_users(engine, faces, people, args.user_fraction, n)
                 users += added
                 user_identities.extend(list(people)[:added])
                 progress(f"searching at {n:,} faces ({users:,} users)")
-                measure_searches(engine, faces, n, users, np.asarray(user_identities, np.int64), repeats, args.max_faces, rng)
+                measure_searches(engine, faces, n, users, np.asarray(user_identities, np.int64), repeats, args.max_faces, rng,
+                                 skip_floor=args.skip_floor)
                 emit(bench="index_tier", faces=n, tier=index_tier(engine))
                 if args.exact_queries:
                     progress(f"exactness at {n:,} faces ({args.exact_queries} queries)")
                     measure_exactness(engine, faces, n, args.exact_queries, args.max_faces, rng)
+            if args.store_only:
+                engine.store.close()
+                db = sum(p.stat().st_size for p in workspace.iterdir() if p.is_file())
+                emit(bench="run", total_s=round(time.perf_counter() - started, 1), loadavg=os.getloadavg(),
+                     workspace_mib=round(db / 2**20, 1), faces=sizes[-1], kept=str(workdir) if args.keep else None)
+                return
             engine.store.close()  # as an app quitting does: the last close checkpoints the WAL
             progress(f"opening the {sizes[-1]:,}-face workspace in fresh processes")
             measure_open(workdir, workspace, sizes[-1], face_id_of(int(rng.integers(0, sizes[-1]))), args.open_repeats)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import face_keys
 from .records import CollectionRow, UserRow, user_status
 from .similarity import mean_distance_factor, scale_for
 
@@ -126,17 +127,9 @@ class AssociationPlan:
 
 
 def faces_by_id(conn: sqlite3.Connection, collection_pk: int, face_ids: list[str]) -> dict:
-    found = {}
-    for start in range(0, len(face_ids), 500):
-        chunk = face_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT f.face_id, f.pk, f.user_pk, u.user_id, f.descriptor FROM faces f LEFT JOIN users u ON u.pk = f.user_pk "
-            f"WHERE f.collection_pk = ? AND f.face_id IN ({marks})",
-            (collection_pk, *chunk),
-        ).fetchall()
-        found.update({r[0]: r[1:] for r in rows})
-    return found
+    """FaceId -> (pk, user pk, UserId, descriptor) of the collection's faces among `face_ids`."""
+    return face_keys.face_rows(conn, collection_pk, face_ids, "f.pk, f.user_pk, u.user_id, f.descriptor",
+                               "LEFT JOIN users u ON u.pk = f.user_pk")
 
 
 def user_mean(conn: sqlite3.Connection, user_pk: int):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from . import idempotency, people
+from . import face_keys, idempotency, people
 from .association_plan import MAX_FACES_PER_USER
 from .errors import ConflictException, InvalidParameterException, ResourceNotFoundException
 from .records import CollectionRow, bump_generation, user_status
@@ -127,12 +127,7 @@ def apply_change_set(engine, p: dict) -> dict:
         if missing_users:
             raise ResourceNotFoundException(
                 f"The user id: {missing_users[0]} does not exist in the collection: {coll.collection_id}")
-        rows = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows.update({r[0]: (r[1], r[2]) for r in conn.execute(
-                f"SELECT face_id, pk, user_pk FROM faces WHERE collection_pk = ? AND face_id IN ({','.join('?' * len(chunk))})",
-                (coll.pk, *chunk))})
+        rows = face_keys.face_rows(conn, coll.pk, ids, "f.pk, f.user_pk")
         not_found = [fid for fid in ids if fid not in rows]
         if not_found:
             raise ConflictException(f"{len(not_found)} of the faces no longer exist in {coll.collection_id}: "

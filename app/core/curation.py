@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from . import journal
+from . import face_keys, journal
 from .association_plan import unique_ids
 from .detail_codec import decode_detail
 from .errors import InvalidParameterException
@@ -25,20 +25,13 @@ def check_face_ids(face_ids) -> list[str]:
     return unique_ids(face_ids)
 
 
-def _in_chunks(conn, sql: str, head: tuple, items: list, size: int = 500):
-    for start in range(0, len(items), size):
-        chunk = items[start : start + size]
-        yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), (*head, *chunk))
-
-
 def face_thumbnails(engine, collection_id: str, face_ids) -> dict[str, bytes]:
     """JPEG crops of the given faces (faces indexed without one are absent)."""
     face_ids = check_face_ids(face_ids)
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
-        sql = ("SELECT f.face_id, t.jpeg FROM faces f JOIN face_thumbnails t ON t.face_pk = f.pk "
-               "WHERE f.collection_pk = ? AND f.face_id IN ({marks})")
-        return {fid: bytes(jpeg) for fid, jpeg in _in_chunks(conn, sql, (coll.pk,), face_ids)}
+        rows = face_keys.face_rows(conn, coll.pk, face_ids, "t.jpeg", "JOIN face_thumbnails t ON t.face_pk = f.pk")
+        return {fid: bytes(jpeg) for fid, (jpeg,) in rows.items()}
 
 
 def face_details(engine, collection_id: str, face_ids) -> dict[str, dict]:
@@ -46,12 +39,12 @@ def face_details(engine, collection_id: str, face_ids) -> dict[str, dict]:
     face_ids = check_face_ids(face_ids)
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
-        sql = ("SELECT face_id, bbox_width, bbox_height, bbox_left, bbox_top, confidence, detail FROM faces "
-               "WHERE collection_pk = ? AND face_id IN ({marks})")
+        rows = face_keys.face_rows(conn, coll.pk, face_ids,
+                                   "f.bbox_width, f.bbox_height, f.bbox_left, f.bbox_top, f.confidence, f.detail")
         return {
             fid: {"BoundingBox": {"Width": w, "Height": h, "Left": left, "Top": top}, "Confidence": confidence,
                   **decode_detail(detail)}
-            for fid, w, h, left, top, confidence, detail in _in_chunks(conn, sql, (coll.pk,), face_ids)
+            for fid, (w, h, left, top, confidence, detail) in rows.items()
         }
 
 
@@ -60,10 +53,8 @@ def image_preview(engine, collection_id: str, image_id: str) -> bytes | None:
     validate_request("ListFaces", {"CollectionId": collection_id})
     with engine.store.read() as conn:
         coll = get_collection(conn, collection_id)
-        row = conn.execute(
-            "SELECT p.jpeg FROM images i JOIN image_previews p ON p.image_pk = i.pk WHERE i.collection_pk = ? AND i.image_id = ?",
-            (coll.pk, image_id),
-        ).fetchone()
+        pk = face_keys.image_pk(conn, coll.pk, image_id)
+        row = conn.execute("SELECT jpeg FROM image_previews WHERE image_pk = ?", (pk,)).fetchone() if pk else None
     return bytes(row[0]) if row else None
 
 
@@ -75,8 +66,7 @@ def set_not_this_person(engine, collection_id: str, user_id: str, face_ids, reje
         conn = tx.conn
         coll = get_collection(conn, collection_id)
         user = get_user(conn, coll, user_id)
-        sql = "SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({marks})"
-        found = dict(_in_chunks(conn, sql, (coll.pk,), face_ids))
+        found = face_keys.face_pks(conn, coll.pk, face_ids)
         missing = [fid for fid in face_ids if fid not in found]
         if missing:
             raise InvalidParameterException(f"FaceIds: not in collection {collection_id}: {', '.join(missing)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from . import change_sets, idempotency, people
+from . import change_sets, face_keys, idempotency, people
 from .association_plan import (
     MOVE,
     AssociationPlan,
@@ -149,10 +149,8 @@ def split_user(engine, p: dict) -> dict:
         if conn.execute("SELECT 1 FROM users WHERE collection_pk = ? AND user_id = ?",
                         (coll.pk, p["NewUserId"])).fetchone():
             raise ConflictException(f"The user id: {p['NewUserId']} already exists in the collection: {coll.collection_id}")
-        marks = ",".join("?" * len(face_ids))
-        owned = {r[0] for r in conn.execute(
-            f"SELECT face_id FROM faces WHERE collection_pk = ? AND user_pk = ? AND face_id IN ({marks})",
-            (coll.pk, source.pk, *face_ids))}
+        owned = {fid for fid, (owner,) in face_keys.face_rows(conn, coll.pk, face_ids, "f.user_pk").items()
+                 if owner == source.pk}
         stray = [fid for fid in face_ids if fid not in owned]
         if stray:
             raise InvalidParameterException(f"SplitUser: {len(stray)} of the FaceIds are not faces of {source.user_id}: "

@@ -18,16 +18,15 @@ _FORMAT_1 = 1
 
 
 def encode_detail(landmarks: list, pose: dict, quality: dict) -> bytes | str:
-    try:
-        by_type = {lm["Type"]: lm for lm in landmarks}
-        if len(landmarks) == 5 and by_type.keys() == set(LANDMARK_TYPES) and len(pose) == 3 and len(quality) == 2:
-            return _PACKED.pack(
-                _FORMAT_1,
-                *(v for t in LANDMARK_TYPES for v in (by_type[t]["X"], by_type[t]["Y"])),
-                pose["Roll"], pose["Yaw"], pose["Pitch"], quality["Brightness"], quality["Sharpness"],
-            )
-    except (KeyError, TypeError, struct.error):
-        pass
+    if len(landmarks) == 5 and len(pose) == 3 and len(quality) == 2:
+        try:
+            at = {lm["Type"]: lm for lm in landmarks}
+            el, er, no, ml, mr = at["eyeLeft"], at["eyeRight"], at["nose"], at["mouthLeft"], at["mouthRight"]
+            return _PACKED.pack(_FORMAT_1, el["X"], el["Y"], er["X"], er["Y"], no["X"], no["Y"], ml["X"], ml["Y"],
+                                mr["X"], mr["Y"], pose["Roll"], pose["Yaw"], pose["Pitch"],
+                                quality["Brightness"], quality["Sharpness"])
+        except (KeyError, TypeError, struct.error):
+            pass
     extras: dict[str, object] = {}
     if landmarks:
         extras["Landmarks"] = landmarks

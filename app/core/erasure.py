@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from . import face_keys
+
 CHECKPOINT_BUSY_MS = 1000  # how long the checkpoint waits for readers before leaving it to the next one
 
 
@@ -31,13 +33,17 @@ def start_erasing(conn: sqlite3.Connection) -> None:
 def drop_unneeded_images(conn: sqlite3.Connection, image_pks) -> int:
     """Delete the photos among `image_pks` that no face refers to any more (previews cascade); how many."""
     pks = sorted({pk for pk in image_pks if pk is not None})
-    dropped = 0
+    dropped: dict[int, list[tuple[str, int]]] = {}  # collection pk -> (ImageId, pk) of the photos deleted
     for start in range(0, len(pks), 500):  # stay under SQLite's bound-parameter limit
         chunk = pks[start : start + 500]
-        dropped += conn.execute(
-            f"DELETE FROM images WHERE pk IN ({','.join('?' * len(chunk))}) "
-            "AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.image_pk = images.pk)", chunk).rowcount
-    return dropped
+        for collection_pk, pk, image_id in conn.execute(
+                f"DELETE FROM images WHERE pk IN ({','.join('?' * len(chunk))}) "
+                "AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.image_pk = images.pk) "
+                "RETURNING collection_pk, pk, image_id", chunk).fetchall():
+            dropped.setdefault(collection_pk, []).append((image_id, pk))
+    for collection_pk, images in dropped.items():
+        face_keys.remove(conn, collection_pk, images, "image_keys")
+    return sum(len(images) for images in dropped.values())
 
 
 def scrub_log(conn: sqlite3.Connection, busy_timeout_ms: int) -> bool:

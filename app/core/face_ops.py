@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import erasure, journal
+from . import erasure, face_keys, journal
 from .analysis import ImageAnalysis
 from .detail_codec import encode_detail
 from .errors import InvalidPaginationTokenException, InvalidParameterException, InvalidS3ObjectException
@@ -67,29 +67,38 @@ def descriptor_matrix(faces: list, dim: int | None) -> np.ndarray:
     return vectors
 
 
-def _inserted_pks(conn, collection_pk: int, fids: list[str]) -> dict[str, int]:
+def _inserted_pks(conn, collection_pk: int, fids: list[str], pk_before: int) -> list[int]:
     """The pks of the faces just inserted, in order, by one executemany in this write transaction.
 
     AUTOINCREMENT hands out consecutive rowids inside one write transaction, so they end at
     last_insert_rowid(); the first and last are checked by primary key, and anything unexpected
-    falls back to looking the FaceIds up.
+    falls back to reading the rows above the largest pk before the insert.
     """
     last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
     first = last - len(fids) + 1
     # by primary key only: with "AND collection_pk = ?" SQLite may walk faces_by_collection instead
     ends = {pk: (coll, fid) for pk, coll, fid in conn.execute(
         "SELECT pk, collection_pk, face_id FROM faces WHERE pk IN (?, ?)", (first, last))}
-    if ends.get(first) == (collection_pk, fids[0]) and ends.get(last) == (collection_pk, fids[-1]):
-        return {fid: first + i for i, fid in enumerate(fids)}
-    return dict(conn.execute(
-        f"SELECT face_id, pk FROM faces WHERE collection_pk = ? AND face_id IN ({','.join('?' * len(fids))})",
-        (collection_pk, *fids)))
+    if first > pk_before and ends.get(first) == (collection_pk, fids[0]) and ends.get(last) == (collection_pk, fids[-1]):
+        return list(range(first, last + 1))
+    by_id = {fid: pk for pk, fid in conn.execute(
+        "SELECT pk, face_id FROM faces WHERE pk > ? AND collection_pk = ?", (pk_before, collection_pk))}
+    return [by_id[fid] for fid in fids]
+
+
+_INSERT_FACE = (
+    "INSERT INTO faces(collection_pk, face_id, image_pk, image_id, external_image_id, bbox_width, bbox_height,"
+    " bbox_left, bbox_top, confidence, detail, model_version, descriptor, created_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quality_filter: str = "AUTO",
                    max_faces: int | None = None) -> list[dict]:
-    """Store many analysed images in ONE transaction; an IndexFaces response per image."""
-    responses = []
+    """Store many analysed images in ONE transaction; an IndexFaces response per image.
+
+    The new faces of all images go in by one INSERT statement (executemany), their keys into
+    face_keys at once; each image then gets its response and journal entry.
+    """
     with engine.writing() as tx:
         conn = tx.conn
         coll = get_collection(conn, collection_id)
@@ -97,83 +106,122 @@ def store_analyzed(engine, collection_id: str, items: list[AnalyzedImage], quali
         dim_row = conn.execute("SELECT length(descriptor) FROM faces WHERE collection_pk = ? LIMIT 1", (coll.pk,)).fetchone()
         dim = dim_row[0] // 4 if dim_row else None
         now = time.time()
-        new_rows = []
+        planned, rows, fresh_ids, fresh_faces = [], [], [], []
+        pending: set[str] = set()  # FaceIds this call inserts
+        new_images: dict[str, int] = {}  # ImageId -> pk of the photos this call inserts
         for item in items:
             a = item.analysis
             ext = item.external_image_id
             img_id = image_id(model, item.sha256, ext)
             kept, unindexed = select_faces(a.faces, a.width, a.height, quality_filter, max_faces)
             # a photo is kept only for the faces indexed from it (see erasure.py): none, no photo
-            image_pk, new_image = _image_pk(conn, coll.pk, img_id, item, now) if kept else (None, False)
+            image_pk, new_image = _image_pk(conn, coll.pk, img_id, item, now, new_images) if kept else (None, False)
             vectors = descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
             fids = [face_id(model, item.sha256, ext, place) for place, _face in kept]
             # faces indexed before keep what is stored (they may be on a user by now); a FaceId is
             # derived from its image's identity, so an image new to the collection has no stored faces
-            # (skipping the lookup saves a random read of the FaceId index per face on bulk imports)
+            # (skipping the lookup saves a random read per face on bulk imports). The same photo
+            # twice in one call: its second copy finds the first one's faces among those pending.
             stored = {}
             if fids and not new_image:
-                stored = {row[1]: row for row in conn.execute(
-                    f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.collection_pk = ? AND f.face_id IN "
-                    f"({','.join('?' * len(fids))})", (coll.pk, *fids))}
-            fresh = [(fid, face, vector) for fid, (_place, face), vector in zip(fids, kept, vectors, strict=True)
-                     if fid not in stored]
-            if fresh:
-                conn.executemany(
-                    "INSERT INTO faces(collection_pk, face_id, image_pk, image_id, external_image_id, bbox_width, bbox_height,"
-                    " bbox_left, bbox_top, confidence, detail, model_version, descriptor, created_at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(coll.pk, fid, image_pk, img_id, ext, face.bounding_box["Width"], face.bounding_box["Height"],
-                      face.bounding_box["Left"], face.bounding_box["Top"], float(face.confidence),
-                      encode_detail(face.landmarks, face.pose, face.quality), model, vector.tobytes(), now)
-                     for fid, face, vector in fresh],
-                )
-                pks = _inserted_pks(conn, coll.pk, [f[0] for f in fresh])
-                conn.executemany("INSERT INTO face_thumbnails(face_pk, jpeg) VALUES (?, ?)",
-                                 [(pks[fid], face.thumbnail) for fid, face, _v in fresh if face.thumbnail])
-                for fid, face, vector in fresh:
-                    box = face.bounding_box
-                    new_rows.append((pks[fid], vector))
-                    stored[fid] = (pks[fid], fid, box["Width"], box["Height"], box["Left"], box["Top"], img_id, ext,
-                                   float(face.confidence), None)
-            records = [{"Face": face_from_row(stored[fid]), "FaceDetail": face.face_detail()}
-                       for fid, (_place, face) in zip(fids, kept, strict=False)]
-            response = {
-                "FaceRecords": records,
-                "FaceModelVersion": model,
-                "UnindexedFaces": [{"Reasons": reasons, "FaceDetail": f.face_detail()} for f, reasons in unindexed],
-            }
-            if a.orientation_correction:
-                response["OrientationCorrection"] = a.orientation_correction
-            responses.append(response)
-            # the journal keeps the outcome without FaceDetails (faces.detail holds them)
-            outcome = {"FaceRecords": [{"Face": r["Face"]} for r in records], "FaceModelVersion": model,
-                       "UnindexedFaces": [{"Reasons": reasons} for _f, reasons in unindexed]}
-            journal.record(conn, "IndexFaces", coll.collection_id, item.request or {"CollectionId": collection_id,
-                           "ExternalImageId": ext, "ImageSha256": item.sha256}, outcome, model)
-        if new_rows:
+                pks = face_keys.face_pks(conn, coll.pk, fids)
+                if pks:
+                    stored = {row[1]: row for row in conn.execute(
+                        f"SELECT {FACE_COLUMNS} FROM {FACE_FROM} WHERE f.pk IN ({','.join('?' * len(pks))})",
+                        list(pks.values()))}
+            for fid, (_place, face), vector in zip(fids, kept, vectors, strict=True):
+                if fid in stored or fid in pending:
+                    continue
+                pending.add(fid)
+                box = face.bounding_box
+                rows.append((coll.pk, fid, image_pk, img_id, ext, box["Width"], box["Height"], box["Left"], box["Top"],
+                             float(face.confidence), encode_detail(face.landmarks, face.pose, face.quality), model,
+                             vector.tobytes(), now))
+                fresh_ids.append(fid)
+                fresh_faces.append((face, vector))
+            planned.append((item, img_id, fids, kept, unindexed, stored))
+        new_pks: dict[str, int] = {}
+        if rows:
+            pk_before = conn.execute("SELECT COALESCE(MAX(pk), 0) FROM faces").fetchone()[0]
+            conn.executemany(_INSERT_FACE, rows)
+            pks_in_order = _inserted_pks(conn, coll.pk, fresh_ids, pk_before)
+            new_pks = dict(zip(fresh_ids, pks_in_order, strict=True))
+            face_keys.add(conn, coll.pk, new_pks.items())
+            thumbs = [(pk, face.thumbnail) for pk, (face, _v) in zip(pks_in_order, fresh_faces, strict=True) if face.thumbnail]
+            if thumbs:
+                conn.executemany("INSERT INTO face_thumbnails(face_pk, jpeg) VALUES (?, ?)", thumbs)
+        face_keys.add(conn, coll.pk, new_images.items(), "image_keys")
+        responses = [_respond(conn, coll, model, new_pks, *plan) for plan in planned]
+        if rows:
             bump_generation(conn, coll)
-            rowids = np.fromiter((r[0] for r in new_rows), dtype=np.int64, count=len(new_rows))
-            vectors = np.stack([r[1] for r in new_rows])
+            rowids = np.fromiter(new_pks.values(), dtype=np.int64, count=len(new_pks))
+            vectors = np.stack([v for _face, v in fresh_faces])
             engine.after_write(tx, coll, lambda index: index.append(rowids, vectors))
     return responses
 
 
-def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: float) -> tuple[int, bool]:
-    """The stored photo's row, inserted (with its preview) the first time one of its faces is indexed;
-    and whether it is new to the collection (then none of its faces can be stored yet)."""
+def _respond(conn, coll, model: str, new_pks: dict[str, int], item: AnalyzedImage, img_id: str, fids: list[str],
+             kept: list, unindexed: list, stored: dict) -> dict:
+    """One image's IndexFaces response; its journal entry is written here, in the call's transaction."""
     a = item.analysis
-    cur = conn.execute(
-        "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
-        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
-        (collection_pk, img_id, item.external_image_id, item.sha256, a.width, a.height, now),
-    ).fetchone()
-    if not cur:
-        return conn.execute("SELECT pk FROM images WHERE collection_pk = ? AND image_id = ?",
-                            (collection_pk, img_id)).fetchone()[0], False
-    if a.preview:
-        conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (cur[0], a.preview))
+    ext = item.external_image_id
+    records = []
+    for fid, (_place, face) in zip(fids, kept, strict=True):
+        row = stored.get(fid)
+        if row is None:
+            box = face.bounding_box
+            row = (new_pks[fid], fid, box["Width"], box["Height"], box["Left"], box["Top"], img_id, ext,
+                   float(face.confidence), None)
+        records.append({"Face": face_from_row(row), "FaceDetail": face.face_detail()})
+    response = {
+        "FaceRecords": records,
+        "FaceModelVersion": model,
+        "UnindexedFaces": [{"Reasons": reasons, "FaceDetail": f.face_detail()} for f, reasons in unindexed],
+    }
+    if a.orientation_correction:
+        response["OrientationCorrection"] = a.orientation_correction
+    # the journal keeps the outcome without FaceDetails (faces.detail holds them)
+    outcome = {"FaceRecords": [{"Face": r["Face"]} for r in records], "FaceModelVersion": model,
+               "UnindexedFaces": [{"Reasons": reasons} for _f, reasons in unindexed]}
+    journal.record(conn, "IndexFaces", coll.collection_id, item.request or {"CollectionId": coll.collection_id,
+                   "ExternalImageId": ext, "ImageSha256": item.sha256}, outcome, model)
+    return response
+
+
+def _image_pk(conn, collection_pk: int, img_id: str, item: AnalyzedImage, now: float,
+              new_images: dict[str, int]) -> tuple[int, bool]:
+    """The stored photo's row, inserted (with its preview) the first time one of its faces is indexed;
+    and whether it is new to the collection (then none of its faces can be stored yet).
+
+    `new_images`: ImageId -> pk of the photos this call inserted; their keys go into image_keys at
+    the end of the call, all at once.
+    """
+    if img_id in new_images:
+        return new_images[img_id], False
+    if face_keys.uses_keys(conn):
+        pk = face_keys.image_pk(conn, collection_pk, img_id)
+        if pk is not None:
+            return pk, False
+        cur = conn.execute("INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, "
+                           "created_at) VALUES (?,?,?,?,?,?,?) RETURNING pk", _image_row(collection_pk, img_id, item, now)
+                           ).fetchone()
+    else:  # a pre-schema-6 workspace: its UNIQUE (collection_pk, image_id) index decides
+        cur = conn.execute(
+            "INSERT INTO images(collection_pk, image_id, external_image_id, sha256, width, height, created_at) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection_pk, image_id) DO NOTHING RETURNING pk",
+            _image_row(collection_pk, img_id, item, now)).fetchone()
+        if not cur:
+            return face_keys.image_pk(conn, collection_pk, img_id), False  # type: ignore[return-value]
+    if item.analysis.preview:
+        conn.execute("INSERT INTO image_previews(image_pk, jpeg) VALUES (?, ?)", (cur[0], item.analysis.preview))
+    new_images[img_id] = cur[0]
     return cur[0], True
+
+
+def _image_row(collection_pk: int, img_id: str, item: AnalyzedImage, now: float) -> tuple:
+    a = item.analysis
+    return (collection_pk, img_id, item.external_image_id, item.sha256, a.width, a.height, now)
 
 
 def list_faces(engine, p: dict) -> dict:
@@ -189,8 +237,9 @@ def list_faces(engine, p: dict) -> dict:
             where.append("f.user_pk = ?")
             args.append(user[0] if user else -1)
         if p.get("FaceIds"):
-            where.append(f"f.face_id IN ({','.join('?' * len(p['FaceIds']))})")
-            args.extend(p["FaceIds"])
+            pks = sorted(face_keys.face_pks(conn, coll.pk, p["FaceIds"]).values())
+            where.append(f"f.pk IN ({','.join('?' * len(pks))})")
+            args.extend(pks)
         scope = ["ListFaces", coll.pk, p.get("UserId"), sorted(p.get("FaceIds") or [])]
         after = decode_token(secret, p["NextToken"], scope) if p.get("NextToken") else 0
         if not isinstance(after, int):
@@ -219,17 +268,8 @@ def delete_faces(engine, p: dict) -> dict:
         conn = tx.conn
         erasure.start_erasing(conn)
         coll = get_collection(conn, p["CollectionId"])
-        found = {}
-        for start in range(0, len(face_ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = face_ids[start : start + 500]
-            found.update({
-                r[0]: r[1:]
-                for r in conn.execute(
-                    f"SELECT f.face_id, f.pk, u.user_id, f.image_pk FROM faces f LEFT JOIN users u ON u.pk = f.user_pk "
-                    f"WHERE f.collection_pk = ? AND f.face_id IN ({','.join('?' * len(chunk))})",
-                    (coll.pk, *chunk),
-                )
-            })
+        found = face_keys.face_rows(conn, coll.pk, face_ids, "f.pk, u.user_id, f.image_pk",
+                                    "LEFT JOIN users u ON u.pk = f.user_pk")
         deleted, unsuccessful, deleted_pks, image_pks = [], [], [], []
         for fid in face_ids:
             if fid not in found:
@@ -242,6 +282,7 @@ def delete_faces(engine, p: dict) -> dict:
                 image_pks.append(found[fid][2])
         if deleted_pks:
             conn.executemany("DELETE FROM faces WHERE pk = ?", [(pk,) for pk in deleted_pks])
+            face_keys.remove(conn, coll.pk, zip(deleted, deleted_pks, strict=True))
             erasure.drop_unneeded_images(conn, image_pks)
             bump_generation(conn, coll)
             engine.after_write(tx, coll, lambda index: index.remove(deleted_pks))

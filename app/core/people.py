@@ -11,7 +11,7 @@ import re
 import time
 import unicodedata
 
-from . import idempotency
+from . import face_keys, idempotency
 from .errors import InvalidParameterException
 from .records import get_collection, get_user, user_status
 
@@ -99,9 +99,8 @@ def restore_metadata(conn, collection_pk: int, user_pk: int, saved: dict) -> Non
     now is left out (the person is shown without one)."""
     cover = None
     if saved.get("CoverFaceId"):
-        row = conn.execute("SELECT pk FROM faces WHERE collection_pk = ? AND face_id = ? AND user_pk = ?",
-                           (collection_pk, saved["CoverFaceId"], user_pk)).fetchone()
-        cover = row[0] if row else None
+        row = face_keys.face_rows(conn, collection_pk, [saved["CoverFaceId"]], "f.pk, f.user_pk").get(saved["CoverFaceId"])
+        cover = row[0] if row and row[1] == user_pk else None
     name = check_display_name(saved["DisplayName"]) if saved.get("DisplayName") else None
     if name is not None or cover is not None:
         set_person(conn, user_pk, name, cover)
@@ -148,8 +147,7 @@ def update_person(engine, p: dict) -> dict:
         if "CoverFaceId" in p:
             cover = None
             if p["CoverFaceId"]:
-                row = conn.execute("SELECT pk, user_pk FROM faces WHERE collection_pk = ? AND face_id = ?",
-                                   (coll.pk, p["CoverFaceId"])).fetchone()
+                row = face_keys.face_rows(conn, coll.pk, [p["CoverFaceId"]], "f.pk, f.user_pk").get(p["CoverFaceId"])
                 if row is None or row[1] != user.pk:
                     raise InvalidParameterException(f"CoverFaceId: {p['CoverFaceId']} is not a face of {user.user_id}")
                 cover = row[0]

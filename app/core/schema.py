@@ -2,10 +2,16 @@
 
 `MIGRATIONS[n]` takes a database at schema version n to n + 1; a new database runs them all.
 Each migration runs inside the transaction that also bumps PRAGMA user_version, so a crash
-mid-migration leaves the previous version intact.
+mid-migration leaves the previous version intact. A migration is an SQL script or, where it must
+look at the data first, a function of the open transaction's connection.
 """
 
 from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from . import face_keys
 
 # PRAGMA application_id marks a database as ours ("REKU"); anything else is refused.
 APPLICATION_ID = 0x52454B55
@@ -179,5 +185,87 @@ CREATE TABLE face_group_members (
 CREATE INDEX face_group_members_by_group ON face_group_members (group_pk);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5_PEOPLE_AND_GROUPS]
+# v6: FaceIds (and ImageIds) are found through face_keys (image_keys), log-structured indexes of
+# 64-bit keys (face_keys.py), instead of the UNIQUE (collection_pk, face_id) and (collection_pk,
+# image_id) indexes whose random pages slowed bulk indexing down as a collection grew. A workspace
+# that holds no face and no photo yet gets both tables re-created without those indexes (same
+# columns, other indexes and triggers; images gain an index by collection, which the UNIQUE index
+# used to serve; sqlite_sequence keeps the last pks handed out, so pks are never reused); one that
+# holds faces keeps its UNIQUE indexes and is searched through them.
+_FACES_V6 = """
+CREATE TABLE images (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    image_id TEXT NOT NULL,
+    external_image_id TEXT,
+    sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX images_by_collection ON images (collection_pk);
+CREATE TABLE faces (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    face_id TEXT NOT NULL,
+    image_pk INTEGER REFERENCES images(pk) ON DELETE SET NULL,
+    image_id TEXT NOT NULL,
+    external_image_id TEXT,
+    bbox_width REAL NOT NULL,
+    bbox_height REAL NOT NULL,
+    bbox_left REAL NOT NULL,
+    bbox_top REAL NOT NULL,
+    confidence REAL NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
+    model_version TEXT NOT NULL,
+    descriptor BLOB NOT NULL,
+    user_pk INTEGER REFERENCES users(pk),
+    created_at REAL NOT NULL
+);
+CREATE INDEX faces_by_user ON faces (user_pk) WHERE user_pk IS NOT NULL;
+CREATE INDEX faces_by_collection ON faces (collection_pk);
+"""
+_FACES_TRIGGERS = _V4[_V4.index("CREATE TRIGGER faces_owner_changed"):_V4.index("CREATE TRIGGER collections_deleted")]
+
+
+def _v6_face_keys(conn: sqlite3.Connection) -> None:
+    for statement in script_statements(face_keys.CREATE_SQL):
+        conn.execute(statement)
+    if any(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() for table in ("faces", "images")):
+        return  # faces and photos stored before schema 6 keep the UNIQUE indexes that find them
+    sequences = conn.execute("SELECT name, seq FROM sqlite_sequence WHERE name IN ('faces', 'images')").fetchall()
+    conn.execute("DROP TABLE faces")  # both empty: no row of another table refers to them
+    conn.execute("DROP TABLE images")
+    for statement in script_statements(_FACES_V6 + _FACES_TRIGGERS):
+        conn.execute(statement)
+    conn.executemany("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", sequences)
+    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (face_keys.META_KEY, face_keys.KEYS))
+
+
+def script_statements(script: str) -> list[str]:
+    """The SQL statements of a migration script (a trigger's body holds semicolons of its own)."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete SQL statement in a migration: {pending.strip()[:80]}")
+    return statements
+
+
+def run_migration(conn: sqlite3.Connection, step: int) -> None:
+    """Take the database from schema `step` to `step + 1`, in the caller's transaction."""
+    migration = MIGRATIONS[step]
+    if callable(migration):
+        migration(conn)
+        return
+    for statement in script_statements(migration):
+        conn.execute(statement)
+
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
+    _V1, _V2, _V3, _V4, _V5_PEOPLE_AND_GROUPS, _v6_face_keys]
 SCHEMA_VERSION = len(MIGRATIONS)

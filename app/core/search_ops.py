@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import face_keys
 from .errors import InvalidParameterException, ResourceNotFoundException
 from .face_ops import image_bytes
 from .quality import face_area, quality_reasons
@@ -17,9 +18,7 @@ DEFAULT_MAX_USERS = 100  # ours
 
 
 def _face_row(conn, collection, face_id: str):
-    row = conn.execute(
-        "SELECT pk, descriptor FROM faces WHERE collection_pk = ? AND face_id = ?", (collection.pk, face_id)
-    ).fetchone()
+    row = face_keys.face_rows(conn, collection.pk, [face_id], "f.pk, f.descriptor").get(face_id)
     if row is None:
         raise ResourceNotFoundException(f"The face id: {face_id} does not exist in the collection: {collection.collection_id}")
     return row[0], np.frombuffer(row[1], dtype=np.float32)

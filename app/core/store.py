@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import WorkspaceError
-from .schema import APPLICATION_ID, MIGRATIONS, PAGE_SIZE, SCHEMA_VERSION
+from .schema import APPLICATION_ID, PAGE_SIZE, SCHEMA_VERSION, run_migration, script_statements
 from .workspace import create_private_file, database_path, describe_os_error, make_private_dirs
 
 BUSY_TIMEOUT_MS = 30_000
@@ -25,17 +25,8 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def _statements(script: str) -> list[str]:
-    """The SQL statements of a migration script (a trigger's body holds semicolons of its own)."""
-    statements, pending = [], ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                statements.append(pending.strip())
-            pending = ""
-    if pending.strip(" \n;"):
-        raise ValueError(f"incomplete SQL statement in a migration: {pending.strip()[:80]}")
-    return statements
+    """The SQL statements of a migration script (kept for callers of the old name)."""
+    return script_statements(script)
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -176,8 +167,7 @@ class Store:
             if version > 0:
                 self._check_application_id(tx)
             for step in range(version, SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[step]):
-                    tx.execute(statement)
+                run_migration(tx, step)
             if version == 0:
                 tx.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 tx.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", (secrets.token_hex(32),))
