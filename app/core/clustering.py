@@ -33,7 +33,7 @@ __all__ = ["ALGORITHMS", "CHINESE_WHISPERS", "DBSCAN", "K", "FaceGroup", "KnnGra
            "neighbour_graph", "pairwise_scores", "partition"]
 
 neighbour_graph = knn_graph  # the name the callers knew
-_ROWS = 65_536
+_ROWS = 8192
 
 
 def edge_weights(graph: KnnGraph, similarity) -> np.ndarray:

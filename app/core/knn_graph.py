@@ -8,10 +8,13 @@ descriptor) and label propagation does a fixed amount of work per face.
 - Up to EXACT_PAIRS compared pairs (N^2 < 4e8, about 20,000 faces) every face is compared with
   every face: exact kNN, faiss' blocked distance products, the queries split over worker threads.
 - Above that, direction-based cells: spherical k-means on an evenly spaced sample of the faces'
-  directions from the sample mean gives about N / CELL_SIZE centroids; each face is stored in
+  directions from the sample mean gives about N / cell size centroids (size ~ sqrt(N / 4)); each face is stored in
   its CELLS_PER_FACE best cells and searches (exactly) the faces stored in its best one, so two
-  near faces on either side of a cell border still meet. A cell whose searchers would be more than
-  CROWDED x CELL_SIZE is split along its own sub-centroids, so no "hub" cell costs N^2.
+  near faces on either side of a cell border mostly still meet. A cell whose searchers would be
+  more than CROWDED x the cell size is split along its own sub-centroids, so no "hub" cell costs N^2.
+  In 128 dimensions a face's cosines to the centroids lie close together, so one partition still
+  misses ~1.5 % of the pairs (a face's best cell not among a near face's 4); ROUNDS = 2 partitions
+  (another sample and seed: other borders) and the better k of both rounds miss ~0.25 % (README).
 
 Worker threads (one per core) each run faiss single-threaded: faiss releases the GIL, and one
 level of parallelism avoids OpenMP inside threads oversubscribing the cores. The result is the
@@ -31,13 +34,13 @@ from .errors import InvalidParameterException
 
 K = 32
 EXACT_PAIRS = 400_000_000
-CELL_SIZE = 1024
+CELL_SIZE = None  # about sqrt(N / 4), 128..1024: balances finding the cells (N^2 / size) and searching them (4 N size)
 CELLS_PER_FACE = 4
 CROWDED = 4
 SAMPLE_PER_CELL = 32
 ITERATIONS = 8
 ROUNDS = 2
-_QUERY_BLOCK = 4096
+_QUERY_BLOCK = 1024
 
 
 @dataclass
@@ -109,7 +112,7 @@ def _keep(rows: np.ndarray, found: np.ndarray, dist: np.ndarray, r2: float, k: i
 
 
 def knn_graph(vectors, max_distance: float, k: int = K, exact_pairs: int = EXACT_PAIRS,
-              cell_size: int = CELL_SIZE, per_face: int = CELLS_PER_FACE, rounds: int = ROUNDS,
+              cell_size: int | None = CELL_SIZE, per_face: int = CELLS_PER_FACE, rounds: int = ROUNDS,
               threads: int | None = None) -> KnnGraph:
     """Each row's k nearest rows within `max_distance` (Euclidean): exact below `exact_pairs`
     compared pairs, else through `rounds` independent cell partitions (module docstring)."""
@@ -209,12 +212,13 @@ def _best_cells(x: np.ndarray, mean: np.ndarray, centroids: np.ndarray, m: int, 
     return out
 
 
-def cell_searches(x: np.ndarray, cell_size: int = CELL_SIZE, threads: int = 1,
+def cell_searches(x: np.ndarray, cell_size: int | None = CELL_SIZE, threads: int = 1,
                   per_face: int | None = None, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """(searching rows, stored rows) per cell, both ascending: every row searches exactly one
     cell; crowded cells are split again along their own centroids. Another `seed` gives another
     partition (another sample, other starting centroids), with its borders elsewhere."""
     every = np.arange(len(x))
+    cell_size = cell_size or int(np.clip(np.sqrt(len(x) / 4), 128, 1024))
     return _split(x, every, every, cell_size, threads, per_face or CELLS_PER_FACE, seed, depth=0)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 SLICES = 16
-MAX_SLICE = 65_536
+MAX_SLICE = 8192
 
 
 def row_votes(labels: np.ndarray, neighbours: np.ndarray, weights: np.ndarray) -> np.ndarray:
