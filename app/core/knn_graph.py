@@ -13,8 +13,9 @@ descriptor) and label propagation does a fixed amount of work per face.
   near faces on either side of a cell border mostly still meet. A cell whose searchers would be
   more than CROWDED x the cell size is split along its own sub-centroids, so no "hub" cell costs N^2.
   In 128 dimensions a face's cosines to the centroids lie close together, so one partition still
-  misses ~1.5 % of the pairs (a face's best cell not among a near face's 4); ROUNDS = 2 partitions
-  (another sample and seed: other borders) and the better k of both rounds miss ~0.25 % (README).
+  misses ~0.3-1.5 % of the pairs (a face's best cell not among a near face's 4); ROUNDS = 2
+  partitions (another sample and seed: other borders), keeping the better k of both rounds,
+  miss ~0.1 % (README).
 
 Worker threads (one per core) each run faiss single-threaded: faiss releases the GIL, and one
 level of parallelism avoids OpenMP inside threads oversubscribing the cores. The result is the
