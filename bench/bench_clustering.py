@@ -1,12 +1,16 @@
 """ClusterFaces' algorithm: time, memory and quality (JSON lines, one per measurement).
 
-    python bench/bench_clustering.py [--sizes 10000,100000] [--datasets] [--effort]
+    python bench/bench_clustering.py [--sizes 10000,100000] [--versions new,old] [--repeats 3] [--datasets]
 
 Synthetic faces: identities with Zipf-like sizes (1..200 faces), dlib-like geometry (centres
 about 1.0 apart, same-person faces about 0.35 apart, like tests/core/fakes.py) plus a share of
 "bridge" faces halfway between two identities, the case where density methods chain people
-together. Time is wall-clock for the graph plus the partition; memory is the peak resident size
-of this process above what it held before (descriptors included), from /proc/self/status.
+together. Time is wall-clock for the graph plus the partition. Each synthetic measurement runs
+in a fresh child process; its memory is the peak resident size above what the child held once
+its descriptors were made (the peak is reset through /proc/self/clear_refs, else ru_maxrss is
+used), divided by the descriptor bytes. `--versions new,old` measures ClusterFaces' algorithm
+and the one before it (bench/clustering_baseline.py) in the same run, `--repeats` times each,
+and prints a summary line with the medians.
 
 Real photos: the labelled sets under ../shared/datasets/ (skipped when absent), indexed through
 a real engine with app.vision's default analyzer, then ClusterFaces; pairwise and BCubed
@@ -22,7 +26,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +38,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import clustering_baseline  # noqa: E402
 
 from app.core import clustering  # noqa: E402
 from app.core.similarity import DLIB_RESNET  # noqa: E402
@@ -51,7 +60,19 @@ def rss_mb() -> float:
 
 
 def hwm_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current resident size (Linux 4.0+)
+        return True
+    except OSError:
+        return False
 
 
 def synthetic(n: int, seed: int = 0, bridges: float = 0.01):
@@ -76,23 +97,55 @@ def synthetic(n: int, seed: int = 0, bridges: float = 0.01):
     return x, labels, images
 
 
-def run_synthetic(n: int, threshold: float, algorithm: str, quality: bool) -> None:
+def run_synthetic(n: int, threshold: float, algorithm: str, quality: bool, version: str = "new") -> None:
     x, labels, images = synthetic(n)
+    radius = DLIB_RESNET.max_distance(threshold)
+    module = clustering if version == "new" else clustering_baseline
     before = rss_mb()
+    exact_peak = reset_peak()
+    base = before if exact_peak else hwm_mb()
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    graph = clustering.neighbour_graph(x, DLIB_RESNET.max_distance(threshold))
+    graph = module.neighbour_graph(x, radius)
     t1 = time.perf_counter()
-    groups = clustering.partition(x, images, DLIB_RESNET.max_distance(threshold), DLIB_RESNET.similarity,
-                                  algorithm, graph=graph)
+    groups = module.partition(x, images, radius, DLIB_RESNET.similarity, algorithm, graph=graph)
     t2 = time.perf_counter()
-    out = {"bench": "cluster_synthetic", "faces": n, "algorithm": algorithm, "threshold": threshold,
-           "graph_s": round(t1 - t0, 2), "partition_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2),
-           "edges": int(len(graph.indices) // 2), "groups": len(groups),
+    peak = hwm_mb()
+    edges = int(graph.valid.sum()) if version == "new" else int(len(graph.indices))
+    out = {"bench": "cluster_synthetic", "version": version, "faces": n, "algorithm": algorithm,
+           "threshold": threshold, "graph_s": round(t1 - t0, 2), "partition_s": round(t2 - t1, 2),
+           "total_s": round(t2 - t0, 2), "directed_edges": edges, "groups": len(groups),
            "descriptors_mb": round(x.nbytes / 2**20, 1), "rss_before_mb": round(before, 1),
-           "peak_rss_mb": round(hwm_mb(), 1)}
+           "peak_rss_mb": round(peak, 1), "growth_mb": round(peak - base, 1),
+           "growth_x_descriptors": round((peak - base) / (x.nbytes / 2**20), 2), "peak_reset": exact_peak,
+           "load_avg_1min": round(load, 2)}
     if quality:
         out.update({k: round(v, 4) for k, v in clustering.pairwise_scores(labels, groups, n).items()})
     emit(**out)
+
+
+def run_children(sizes: list[int], versions: list[str], algorithms: list[str], repeats: int, threshold: float) -> None:
+    """Each measurement in a fresh process (clean memory); new and old interleaved, then medians."""
+    results: dict[tuple, list[dict]] = {}
+    for n in sizes:
+        for algorithm in algorithms:
+            for _ in range(repeats):
+                for version in versions:
+                    child = subprocess.run([sys.executable, __file__, "--one", f"{version}:{n}:{algorithm}",
+                                            "--threshold", str(threshold)], capture_output=True, text=True)
+                    if child.returncode != 0:
+                        emit(bench="cluster_synthetic", version=version, faces=n, error=child.stderr[-2000:])
+                        continue
+                    line = child.stdout.strip().splitlines()[-1]
+                    print(line, flush=True)
+                    results.setdefault((n, algorithm, version), []).append(json.loads(line))
+    for (n, algorithm, version), runs in results.items():
+        med = {key: statistics.median(r[key] for r in runs)
+               for key in ("graph_s", "partition_s", "total_s", "growth_mb", "growth_x_descriptors", "load_avg_1min",
+                           "pairwise_precision", "pairwise_recall")}
+        emit(bench="cluster_synthetic_median", version=version, faces=n, algorithm=algorithm, runs=len(runs),
+             **{f"median_{k}": round(v, 4) for k, v in med.items()},
+             total_s_all=[r["total_s"] for r in runs])
 
 
 def effort(labels: np.ndarray, groups, n: int) -> dict:
@@ -159,11 +212,17 @@ def main() -> None:
     parser.add_argument("--algorithms", default="CHINESE_WHISPERS,DBSCAN")
     parser.add_argument("--datasets", action="store_true", help="also the labelled photo sets")
     parser.add_argument("--dataset-thresholds", default="80,84,88,92")
+    parser.add_argument("--versions", default="new", help="new (ClusterFaces now), old (before issue 11), or both")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # version:faces:algorithm, in a child process
     args = parser.parse_args()
+    if args.one:
+        version, n, algorithm = args.one.split(":")
+        run_synthetic(int(n), args.threshold, algorithm, quality=True, version=version)
+        return
     algorithms = args.algorithms.split(",")
-    for n in [int(s) for s in args.sizes.split(",") if s]:
-        for algorithm in algorithms:
-            run_synthetic(n, args.threshold, algorithm, quality=True)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    run_children(sizes, args.versions.split(","), algorithms, args.repeats, args.threshold)
     if args.datasets:
         sets = [d for d in (DATASETS / "lfw-dev", DATASETS / "web-dev") if (d / "labels.csv").is_file()]
         if not sets:
