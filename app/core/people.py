@@ -11,6 +11,8 @@ import re
 import time
 import unicodedata
 
+import numpy as np
+
 from . import idempotency
 from .errors import InvalidParameterException
 from .records import get_collection, get_user, user_status
@@ -108,13 +110,56 @@ def restore_metadata(conn, collection_pk: int, user_pk: int, saved: dict) -> Non
 
 
 def describe_people(engine, p: dict) -> dict:
-    """DescribePeople: every user of the collection (or the UserIds given) with its metadata, in creation order."""
-    with engine.store.read() as conn:
+    """DescribePeople: every user of the collection (or the UserIds given) with its metadata, in creation order.
+
+    A person with faces but no cover set gets an automatic one (ours): `CoverFaceId` is the face nearest
+    the mean of the person's descriptors, marked `CoverFaceAutomatic: true`; nothing is stored.
+    """
+    with engine.lock, engine.store.read() as conn:
         coll = get_collection(conn, p["CollectionId"])
         pks = None
         if p.get("UserIds"):
             pks = [get_user(conn, coll, uid).pk for uid in p["UserIds"]]
-        return {"People": list(person_rows(conn, coll.pk, pks).values())}
+        people = person_rows(conn, coll.pk, pks)
+        uncovered = [pk for pk, person in people.items() if "CoverFaceId" not in person and person["FaceCount"]]
+        if uncovered:
+            for pk, face_id in automatic_covers(engine, conn, coll, uncovered).items():
+                people[pk]["CoverFaceId"] = face_id
+                people[pk]["CoverFaceAutomatic"] = True
+        return {"People": list(people.values())}
+
+
+def automatic_covers(engine, conn, coll, user_pks: list[int]) -> dict[int, str]:
+    """user pk -> the FaceId of its face nearest the mean of its faces (ties: the older face).
+
+    One pass over the collection's in-memory index (owners, descriptors): no descriptor is read from
+    SQLite. Call with the engine lock held, inside a read transaction.
+    """
+    index = engine.index_for(conn, coll)
+    if index is None or not user_pks:
+        return {}
+    owners = index.owners[: index.n]
+    pos = np.flatnonzero(np.isin(owners, np.asarray(user_pks, dtype=owners.dtype)) & np.isfinite(index.sqnorms[: index.n]))
+    if not len(pos):
+        return {}
+    pos = pos[np.argsort(owners[pos], kind="stable")]
+    who = owners[pos]
+    vectors = np.asarray(index.rows(pos), dtype=np.float64)
+    users, starts, counts = np.unique(who, return_index=True, return_counts=True)
+    means = np.add.reduceat(vectors, starts, axis=0) / counts[:, None]
+    diff = vectors - np.repeat(means, counts, axis=0)
+    dist = np.einsum("ij,ij->i", diff, diff)
+    rowids = index.rowids[pos]
+    best = np.lexsort((rowids, dist, who))  # per user: nearest first, then the older face
+    first = best[np.searchsorted(who[best], users)]
+    chosen = {int(rowids[k]): int(who[k]) for k in first}
+    out: dict[int, str] = {}
+    keys = list(chosen)
+    for at in range(0, len(keys), 900):
+        chunk = keys[at:at + 900]
+        for pk, face_id in conn.execute(f"SELECT pk, face_id FROM faces WHERE pk IN ({','.join('?' * len(chunk))})", chunk):
+            out[chosen[pk]] = face_id
+    return out
 
 
 def set_person(conn, user_pk: int, display_name=..., cover_face_pk=...) -> None:

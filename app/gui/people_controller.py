@@ -1,5 +1,11 @@
 """The People dock's flows: read the cards, show a card's faces, name a group, answer suggestions.
 
+The cards are read whole only when the dock opens or the collection changes. After an edit,
+`people_changed` reads just the people it touched (DescribePeople with their UserIds) and, only
+when faces joined or left the pool of unassigned faces, the groups again (ClusterFaces); the model
+updates those cards in place. Reads after edits run one at a time: what arrives meanwhile is
+gathered and read next.
+
 Every backend call goes through the window's runner (a worker thread). Naming a group is one
 NameGroup call whose ChangeSet becomes one undoable step (ChangeSetCommand), shown in the Results
 panel like an association; accepting a suggestion is a MoveFaces through the curation flow and
@@ -22,7 +28,7 @@ from . import reason_text as words
 from .association_preview import AssociationRequest
 from .curation_jobs import AssociationOutcome
 from .face_model import FaceFilter
-from .people_model import NO_GROUPS, PeopleModel, read_people
+from .people_model import NO_GROUPS, PeopleModel, PeopleUpdate, read_people, read_people_update
 from .people_panel import NameGroupDialog, PeoplePanel
 from .undo_commands import ChangeSetCommand
 
@@ -43,9 +49,12 @@ class PeopleController(QObject):
         self.suggested_for: str | None = None
         panel.card_activated.connect(self.activate)
         panel.name_group_asked.connect(self.ask_name)
+        panel.group_anyway_asked.connect(self.group_anyway)
+        self.grouped_anyway: set[str] = set()  # collections the curator asked to group whatever their size
+        self._pending: tuple[str, set[str], bool] | None = None  # (collection, users, regroup) to read next
+        self._updating = False
         panel.suggestions.answered.connect(self.answer)
         window.face_model.page_added.connect(self._select_pending)
-        window.undo_stack.indexChanged.connect(self.refresh)
         window.users_view.selectionModel().currentChanged.connect(self.refresh_suggestions)
         window.collections_view.selectionModel().currentChanged.connect(lambda *_: QTimer.singleShot(0, self.refresh))
 
@@ -64,9 +73,48 @@ class PeopleController(QObject):
             return
         if not self.visible():
             return
-        self.w.runner.run("Reading the people", partial(read_people, self.w.engine, cid), self.model.set_people,
-                          key="people", scope=cid)
+        self._pending = None
+        self.w.runner.run("Reading the people", partial(read_people, self.w.engine, cid, cid in self.grouped_anyway),
+                          self.model.set_people, key="people", scope=cid)
         self.refresh_suggestions()
+
+    def group_anyway(self) -> None:
+        """Group the unassigned faces although there are very many (the curator asked)."""
+        cid = self.w.current_collection()
+        if cid is not None:
+            self.grouped_anyway.add(cid)
+            self.w.statusBar().showMessage("Grouping the faces no one holds: this takes a while.", 6000)
+            self.refresh()
+
+    def people_changed(self, collection_id: str, user_ids, regroup: bool = False) -> None:
+        """These people changed (faces, name, cover, created or deleted): read their cards again, and the
+        unknown groups too if `regroup` (faces joined or left the unassigned pool)."""
+        if not self.visible() or collection_id != self.model.collection_id:
+            return  # a hidden dock reads everything when it opens
+        if self._pending is not None and self._pending[0] == collection_id:
+            _cid, users, again = self._pending
+            self._pending = (collection_id, users | set(user_ids), again or regroup)
+        else:
+            self._pending = (collection_id, set(user_ids), regroup)
+        if not self._updating:
+            self._read_next()
+
+    def _read_next(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] != self.model.collection_id:
+            self._updating = False
+            return
+        cid, users, regroup = pending
+        self._updating = True
+        self.w.runner.run("Updating the people", partial(read_people_update, self.w.engine, cid, sorted(users), regroup,
+                                                         cid in self.grouped_anyway),
+                          self._updated, self._update_failed, on_ended=self._read_next, scope=cid)
+
+    def _updated(self, update: PeopleUpdate) -> None:
+        self.model.update_people(update)
+
+    def _update_failed(self, exc: BaseException) -> None:
+        self.w.report_error("Updating the People view", exc)
 
     def activate(self, row: int) -> None:
         card = self.model.card(row)
@@ -137,8 +185,8 @@ class PeopleController(QObject):
 
     # -- suggestions -----------------------------------------------------------------------------
     def person_name(self, user_id: str) -> str:
-        row = self.model.row_of("person", user_id)
-        return (self.model.card(row).name or user_id) if row is not None else user_id
+        card = self.model.find("person", user_id)
+        return (card.name or user_id) if card is not None else user_id
 
     def refresh_suggestions(self, *_args) -> None:
         cid, uid = self.w.current_collection(), self.w.current_user()
