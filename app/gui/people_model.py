@@ -267,7 +267,8 @@ class PeopleModel(QAbstractListModel):
         """Replace the unknown groups, all at once (they are the tail of the cards); the people's cards and
         the selection among them stay."""
         first = next((i for i, c in enumerate(self.cards) if c.kind == "group"), len(self.cards))
-        allowed = max(self._shown, FIRST_ROWS)
+        # as many rows as the view had fetched; all of them if it had fetched all
+        allowed = len(self.cards) + len(groups) if self._shown == len(self._rows) else max(self._shown, FIRST_ROWS)
         start = bisect_left(self._rows, first)  # the first group's row
         if start < self._shown:
             self.beginRemoveRows(QModelIndex(), start, self._shown - 1)
