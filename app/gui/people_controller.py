@@ -28,7 +28,7 @@ from . import reason_text as words
 from .association_preview import AssociationRequest
 from .curation_jobs import AssociationOutcome
 from .face_model import FaceFilter
-from .people_model import NO_GROUPS, PeopleModel, PeopleUpdate, read_people, read_people_update
+from .people_model import NO_GROUPS, PeopleModel, PeopleRead, read_groups_update, read_people, read_people_update
 from .people_panel import NameGroupDialog, PeoplePanel
 from .undo_commands import ChangeSetCommand
 
@@ -51,7 +51,7 @@ class PeopleController(QObject):
         panel.name_group_asked.connect(self.ask_name)
         panel.group_anyway_asked.connect(self.group_anyway)
         self.grouped_anyway: set[str] = set()  # collections the curator asked to group whatever their size
-        self._pending: tuple[str, set[str], bool] | None = None  # (collection, users, regroup) to read next
+        self._queue: tuple[str | None, set[str], bool] = (None, set(), False)  # (collection, users, regroup) to read next
         self._updating = False
         panel.suggestions.answered.connect(self.answer)
         window.face_model.page_added.connect(self._select_pending)
@@ -67,16 +67,22 @@ class PeopleController(QObject):
 
     # -- the cards -------------------------------------------------------------------------------
     def refresh(self, *_args) -> None:
+        """Read every card again: the people first (shown at once), then the unknown groups (ClusterFaces)."""
         cid = self.w.current_collection()
         if cid is None:
             self.model.set_people(None)
             return
         if not self.visible():
             return
-        self._pending = None
-        self.w.runner.run("Reading the people", partial(read_people, self.w.engine, cid, cid in self.grouped_anyway),
-                          self.model.set_people, key="people", scope=cid)
+        self._queue = (cid, set(), False)
+        self.w.runner.run("Reading the people", partial(read_people, self.w.engine, cid, with_groups=False),
+                          partial(self._people_read, cid), key="people", scope=cid)
         self.refresh_suggestions()
+
+    def _people_read(self, cid: str, read: PeopleRead) -> None:
+        self.model.set_people(read)
+        if not read.note:  # a backend that groups faces: the groups come next, in place
+            self.people_changed(cid, [], regroup=True)
 
     def group_anyway(self) -> None:
         """Group the unassigned faces although there are very many (the curator asked)."""
@@ -84,34 +90,37 @@ class PeopleController(QObject):
         if cid is not None:
             self.grouped_anyway.add(cid)
             self.w.statusBar().showMessage("Grouping the faces no one holds: this takes a while.", 6000)
-            self.refresh()
+            self.people_changed(cid, [], regroup=True)
 
     def people_changed(self, collection_id: str, user_ids, regroup: bool = False) -> None:
         """These people changed (faces, name, cover, created or deleted): read their cards again, and the
         unknown groups too if `regroup` (faces joined or left the unassigned pool)."""
         if not self.visible() or collection_id != self.model.collection_id:
             return  # a hidden dock reads everything when it opens
-        if self._pending is not None and self._pending[0] == collection_id:
-            _cid, users, again = self._pending
-            self._pending = (collection_id, users | set(user_ids), again or regroup)
+        cid, users, again = self._queue
+        if cid == collection_id:
+            self._queue = (cid, users | set(user_ids), again or regroup)
         else:
-            self._pending = (collection_id, set(user_ids), regroup)
+            self._queue = (collection_id, set(user_ids), regroup)
         if not self._updating:
             self._read_next()
 
     def _read_next(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is None or pending[0] != self.model.collection_id:
-            self._updating = False
+        """One read at a time: the people's cards first, then the groups."""
+        cid, users, regroup = self._queue
+        self._updating = False
+        if cid is None or cid != self.model.collection_id or not (users or regroup):
             return
-        cid, users, regroup = pending
         self._updating = True
-        self.w.runner.run("Updating the people", partial(read_people_update, self.w.engine, cid, sorted(users), regroup,
-                                                         cid in self.grouped_anyway),
-                          self._updated, self._update_failed, on_ended=self._read_next, scope=cid)
-
-    def _updated(self, update: PeopleUpdate) -> None:
-        self.model.update_people(update)
+        if users:
+            self._queue = (cid, set(), regroup)
+            job = partial(read_people_update, self.w.engine, cid, sorted(users))
+            name = "Updating the people"
+        else:
+            self._queue = (cid, set(), False)
+            job = partial(read_groups_update, self.w.engine, cid, cid in self.grouped_anyway)
+            name = "Grouping the faces no one holds"
+        self.w.runner.run(name, job, self.model.update_people, self._update_failed, on_ended=self._read_next, scope=cid)
 
     def _update_failed(self, exc: BaseException) -> None:
         self.w.report_error("Updating the People view", exc)

@@ -85,6 +85,7 @@ class PeopleUpdate:
     people: list[PersonCard]
     gone: list[str]
     groups: list[PersonCard] | None = None
+    too_many: str = ""  # instead of groups: why the faces were not grouped (too many), in plain words
 
 
 def person_card(p: dict) -> PersonCard:
@@ -114,11 +115,12 @@ def read_groups(engine, collection_id: str, people: list[dict] | None, group_any
     return engine.cluster_faces(CollectionId=collection_id)["Groups"]
 
 
-def read_people(engine, collection_id: str, group_anyway: bool = False, worker=None) -> PeopleRead:
-    """The collection's people and unknown groups (in a worker)."""
+def read_people(engine, collection_id: str, group_anyway: bool = False, with_groups: bool = True,
+                worker=None) -> PeopleRead:
+    """The collection's people and (`with_groups`) unknown groups (in a worker)."""
     try:
         people = engine.describe_people(CollectionId=collection_id)["People"]
-        groups = read_groups(engine, collection_id, people, group_anyway)
+        groups = read_groups(engine, collection_id, people, group_anyway) if with_groups else []
     except CapabilityUnavailable:
         users = read_users(engine, collection_id)
         return PeopleRead(collection_id, [PersonCard("person", u["UserId"], "", None) for u in users], NO_GROUPS)
@@ -128,9 +130,8 @@ def read_people(engine, collection_id: str, group_anyway: bool = False, worker=N
     return PeopleRead(collection_id, cards + group_cards(groups))
 
 
-def read_people_update(engine, collection_id: str, user_ids: list[str], regroup: bool, group_anyway: bool = False,
-                       worker=None) -> PeopleUpdate:
-    """These people's cards as they are now (a deleted one is `gone`), and the groups again if `regroup`."""
+def read_people_update(engine, collection_id: str, user_ids: list[str], worker=None) -> PeopleUpdate:
+    """These people's cards as they are now (a deleted one is `gone`)."""
     user_ids = list(dict.fromkeys(user_ids))
     try:
         people, gone = _describe_some(engine, collection_id, user_ids)
@@ -138,11 +139,19 @@ def read_people_update(engine, collection_id: str, user_ids: list[str], regroup:
         listed = {u["UserId"] for u in read_users(engine, collection_id)}
         return PeopleUpdate(collection_id, [PersonCard("person", u, "", None) for u in user_ids if u in listed],
                             [u for u in user_ids if u not in listed])
-    groups = None
-    if regroup:
+    return PeopleUpdate(collection_id, [person_card(p) for p in people], gone)
+
+
+def read_groups_update(engine, collection_id: str, group_anyway: bool = False, worker=None) -> PeopleUpdate:
+    """The unknown groups as they are now (ClusterFaces), or why there are none (too many faces)."""
+    try:
         found = read_groups(engine, collection_id, None, group_anyway)
-        groups = group_cards(found) if found is not None else None
-    return PeopleUpdate(collection_id, [person_card(p) for p in people], gone, groups)
+    except CapabilityUnavailable:
+        return PeopleUpdate(collection_id, [], [])
+    if found is None:
+        people = engine.describe_people(CollectionId=collection_id)["People"]
+        return PeopleUpdate(collection_id, [], [], [], too_many_to_group(unassigned_faces(engine, collection_id, people)))
+    return PeopleUpdate(collection_id, [], [], group_cards(found))
 
 
 def _describe_some(engine, collection_id: str, user_ids: list[str]) -> tuple[list[dict], list[str]]:
@@ -262,6 +271,9 @@ class PeopleModel(QAbstractListModel):
                 self.dataChanged.emit(index, index)
         if update.groups is not None:
             self.set_groups(update.groups)
+        if update.too_many:
+            self.note, self.grouping_skipped = update.too_many, True
+            self.notes_changed.emit()
 
     def set_groups(self, groups: list[PersonCard]) -> None:
         """Replace the unknown groups, all at once (they are the tail of the cards); the people's cards and

@@ -5,7 +5,6 @@ fetched 400 at a time, user counts from one DescribePeople, no unasked grouping 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
 from app.gui import people_model as pm
@@ -209,10 +208,13 @@ def test_a_huge_pool_is_not_grouped_unasked(qtbot, engine, analyzer, rng, monkey
     w.close()
 
 
-@pytest.mark.parametrize("regroup", [False, True])
-def test_update_for_a_deleted_user(engine, analyzer, rng, regroup):
+def test_update_for_a_deleted_user_and_the_groups_read_apart(engine, analyzer, rng, monkeypatch):
     two_people(engine, analyzer, rng)
     engine.delete_user(CollectionId="c", UserId="u_ann2")
-    update = pm.read_people_update(engine, "c", ["u_ann", "u_ann2"], regroup)
-    assert [c.key for c in update.people] == ["u_ann"] and update.gone == ["u_ann2"]
-    assert (update.groups is not None) is regroup
+    update = pm.read_people_update(engine, "c", ["u_ann", "u_ann2"])
+    assert [c.key for c in update.people] == ["u_ann"] and update.gone == ["u_ann2"] and update.groups is None
+    groups = pm.read_groups_update(engine, "c")
+    assert sorted(c.face_count for c in groups.groups) == [4, 4] and not groups.too_many  # Ann's 2+2 free, Bo's 4
+    monkeypatch.setattr(pm, "GROUPING_LIMIT", 3)
+    assert "8 faces belong to no one" in pm.read_groups_update(engine, "c").too_many
+    assert pm.read_groups_update(engine, "c", group_anyway=True).groups
