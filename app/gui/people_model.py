@@ -282,13 +282,14 @@ class PeopleModel(QAbstractListModel):
         # as many rows as the view had fetched; all of them if it had fetched all
         allowed = len(self.cards) + len(groups) if self._shown == len(self._rows) else max(self._shown, FIRST_ROWS)
         start = bisect_left(self._rows, first)  # the first group's row
-        if start < self._shown:
+        removed = start < self._shown  # some groups are shown: they leave the view
+        if removed:
             self.beginRemoveRows(QModelIndex(), start, self._shown - 1)
+        shown = start if removed else self._shown
         del self.cards[first:], self._text[first:]
         self._index_cards()
         self._filter()
-        removed = start < self._shown
-        self._shown = min(start, len(self._rows))
+        self._shown = min(shown, len(self._rows))
         if removed:
             self.endRemoveRows()
         everything_shown = self._shown == len(self._rows)

@@ -165,6 +165,8 @@ def test_cards_are_fetched_400_then_doubling(qtmodeltester):
     model.set_people(PeopleRead("c", cards + [PersonCard("group", "g", "", 2, None, ["f1", "f2"])]))
     assert model.rowCount() == 400 and model.canFetchMore()
     assert model.row_of("person", "p0500") is None and model.find("person", "p0500") is not None
+    model.set_groups([PersonCard("group", "g0", "", 2, None, ["f3", "f4"])])  # read after the people: not shown yet
+    assert model.rowCount() == 400 and model.find("group", "g0") is not None and model.find("group", "g") is None
     model.fetchMore()
     assert model.rowCount() == 800
     # a person deleted beyond what is shown, and one created: the shown rows stay as they are
@@ -172,7 +174,7 @@ def test_cards_are_fetched_400_then_doubling(qtmodeltester):
     assert model.rowCount() == 800 and model.find("person", "p0900") is None and model.find("person", "new") is not None
     model.fetchMore()
     assert model.rowCount() == 1001 and not model.canFetchMore()
-    assert model.card(1000).kind == "group" and model.card(999).key == "new"
+    assert model.card(1000).key == "g0" and model.card(999).key == "new"
     # groups replaced in place at the end
     model.set_groups([PersonCard("group", "h", "", 5, None, list("abcde")), PersonCard("group", "i", "", 2, None, ["x", "y"])])
     assert [model.card(r).key for r in range(999, model.rowCount())] == ["new", "h", "i"]
