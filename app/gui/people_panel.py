@@ -67,12 +67,11 @@ class PeoplePanel(QWidget):
         self.cards.setObjectName("peopleCards")
         self.cards.setAccessibleName("People and unknown groups")
         self.cards.setModel(model)
-        self.cards.setUniformItemSizes(True)  # 10,000 cards: no per-card size hint to lay them out
         self.cards.setViewMode(QListView.ViewMode.IconMode)
         self.cards.setResizeMode(QListView.ResizeMode.Adjust)
         self.cards.setMovement(QListView.Movement.Static)
         self.cards.setIconSize(QSize(96, 96))
-        self.cards.setGridSize(QSize(150, 150))  # room for a two-line name under the crop
+        self.cards.setGridSize(QSize(140, 150))  # room for a two-line name under the crop; two a row in the dock
         self.cards.setWordWrap(True)
         self.cards.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.cards.activated.connect(lambda index: self.card_activated.emit(index.row()))
