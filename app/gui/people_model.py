@@ -36,7 +36,8 @@ FIRST_ROWS = 400  # cards shown at first; fetchMore doubles it
 
 
 def too_many_to_group(unassigned: int) -> str:
-    return (f"{count(unassigned, 'face')} belong to no one yet: too many to group into unknown people "
+    faces = f"{unassigned:,} face" + ("" if unassigned == 1 else "s")
+    return (f"{faces} belong to no one yet: too many to group into unknown people "
             f"on opening (it takes minutes). Only the named people are listed.")
 
 

@@ -3,7 +3,7 @@ name-a-group dialog. No backend call here: people_controller.py runs them throug
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -48,6 +50,17 @@ class SuggestionStrip(QListWidget):
         super().keyPressEvent(event)
 
 
+CARD = QSize(140, 150)  # a card's cell: the 96-pixel crop and two lines of name under it; two a row in the dock
+
+
+class CardDelegate(QStyledItemDelegate):
+    """Every card is one size: the view lays out 10,000 of them without asking each for its size (uniform
+    item sizes), and a long name still wraps onto a second line."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return CARD - QSize(4, 4)
+
+
 class PeoplePanel(QWidget):
     card_activated = Signal(int)  # a row of the model
     name_group_asked = Signal(int)
@@ -67,11 +80,13 @@ class PeoplePanel(QWidget):
         self.cards.setObjectName("peopleCards")
         self.cards.setAccessibleName("People and unknown groups")
         self.cards.setModel(model)
+        self.cards.setItemDelegate(CardDelegate(self.cards))
+        self.cards.setUniformItemSizes(True)
         self.cards.setViewMode(QListView.ViewMode.IconMode)
         self.cards.setResizeMode(QListView.ResizeMode.Adjust)
         self.cards.setMovement(QListView.Movement.Static)
         self.cards.setIconSize(QSize(96, 96))
-        self.cards.setGridSize(QSize(140, 150))  # room for a two-line name under the crop; two a row in the dock
+        self.cards.setGridSize(CARD)
         self.cards.setWordWrap(True)
         self.cards.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.cards.activated.connect(lambda index: self.card_activated.emit(index.row()))
