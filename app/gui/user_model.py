@@ -165,10 +165,14 @@ class UserListModel(QAbstractListModel):
 
     def set_counts(self, counts: dict[str, int]) -> None:
         """Fill in counts from a background count; a count already refreshed after an edit is kept."""
+        changed = []
         for row, entry in enumerate(self._rows):
             if entry.face_count is None and entry.user_id in counts:
                 entry.face_count = counts[entry.user_id]
-                self._changed(row, [UserRole.FaceCount, UserRole.Status])
+                changed.append(row)
+        if changed:  # one signal for the span (10,000 users: not 10,000 signals)
+            roles = [UserRole.FaceCount, UserRole.Status, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole]
+            self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]), roles)
 
     def uncounted(self) -> list[str]:
         return [e.user_id for e in self._rows if e.face_count is None]
