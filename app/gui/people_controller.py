@@ -55,6 +55,7 @@ class PeopleController(QObject):
         self._updating = False
         panel.suggestions.answered.connect(self.answer)
         window.face_model.page_added.connect(self._select_pending)
+        window.undo_stack.indexChanged.connect(self.refresh_suggestions)  # the cards follow change sets instead
         window.users_view.selectionModel().currentChanged.connect(self.refresh_suggestions)
         window.collections_view.selectionModel().currentChanged.connect(lambda *_: QTimer.singleShot(0, self.refresh))
 
