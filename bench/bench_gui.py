@@ -15,6 +15,13 @@ One JSON line per measurement on stdout; progress on stderr. Runs offscreen unle
 QT_QPA_PLATFORM is set. The workspace lives in a temporary folder unless --workdir is given.
 
 Run: .venv/bin/python bench/bench_gui.py [--faces 100000] [--scroll-pages 400]
+
+With --people N the People view is measured instead, on N named people (see bench_gui_people.py):
+  .venv/bin/python bench/bench_gui.py --people 10000 --workdir /tmp/pv --build-only   # build once
+  .venv/bin/python bench/bench_gui.py --people 10000 --workdir /tmp/pv                # measure
+  BENCH_APP_ROOT=/tmp/pv-base .venv/bin/python bench/bench_gui.py --people 10000 --workdir /tmp/pv
+The last one measures another checkout's window (e.g. `git archive main app | tar -x -C /tmp/pv-base`)
+on the same workspace: BENCH_APP_ROOT names the folder whose `app` package is imported.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ import tempfile
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+APP_ROOT = os.environ.get("BENCH_APP_ROOT") or str(pathlib.Path(__file__).resolve().parents[1])
+sys.path.insert(0, APP_ROOT)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -104,7 +112,7 @@ def build(engine: Engine, n_faces: int) -> list[list[str]]:
             items.append(AnalyzedImage(hashlib.sha256(f"img{i}".encode()).hexdigest(), f"img{i}.jpg", analysis))
         responses = engine.store_analyzed("bench", items, "NONE")
         ids = [r["Face"]["FaceId"] for resp in responses for r in resp["FaceRecords"]]
-        for fid, ident in zip(ids, owners):
+        for fid, ident in zip(ids, owners, strict=True):
             by_identity[ident].append(fid)
         if start % (IMAGES_PER_BATCH * 10) == 0:
             progress(f"stored {start * FACES_PER_IMAGE} faces")
@@ -125,7 +133,14 @@ def main() -> int:
     parser.add_argument("--faces", type=int, default=100_000)
     parser.add_argument("--scroll-pages", type=int, default=400, help="page-down steps while scrolling")
     parser.add_argument("--workdir")
+    parser.add_argument("--people", type=int, default=0, help="measure the People view with this many people")
+    parser.add_argument("--build-only", action="store_true", help="with --people: build the workspace and stop")
     args = parser.parse_args()
+    if args.people:
+        import bench_gui_people
+
+        emit(measure="app", root=APP_ROOT, load_average=[round(x, 2) for x in os.getloadavg()])
+        return bench_gui_people.run_people(args, sys.modules[__name__])
 
     from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPointF, QSettings, Qt, QTimer
     from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -198,7 +213,8 @@ def main() -> int:
     spin_until(app, lambda: not window.thumbnails.busy and watch.last_ready and watch.last_paint > watch.last_ready,
                "a paint with the first screen of thumbnails")
     thumbs_ms = clock.elapsed()
-    emit(measure="window_shown", faces=args.faces, qt_warmup_ms=warmup_ms, first_grid_paint_ms=shown_ms, first_page_thumbnails_ms=thumbs_ms,
+    emit(measure="window_shown", faces=args.faces, qt_warmup_ms=warmup_ms, first_grid_paint_ms=shown_ms,
+         first_page_thumbnails_ms=thumbs_ms,
          loaded_rows=window.face_model.rowCount(), rss_mib=round(rss_mib(), 1), rss_before_window_mib=round(rss_before, 1))
 
     # -- scrolling: a heartbeat measures how long the event loop is away -------------------------

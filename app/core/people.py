@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+import weakref
+
+import numpy as np
 
 from . import face_keys, idempotency
 from .errors import InvalidParameterException
@@ -107,13 +110,74 @@ def restore_metadata(conn, collection_pk: int, user_pk: int, saved: dict) -> Non
 
 
 def describe_people(engine, p: dict) -> dict:
-    """DescribePeople: every user of the collection (or the UserIds given) with its metadata, in creation order."""
-    with engine.store.read() as conn:
+    """DescribePeople: every user of the collection (or the UserIds given) with its metadata, in creation order.
+
+    A person with faces but no cover set gets an automatic one (ours): `CoverFaceId` is the face nearest
+    the mean of the person's descriptors, marked `CoverFaceAutomatic: true`; nothing is stored.
+    """
+    with engine.lock, engine.store.read() as conn:
         coll = get_collection(conn, p["CollectionId"])
         pks = None
         if p.get("UserIds"):
             pks = [get_user(conn, coll, uid).pk for uid in p["UserIds"]]
-        return {"People": list(person_rows(conn, coll.pk, pks).values())}
+        people = person_rows(conn, coll.pk, pks)
+        uncovered = [pk for pk, person in people.items() if "CoverFaceId" not in person and person["FaceCount"]]
+        if uncovered:
+            for pk, face_id in cached_automatic_covers(engine, conn, coll, uncovered).items():
+                people[pk]["CoverFaceId"] = face_id
+                people[pk]["CoverFaceAutomatic"] = True
+        return {"People": list(people.values())}
+
+
+# engine -> {collection pk: (generation, {user pk: automatic cover FaceId})}: a cover depends only on
+# which faces a user holds, and every such change bumps the collection's generation
+_COVERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def cached_automatic_covers(engine, conn, coll, user_pks: list[int]) -> dict[int, str]:
+    """automatic_covers, remembered until the collection's faces change (the window asks twice on opening)."""
+    per_engine = _COVERS.setdefault(engine, {})
+    generation, known = per_engine.get(coll.pk, (None, {}))
+    if generation != coll.generation:
+        known = {}
+        per_engine[coll.pk] = (coll.generation, known)
+    missing = [pk for pk in user_pks if pk not in known]
+    if missing:
+        known.update(automatic_covers(engine, conn, coll, missing))
+    return {pk: known[pk] for pk in user_pks if pk in known}
+
+
+def automatic_covers(engine, conn, coll, user_pks: list[int]) -> dict[int, str]:
+    """user pk -> the FaceId of its face nearest the mean of its faces (ties: the older face).
+
+    One pass over the collection's in-memory index (owners, descriptors, the user means it keeps):
+    no descriptor is read from SQLite. Call with the engine lock held, inside a read transaction.
+    """
+    index = engine.index_for(conn, coll)
+    if index is None or not user_pks:
+        return {}
+    owners = index.owners[: index.n]
+    pos = np.flatnonzero(np.isin(owners, np.asarray(user_pks, dtype=owners.dtype)) & np.isfinite(index.sqnorms[: index.n]))
+    if not len(pos):
+        return {}
+    who = owners[pos]
+    pks, means, _counts, mean_sq = index.user_means()
+    order = np.argsort(pks)
+    slot = order[np.searchsorted(pks, who, sorter=order)]  # the row of each face's owner in `means`
+    vectors = index.rows(pos)
+    # |x - m|^2 = |x|^2 - 2 x.m + |m|^2, in float32 like the searches (choosing a cover needs no more)
+    dist = index.sqnorms[pos] - 2.0 * np.einsum("ij,ij->i", vectors, means[slot]) + mean_sq[slot]
+    rowids = index.rowids[pos]
+    best = np.lexsort((rowids, dist, who))  # per user: nearest first, then the older face
+    first = best[np.r_[True, who[best][1:] != who[best][:-1]]]
+    chosen = {int(rowids[k]): int(who[k]) for k in first}
+    out: dict[int, str] = {}
+    keys = list(chosen)
+    for at in range(0, len(keys), 900):
+        chunk = keys[at:at + 900]
+        for pk, face_id in conn.execute(f"SELECT pk, face_id FROM faces WHERE pk IN ({','.join('?' * len(chunk))})", chunk):
+            out[chosen[pk]] = face_id
+    return out
 
 
 def set_person(conn, user_pk: int, display_name=..., cover_face_pk=...) -> None:

@@ -82,8 +82,7 @@ class PeopleActions(QObject):
 
     # -- people as the window knows them -------------------------------------------------------------
     def card_of_user(self, user_id: str) -> PersonCard | None:
-        row = self.w.people_model.row_of("person", user_id)
-        return self.w.people_model.card(row) if row is not None else None
+        return self.w.people_model.find("person", user_id)  # shown or not (filtered out, not fetched yet)
 
     def person(self, user_id: str) -> PersonInfo:
         card = self.card_of_user(user_id)
@@ -97,7 +96,7 @@ class PeopleActions(QObject):
         return self.person(user_id).shown
 
     def selected_cards(self) -> list[PersonCard]:
-        rows = sorted({self.panel.proxy.mapToSource(i).row() for i in self.cards.selectionModel().selectedIndexes()})
+        rows = sorted({i.row() for i in self.cards.selectionModel().selectedIndexes()})
         return [self.w.people_model.card(r) for r in rows]
 
     def current_card(self) -> PersonCard | None:
@@ -331,8 +330,10 @@ class PeopleActions(QObject):
     def _person_updated(self, request: dict, text: str, response: dict) -> None:
         fields = [k for k in ("DisplayName", "CoverFaceId") if k in request]
         previous = {k: response["Previous"][k] for k in fields}
-        self.w.undo_stack.push(UpdatePersonCommand(text, request, previous, self.w.people.refresh))
-        self.w.people.refresh()
+        # no change set comes back (no face moves): the person's card is read again by hand, undo and redo too
+        changed = partial(self.w.people.people_changed, request["CollectionId"], [request["UserId"]])
+        self.w.undo_stack.push(UpdatePersonCommand(text, request, previous, changed))
+        changed()
         self._say(f"{text}: done.")
 
     # -- shared ---------------------------------------------------------------------------------------
@@ -346,8 +347,7 @@ class PeopleActions(QObject):
             w.results_panel.show_association(AssociationOutcome(AssociationRequest(cid, user_id, tried, threshold, True),
                                                                 response))
             w.show_results()
-        w.curation.apply_change_set(change_set)
-        w.people.refresh()
+        w.curation.apply_change_set(change_set)  # the People cards it touches too (workspace_controller)
 
     def _edit_failed(self, what: str, cid: str, exc: BaseException) -> None:
         self.w.report_error(what, exc)
@@ -358,7 +358,7 @@ class PeopleActions(QObject):
         index = self.cards.indexAt(pos)
         if not index.isValid():
             return
-        card = self.w.people_model.card(self.panel.proxy.mapToSource(index).row())
+        card = self.w.people_model.card(index.row())
         menu = QMenu(self.cards)
         menu.setObjectName("peopleCardMenu")
         self.fill_card_menu(menu, card)
@@ -422,7 +422,7 @@ class PeopleActions(QObject):
     def _drag_card(self, index: QModelIndex) -> None:
         if not index.isValid():
             return
-        card = self.w.people_model.card(self.panel.proxy.mapToSource(index).row())
+        card = self.w.people_model.card(index.row())
         cid = self.w.current_collection()
         if card.kind != "person" or cid is None:
             return
@@ -441,7 +441,7 @@ class PeopleActions(QObject):
         index = self.cards.indexAt(pos)
         if dropped is None or not index.isValid() or dropped[0] != self.w.current_collection():
             return None
-        card = self.w.people_model.card(self.panel.proxy.mapToSource(index).row())
+        card = self.w.people_model.card(index.row())
         return card.key if card.kind == "person" and card.key not in dropped[1] else None
 
 

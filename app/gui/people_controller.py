@@ -1,5 +1,11 @@
 """The People dock's flows: read the cards, show a card's faces, name a group, answer suggestions.
 
+The cards are read whole only when the dock opens or the collection changes. After an edit,
+`people_changed` reads just the people it touched (DescribePeople with their UserIds) and, only
+when faces joined or left the pool of unassigned faces, the groups again (ClusterFaces); the model
+updates those cards in place. Reads after edits run one at a time: what arrives meanwhile is
+gathered and read next.
+
 Every backend call goes through the window's runner (a worker thread). Naming a group is one
 NameGroup call whose ChangeSet becomes one undoable step (ChangeSetCommand), shown in the Results
 panel like an association; accepting a suggestion is a MoveFaces through the curation flow and
@@ -22,7 +28,7 @@ from . import reason_text as words
 from .association_preview import AssociationRequest
 from .curation_jobs import AssociationOutcome
 from .face_model import FaceFilter
-from .people_model import NO_GROUPS, PeopleModel, read_people
+from .people_model import NO_GROUPS, PeopleModel, PeopleRead, read_groups_update, read_people, read_people_update
 from .people_panel import NameGroupDialog, PeoplePanel
 from .undo_commands import ChangeSetCommand
 
@@ -43,9 +49,13 @@ class PeopleController(QObject):
         self.suggested_for: str | None = None
         panel.card_activated.connect(self.activate)
         panel.name_group_asked.connect(self.ask_name)
+        panel.group_anyway_asked.connect(self.group_anyway)
+        self.grouped_anyway: set[str] = set()  # collections the curator asked to group whatever their size
+        self._queue: tuple[str | None, set[str], bool] = (None, set(), False)  # (collection, users, regroup) to read next
+        self._updating = False
         panel.suggestions.answered.connect(self.answer)
         window.face_model.page_added.connect(self._select_pending)
-        window.undo_stack.indexChanged.connect(self.refresh)
+        window.undo_stack.indexChanged.connect(self.refresh_suggestions)  # the cards follow change sets instead
         window.users_view.selectionModel().currentChanged.connect(self.refresh_suggestions)
         window.collections_view.selectionModel().currentChanged.connect(lambda *_: QTimer.singleShot(0, self.refresh))
 
@@ -58,15 +68,63 @@ class PeopleController(QObject):
 
     # -- the cards -------------------------------------------------------------------------------
     def refresh(self, *_args) -> None:
+        """Read every card again: the people first (shown at once), then the unknown groups (ClusterFaces)."""
         cid = self.w.current_collection()
         if cid is None:
             self.model.set_people(None)
             return
         if not self.visible():
             return
-        self.w.runner.run("Reading the people", partial(read_people, self.w.engine, cid), self.model.set_people,
-                          key="people", scope=cid)
+        self._queue = (cid, set(), False)
+        self.w.runner.run("Reading the people", partial(read_people, self.w.engine, cid, with_groups=False),
+                          partial(self._people_read, cid), key="people", scope=cid)
         self.refresh_suggestions()
+
+    def _people_read(self, cid: str, read: PeopleRead) -> None:
+        self.model.set_people(read)
+        if not read.note:  # a backend that groups faces: the groups come next, in place
+            self.people_changed(cid, [], regroup=True)
+
+    def group_anyway(self) -> None:
+        """Group the unassigned faces although there are very many (the curator asked)."""
+        cid = self.w.current_collection()
+        if cid is not None:
+            self.grouped_anyway.add(cid)
+            self.w.statusBar().showMessage("Grouping the faces no one holds: this takes a while.", 6000)
+            self.people_changed(cid, [], regroup=True)
+
+    def people_changed(self, collection_id: str, user_ids, regroup: bool = False) -> None:
+        """These people changed (faces, name, cover, created or deleted): read their cards again, and the
+        unknown groups too if `regroup` (faces joined or left the unassigned pool)."""
+        if not self.visible() or collection_id != self.model.collection_id:
+            return  # a hidden dock reads everything when it opens
+        cid, users, again = self._queue
+        if cid == collection_id:
+            self._queue = (cid, users | set(user_ids), again or regroup)
+        else:
+            self._queue = (collection_id, set(user_ids), regroup)
+        if not self._updating:
+            self._read_next()
+
+    def _read_next(self) -> None:
+        """One read at a time: the people's cards first, then the groups."""
+        cid, users, regroup = self._queue
+        self._updating = False
+        if cid is None or cid != self.model.collection_id or not (users or regroup):
+            return
+        self._updating = True
+        if users:
+            self._queue = (cid, set(), regroup)
+            job = partial(read_people_update, self.w.engine, cid, sorted(users))
+            name = "Updating the people"
+        else:
+            self._queue = (cid, set(), False)
+            job = partial(read_groups_update, self.w.engine, cid, cid in self.grouped_anyway)
+            name = "Grouping the faces no one holds"
+        self.w.runner.run(name, job, self.model.update_people, self._update_failed, on_ended=self._read_next, scope=cid)
+
+    def _update_failed(self, exc: BaseException) -> None:
+        self.w.report_error("Updating the People view", exc)
 
     def activate(self, row: int) -> None:
         card = self.model.card(row)
@@ -137,8 +195,8 @@ class PeopleController(QObject):
 
     # -- suggestions -----------------------------------------------------------------------------
     def person_name(self, user_id: str) -> str:
-        row = self.model.row_of("person", user_id)
-        return (self.model.card(row).name or user_id) if row is not None else user_id
+        card = self.model.find("person", user_id)
+        return (card.name or user_id) if card is not None else user_id
 
     def refresh_suggestions(self, *_args) -> None:
         cid, uid = self.w.current_collection(), self.w.current_user()

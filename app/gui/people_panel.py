@@ -3,7 +3,7 @@ name-a-group dialog. No backend call here: people_controller.py runs them throug
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -48,35 +50,46 @@ class SuggestionStrip(QListWidget):
         super().keyPressEvent(event)
 
 
+CARD = QSize(140, 150)  # a card's cell: the 96-pixel crop and two lines of name under it; two a row in the dock
+
+
+class CardDelegate(QStyledItemDelegate):
+    """Every card is one size: the view lays out 10,000 of them without asking each for its size (uniform
+    item sizes), and a long name still wraps onto a second line."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return CARD - QSize(4, 4)
+
+
 class PeoplePanel(QWidget):
     card_activated = Signal(int)  # a row of the model
     name_group_asked = Signal(int)
+    group_anyway_asked = Signal()
 
     def __init__(self, model: PeopleModel, parent=None):
         super().__init__(parent)
         self.setObjectName("peoplePanel")
         self.model = model
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(model)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("peopleFilter")
         self.filter_edit.setPlaceholderText("Find a person…")
         self.filter_edit.setAccessibleName("Find a person")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        self.filter_edit.textChanged.connect(model.set_filter)  # one pass over prepared names, in the model
         self.cards = QListView()
         self.cards.setObjectName("peopleCards")
         self.cards.setAccessibleName("People and unknown groups")
-        self.cards.setModel(self.proxy)
+        self.cards.setModel(model)
+        self.cards.setItemDelegate(CardDelegate(self.cards))
+        self.cards.setUniformItemSizes(True)
         self.cards.setViewMode(QListView.ViewMode.IconMode)
         self.cards.setResizeMode(QListView.ResizeMode.Adjust)
         self.cards.setMovement(QListView.Movement.Static)
         self.cards.setIconSize(QSize(96, 96))
-        self.cards.setGridSize(QSize(150, 150))  # room for a two-line name under the crop
+        self.cards.setGridSize(CARD)
         self.cards.setWordWrap(True)
         self.cards.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.cards.activated.connect(lambda index: self.card_activated.emit(self.proxy.mapToSource(index).row()))
+        self.cards.activated.connect(lambda index: self.card_activated.emit(index.row()))
         self.cards.selectionModel().currentChanged.connect(self._update_buttons)
         self.name_button = QPushButton("&Name this group…")
         self.name_button.setObjectName("nameGroupButton")
@@ -86,6 +99,11 @@ class PeoplePanel(QWidget):
         self.note.setObjectName("peopleNote")
         self.note.setWordWrap(True)
         self.note.setVisible(False)
+        self.group_button = QPushButton("&Group them anyway")
+        self.group_button.setObjectName("groupAnywayButton")
+        self.group_button.setToolTip("Group the faces no one holds into unknown people now (this takes a while)")
+        self.group_button.setVisible(False)
+        self.group_button.clicked.connect(self.group_anyway_asked)
         self.suggest_title = QLabel()
         self.suggest_title.setObjectName("suggestionTitle")
         self.suggestions = SuggestionStrip()
@@ -99,6 +117,7 @@ class PeoplePanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.note)
+        layout.addWidget(self.group_button)
         layout.addWidget(self.cards, 1)
         layout.addWidget(self.name_button)
         layout.addWidget(self.suggest_title)
@@ -109,12 +128,13 @@ class PeoplePanel(QWidget):
         answers.addStretch(1)
         layout.addLayout(answers)
         self.model.modelReset.connect(self._on_reset)
+        self.model.notes_changed.connect(self._on_reset)
         self.show_suggestions(None, [])
         self._update_buttons()
 
     def current_row(self) -> int | None:
         index = self.cards.currentIndex()
-        return self.proxy.mapToSource(index).row() if index.isValid() else None
+        return index.row() if index.isValid() else None
 
     def _ask_name(self) -> None:
         row = self.current_row()
@@ -128,6 +148,7 @@ class PeoplePanel(QWidget):
     def _on_reset(self) -> None:
         self.note.setText(self.model.note)
         self.note.setVisible(bool(self.model.note))
+        self.group_button.setVisible(self.model.grouping_skipped)
         self._update_buttons()
 
     def show_suggestions(self, person: str | None, items: list[QListWidgetItem], note: str = "") -> None:

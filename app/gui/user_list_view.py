@@ -22,6 +22,8 @@ class UserListView(QListView):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAccessibleName("Users")
+        # one line each: with 10,000 users the view must not ask every row for its size on each change
+        self.setUniformItemSizes(True)
         self.drop_target = QPersistentModelIndex()  # the user under a drag of faces: outlined
 
     def _set_drop_target(self, index) -> None:

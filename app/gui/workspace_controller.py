@@ -126,11 +126,19 @@ class WorkspaceController(QObject):
             uncounted = w.users_model.apply_user_changes(cid, change_set["UserChanges"])
             if any(u["UserId"] == w.current_user() for u in change_set["UserChanges"]):
                 self.refresh_rejected()
-        self.faces_changed(cid, missing_faces, uncounted)
+        # the People cards of the users it touches; the groups only if the pool of unassigned faces changed
+        touched = {u["UserId"] for u in change_set["UserChanges"]}
+        touched |= {c[k] for c in change_set["FaceChanges"] for k in ("FromUserId", "ToUserId") if k in c}
+        pool = any("FromUserId" not in c or "ToUserId" not in c for c in change_set["FaceChanges"])
+        w.people.people_changed(cid, sorted(touched), pool)
+        self.faces_changed(cid, missing_faces, uncounted, people=False)
         w.update_state()
 
-    def faces_changed(self, collection_id: str, face_ids: list[str], user_ids: list[str]):
-        """Re-read these faces, these users' counts and the collection's counts in a worker, then update in place."""
+    def faces_changed(self, collection_id: str, face_ids: list[str], user_ids: list[str], people: bool = True):
+        """Re-read these faces, these users' counts and the collection's counts in a worker, then update in place
+        (and the People cards of these users; the groups again if faces were named)."""
+        if people:
+            self.w.people.people_changed(collection_id, list(user_ids), bool(face_ids))
         return self.runner.run("Refreshing the window",
                                partial(read_changes, self.engine, collection_id, list(face_ids), list(user_ids)),
                                partial(self._changes_read, collection_id, list(face_ids)),
@@ -212,7 +220,7 @@ class WorkspaceController(QObject):
         w = self.w
         row = w.users_model.add(user_id)
         w.users_view.setCurrentIndex(w.users_model.index(row))
-        self.faces_changed(collection_id, [], [])
+        self.faces_changed(collection_id, [], [user_id])
 
     def delete_user(self, user_id: str):
         cid = self.w.current_collection()
@@ -224,7 +232,7 @@ class WorkspaceController(QObject):
 
     def _user_deleted(self, collection_id: str, user_id: str, freed: list[str]) -> None:
         self.w.users_model.remove(user_id)
-        self.faces_changed(collection_id, freed, [])
+        self.faces_changed(collection_id, freed, [user_id])
 
     def _remembered_collection(self) -> str | None:
         value = app_settings().value(last_collection_key(self.engine.workspace))

@@ -76,7 +76,7 @@ def test_name_a_group_then_undo(qtbot, engine, analyzer, rng):
     w.people.activate(0)
     settle(w)
     assert sorted(w.selected_face_ids()) == sorted(groups[0])
-    w.people_panel.cards.setCurrentIndex(w.people_panel.proxy.index(0, 0))
+    w.people_panel.cards.setCurrentIndex(w.people_model.index(0))
     assert w.people_panel.name_button.isEnabled()
     w.people_panel.name_button.click()
     dialog = w.people.dialog
@@ -115,7 +115,7 @@ def test_type_ahead_filter(qtbot, engine, analyzer, rng):
     engine.update_person(CollectionId="c", UserId="ann", DisplayName="Ann Lee")
     w = open_people(qtbot, engine)
     qtbot.keyClicks(w.people_panel.filter_edit, "lee")
-    assert w.people_panel.proxy.rowCount() == 1
+    assert w.people_model.rowCount() == 1
     w.close()
 
 
