@@ -27,11 +27,19 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import ModuleType
 
-import faiss
 import numpy as np
 
 from .errors import InvalidParameterException
+
+
+def faiss_module() -> ModuleType:
+    """faiss, imported on first use: the engine's start and small collections never load it (~0.2 s, tens of MB)."""
+    import faiss
+
+    return faiss
+
 
 K = 32
 EXACT_PAIRS = 400_000_000
@@ -73,7 +81,7 @@ def workers() -> int:
 
 def _single_threaded(fn):
     def run(*args):
-        faiss.omp_set_num_threads(1)  # per calling thread: the threads are the parallelism
+        faiss_module().omp_set_num_threads(1)  # per calling thread: the threads are the parallelism
         return fn(*args)
     return run
 
@@ -131,9 +139,9 @@ def knn_graph(vectors, max_distance: float, k: int = K, exact_pairs: int = EXACT
     def search(job):
         rows, members = job
         if members is None:
-            dist, found = faiss.knn(x[rows], x, min(n, k + 1))
+            dist, found = faiss_module().knn(x[rows], x, min(n, k + 1))
         else:
-            dist, local = faiss.knn(x[rows], x[members], min(len(members), k + 1))
+            dist, local = faiss_module().knn(x[rows], x[members], min(len(members), k + 1))
             found = np.where(local >= 0, members[np.maximum(local, 0)], -1)
         nb, dd = _keep(rows, found, dist, r2, k)
         if not exact and (neighbours[rows] >= 0).any():  # a later round: keep the best of both
@@ -185,13 +193,13 @@ def _train_cells(sample: np.ndarray, n_cells: int, seed: int) -> np.ndarray:
     if n_cells == 1:
         c = sample.mean(axis=0, keepdims=True)
         return c / max(float(np.linalg.norm(c)), 1e-12)
-    before = faiss.omp_get_max_threads()
+    before = faiss_module().omp_get_max_threads()
     try:
-        kmeans = faiss.Kmeans(sample.shape[1], n_cells, niter=ITERATIONS, spherical=True, seed=seed,
+        kmeans = faiss_module().Kmeans(sample.shape[1], n_cells, niter=ITERATIONS, spherical=True, seed=seed,
                               max_points_per_centroid=64, min_points_per_centroid=1)
         kmeans.train(sample)
     finally:
-        faiss.omp_set_num_threads(before)
+        faiss_module().omp_set_num_threads(before)
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
 
 
@@ -207,7 +215,7 @@ def _best_cells(x: np.ndarray, mean: np.ndarray, centroids: np.ndarray, m: int, 
     def assign(start):
         block = x[start : start + _QUERY_BLOCK]
         q = np.hstack([block, np.ones((len(block), 1), np.float32)])
-        out[start : start + len(block)] = faiss.knn(q, base, m, faiss.METRIC_INNER_PRODUCT)[1]
+        out[start : start + len(block)] = faiss_module().knn(q, base, m, faiss_module().METRIC_INNER_PRODUCT)[1]
 
     _run(assign, list(range(0, len(x), _QUERY_BLOCK)), threads)
     return out
@@ -271,7 +279,7 @@ def cross_neighbours(new, old, max_distance: float, k: int = K,
     @_single_threaded
     def search(start):
         rows = np.arange(start, min(len(new), start + _QUERY_BLOCK))
-        dist, found = faiss.knn(new[rows], old, min(len(old), k))
+        dist, found = faiss_module().knn(new[rows], old, min(len(old), k))
         nb[rows], d2[rows] = _keep(np.full(len(rows), -1), found, dist, r2, k)
 
     _run(search, list(range(0, len(new), _QUERY_BLOCK)), threads or workers())
