@@ -274,10 +274,11 @@ class CurationController(QObject):
 
     def _history_done(self, command: BackgroundCommand, verb: str, move_stack, result) -> None:
         command.last_result = result
+        earlier = (getattr(command, "done_change_set", None), getattr(command, "undone_change_set", None))
         move_stack()  # calls command.undo()/redo(), which show the result
         w = self.window
         if isinstance(result, dict) and "FaceChanges" in result:
-            w.results_panel.show_history(verb, command.text(), result)
+            w.results_panel.show_history(verb, command.text(), result, *earlier)
             w.show_results()
         w.statusBar().showMessage(f"{'Undone' if verb == 'Undo' else 'Redone'}: {command.text()}", 8000)
 

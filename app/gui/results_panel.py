@@ -10,6 +10,8 @@ with the API's codes, for tests and reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
@@ -24,8 +26,10 @@ NO_RESULT = "No operation yet."
 
 
 class ResultsPanel(QWidget):
-    def __init__(self, thumbnails=None, names: NameOf | None = None, parent=None):
+    def __init__(self, thumbnails=None, names: NameOf | None = None,
+                 person_name: Callable[[str], str] | None = None, parent=None):
         super().__init__(parent)
+        self._person_name = person_name or (lambda user_id: user_id)
         self.setObjectName("resultsPanel")
         self._thumbnails = thumbnails
         self._names = names or (lambda _fid: None)
@@ -53,6 +57,10 @@ class ResultsPanel(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(360, 300)
 
+    def who(self, user_id: str | None) -> str | None:
+        """A person as the curator knows them: their display name, else their UserId."""
+        return self._person_name(user_id) if user_id else user_id
+
     # -- showing ---------------------------------------------------------------------------------
     def show_collection(self, collection_id: str | None) -> None:
         """The window switched collection: show that collection's last result (or none)."""
@@ -76,11 +84,11 @@ class ResultsPanel(QWidget):
             fid = r["FaceId"]
             pixmap = self._thumbnails.pixmap(self.collection_id, fid) if self._thumbnails and fid else None
             codes = r.get("Reasons", [])
-            why = words.reasons(codes, user_id=r.get("UserId") or "", owner=r.get("Owner"),
+            why = words.reasons(codes, user_id=self.who(r.get("UserId")) or "", owner=self.who(r.get("Owner")),
                                 confidence=r.get("Confidence"), threshold=r.get("Threshold"))
             if not codes and r.get("Confidence") is not None and r.get("Threshold") is not None:
                 why = f"match {words.compare(r['Confidence'], r['Threshold'])}"
-            outcome = QTableWidgetItem(r.get("Text") or words.outcome(r["Outcome"], r.get("Owner")))
+            outcome = QTableWidgetItem(r.get("Text") or words.outcome(r["Outcome"], self.who(r.get("Owner"))))
             outcome.setToolTip(f"{outcome.text()}\nAPI outcome: {r['Outcome']}")
             why_item = QTableWidgetItem(why)
             why_item.setToolTip("\n".join(t for t in (why, words.codes_tooltip(codes)) if t))
@@ -123,15 +131,16 @@ class ResultsPanel(QWidget):
                          "Threshold": request.threshold})
         n_ok, n_bad = len(response["AssociatedFaces"]), len(response["UnsuccessfulFaceAssociations"])
         moved = f" ({len(moved_from)} moved from other users)" if moved_from else ""
-        title = (f"<b>{request.user_id}</b>: {n_ok} associated{moved}, {n_bad} not associated "
-                 f"(threshold {words.number(request.threshold)}). {words.user_status(response['UserStatus'])}.")
+        checked = f" (threshold {words.number(request.threshold)})" if request.threshold else ""
+        title = (f"<b>{self.who(request.user_id)}</b>: {n_ok} associated{moved}, {n_bad} not associated"
+                 f"{checked}. {words.user_status(response['UserStatus'])}.")
         self._show(request.collection_id, title, rows)
 
     def show_disassociation(self, outcome) -> None:
         rows = []
         for user_id, r in outcome.responses.items():
             rows += [{"FaceId": f["FaceId"], "UserId": user_id, "Outcome": "DISASSOCIATED",
-                      "Text": f"Taken off {user_id}"} for f in r["DisassociatedFaces"]]
+                      "Text": f"Taken off {self.who(user_id)}"} for f in r["DisassociatedFaces"]]
             rows += [{"FaceId": f["FaceId"], "UserId": user_id, "Outcome": "NOT_DISASSOCIATED", "Reasons": f["Reasons"],
                       "Owner": f.get("UserId") if f.get("UserId") != user_id else None}
                      for f in r["UnsuccessfulFaceDisassociations"]]
@@ -141,12 +150,13 @@ class ResultsPanel(QWidget):
         self._show(outcome.collection_id, f"{words.count(len(outcome.freed_ids), 'face')} taken off their users.", rows)
 
     def show_not_this_person(self, outcome) -> None:
-        rows = [{"FaceId": f, "UserId": outcome.user_id, "Outcome": "DISASSOCIATED", "Text": f"Taken off {outcome.user_id}"}
+        name = self.who(outcome.user_id)
+        rows = [{"FaceId": f, "UserId": outcome.user_id, "Outcome": "DISASSOCIATED", "Text": f"Taken off {name}"}
                 for f in outcome.disassociated]
         rows += [{"FaceId": f, "UserId": outcome.user_id, "Outcome": "MARKED_NOT_THIS_PERSON",
-                  "Text": f"Marked “not {outcome.user_id}”"} for f in outcome.marked]
+                  "Text": f"Marked “not {name}”"} for f in outcome.marked]
         self._show(outcome.collection_id,
-                   f"Not {outcome.user_id}: {words.count(len(outcome.marked), 'face')} marked, "
+                   f"Not {name}: {words.count(len(outcome.marked), 'face')} marked, "
                    f"{len(outcome.disassociated)} taken off.", rows)
 
     def show_deletion(self, collection_id: str, response: dict) -> None:
@@ -156,18 +166,24 @@ class ResultsPanel(QWidget):
         self._show(collection_id, f"{words.count(len(response['DeletedFaces']), 'face')} deleted, "
                    f"{len(response['UnsuccessfulFaceDeletions'])} not deleted.", rows)
 
-    def show_history(self, verb: str, text: str, change_set: dict) -> None:
-        """What an undo or redo changed, face by face."""
+    def show_history(self, verb: str, text: str, change_set: dict, *related: dict | None) -> None:
+        """What an undo or redo changed, face by face. `related`: the edit's other change sets; a person the
+        step deletes or brings back may have no card now, and a change set keeps a deleted person's name."""
         code = "UNDONE" if verb == "Undo" else "REDONE"
+        named = {u["UserId"]: u["DisplayName"] for cs in (change_set, *related) if cs
+                 for u in cs.get("UserChanges", []) if u.get("DisplayName")}
         rows = []
         for c in change_set.get("FaceChanges", []):
             to_user, from_user = c.get("ToUserId"), c.get("FromUserId")
+            # the name the window knows now, else the one the change set kept
+            to_name, from_name = (n if n != u else named.get(u or "", u)
+                                  for u, n in ((to_user, self.who(to_user)), (from_user, self.who(from_user))))
             if to_user and from_user:
-                how = f"Back on {to_user} (from {from_user})" if code == "UNDONE" else f"On {to_user} again (from {from_user})"
+                how = f"Back on {to_name} (from {from_name})" if code == "UNDONE" else f"On {to_name} again (from {from_name})"
             elif to_user:
-                how = f"Back on {to_user}" if code == "UNDONE" else f"On {to_user} again"
+                how = f"Back on {to_name}" if code == "UNDONE" else f"On {to_name} again"
             else:
-                how = f"Taken off {from_user}"
+                how = f"Taken off {from_name}"
             rows.append({"FaceId": c["FaceId"], "UserId": to_user, "Outcome": code, "Owner": from_user, "Text": how})
         done = "Undone" if code == "UNDONE" else "Redone"
         self._show(change_set["CollectionId"], f"{done}: {text}. {words.count(len(rows), 'face')} changed.", rows)

@@ -40,7 +40,8 @@ def _dock(w: MainWindow, title: str, name: str, widget: QWidget,
 
 
 def build_docks(w: MainWindow) -> None:
-    w.results_panel = ResultsPanel(w.thumbnails, w.face_model.photo_name)
+    w.results_panel = ResultsPanel(w.thumbnails, w.face_model.photo_name,
+                                   person_name=lambda user_id: w.people_actions.name(user_id))
     w.results_dock = _dock(w, "Results", "resultsDock", w.results_panel)
     w.undo_view = QUndoView(w.undo_stack)
     w.undo_view.setObjectName("historyView")

@@ -136,12 +136,17 @@ def test_merge_preview_names_the_survivor_and_one_undo_takes_it_back(qtbot, engi
     assert all(owners(engine)[f] == "u_ann" for f in a[:5])
     assert [u["UserId"] for u in engine.list_users(CollectionId="c")["Users"]] == ["u_ann"]
     assert w.undo_stack.undoText().startswith("Merge Ann L. into Ann Lee")
+    title = w.results_panel.title.text()  # the results name the person, and say no threshold was asked
+    assert "Ann Lee" in title and "u_ann" not in title and "threshold" not in title, title
     assert w.users_model.row_of("u_ann2") is None
     assert any(c.startswith("Ann Lee · 5/100") for c in (w.people_model.index(r).data()
                                                          for r in range(w.people_model.rowCount())))
     w.curation.undo()
     settle(w, 30)
     assert [owners(engine)[f] for f in a[:5]] == ["u_ann"] * 3 + ["u_ann2"] * 2
+    table = w.results_panel.table
+    said = [table.item(r, 1).text() for r in range(table.rowCount())]
+    assert said == ["Back on Ann L. (from Ann Lee)"] * 2, said
     assert w.users_model.row_of("u_ann2") is not None
     # the merged person comes back as they were: their name (and cover), not a bare user id
     assert engine.describe_people(CollectionId="c", UserIds=["u_ann2"])["People"][0]["DisplayName"] == "Ann L."
