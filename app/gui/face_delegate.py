@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -25,6 +27,7 @@ class FaceDelegate(QStyledItemDelegate):
     def __init__(self, icon_size: int = 96, parent=None):
         super().__init__(parent)
         self.icon_size = icon_size
+        self.name_of: Callable[[str], str] = str  # UserId -> the name the owner band shows (the window sets it)
 
     def sizeHint(self, option, index) -> QSize:
         line = option.fontMetrics.height()
@@ -71,7 +74,7 @@ class FaceDelegate(QStyledItemDelegate):
             painter.fillRect(band, colour)
             painter.setPen(QColor("black"))
             painter.drawText(band.adjusted(3, 0, -3, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                             option.fontMetrics.elidedText(user_id, Qt.TextElideMode.ElideRight, band.width() - 6))
+                             option.fontMetrics.elidedText(self.name_of(user_id), Qt.TextElideMode.ElideRight, band.width() - 6))
         if model.is_rejected(entry.face_id):
             # a red cross in the corner: "not this person" for the selected user
             mark = QRect(picture.right() - 15, picture.top() + 2, 13, 13)

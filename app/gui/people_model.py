@@ -174,6 +174,7 @@ def _describe_some(engine, collection_id: str, user_ids: list[str]) -> tuple[lis
 
 class PeopleModel(QAbstractListModel):
     notes_changed = Signal()  # `note` or `grouping_skipped` changed without a reset
+    names_read = Signal(str, object)  # collection, {UserId: display name ("" for none)} of the people just read
 
     def __init__(self, thumbnails: ThumbnailLoader | None = None, parent=None):
         super().__init__(parent)
@@ -212,6 +213,8 @@ class PeopleModel(QAbstractListModel):
         self._index_cards()
         self._filter()
         self.endResetModel()
+        if read:
+            self.names_read.emit(read.collection_id, {c.key: c.name for c in self.cards if c.kind == "person"})
 
     def _index_cards(self) -> None:
         self._where = {(c.kind, c.key): i for i, c in enumerate(self.cards)}
@@ -270,6 +273,8 @@ class PeopleModel(QAbstractListModel):
             if row is not None and row < self._shown:
                 index = self.index(row)
                 self.dataChanged.emit(index, index)
+        if update.people:
+            self.names_read.emit(update.collection_id, {c.key: c.name for c in update.people})
         if update.groups is not None:
             self.set_groups(update.groups)
         if update.too_many:

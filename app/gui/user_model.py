@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from app.core.association_plan import MAX_FACES_PER_USER
 from app.core.capabilities import CapabilityUnavailable
@@ -59,25 +59,36 @@ def read_users(engine, collection_id: str, worker=None) -> list[dict]:
 def count_faces(engine, collection_id: str, user_ids, worker=None) -> dict[str, int]:
     """Face count per user (a background job): one DescribePeople for all of them where the backend has
     it, else one ListFaces per user (a remote endpoint)."""
+    return count_and_name(engine, collection_id, user_ids, worker)[0]
+
+
+def count_and_name(engine, collection_id: str, user_ids, worker=None) -> tuple[dict[str, int], dict[str, str]]:
+    """Face counts and display names per user (a background job), from one DescribePeople; a remote
+    endpoint has no display names: one ListFaces per user counts the faces."""
     try:
         people = engine.describe_people(CollectionId=collection_id)["People"]
     except CapabilityUnavailable:
         pass
     else:
         wanted = set(user_ids)
-        return {p["UserId"]: int(p["FaceCount"]) for p in people if p["UserId"] in wanted}
+        mine = [p for p in people if p["UserId"] in wanted]
+        return ({p["UserId"]: int(p["FaceCount"]) for p in mine},
+                {p["UserId"]: p["DisplayName"] for p in mine if p.get("DisplayName")})
     counts = {}
     for n, user_id in enumerate(user_ids):
         if worker is not None:
             worker.check_cancelled()
             worker.report(n, len(user_ids), "Counting faces per user")
         counts[user_id] = face_count(engine, collection_id, user_id)
-    return counts
+    return counts, {}
 
 
 class UserListModel(QAbstractListModel):
+    names_changed = Signal()  # display names learnt or changed: views that show owners repaint
+
     def __init__(self, engine, parent=None):
         super().__init__(parent)
+        self._names: dict[str, str] = {}  # UserId -> display name, for the users that have one
         self._engine = engine
         self.collection_id: str | None = None
         self._rows: list[UserEntry] = []
@@ -88,15 +99,19 @@ class UserListModel(QAbstractListModel):
         """Read the users of a collection here (tests and tools; the window reads them in a worker
         with read_users and calls set_users). With counts=False the face counts are left for set_counts."""
         listing = read_users(self._engine, collection_id) if collection_id is not None else []
+        names: dict[str, str] = {}
         if counts and collection_id is not None:
-            found = count_faces(self._engine, collection_id, [u["UserId"] for u in listing])
+            found, names = count_and_name(self._engine, collection_id, [u["UserId"] for u in listing])
             listing = [{**u, "FaceCount": found[u["UserId"]]} for u in listing]
         self.set_users(collection_id, listing, pins)
+        self.set_names(names)
 
     def set_users(self, collection_id: str | None, listing: list[dict], pins: dict[int, str] | None = None) -> None:
         """Show these users (ListUsers entries, with FaceCount where known): a load, the model is reset."""
         rows = [UserEntry(u["UserId"], u.get("FaceCount"), u.get("UserStatus", "CREATED")) for u in listing]
         self.beginResetModel()
+        if collection_id != self.collection_id:
+            self._names = {}
         self.collection_id = collection_id
         self._rows = rows
         known = {e.user_id for e in rows}
@@ -120,6 +135,7 @@ class UserListModel(QAbstractListModel):
         self.beginRemoveRows(QModelIndex(), row, row)
         del self._rows[row]
         self.endRemoveRows()
+        self._names.pop(user_id, None)
         self._pins = {k: u for k, u in self._pins.items() if u != user_id}
 
     def refresh_counts(self, user_ids) -> None:
@@ -173,6 +189,31 @@ class UserListModel(QAbstractListModel):
         if changed:  # one signal for the span (10,000 users: not 10,000 signals)
             roles = [UserRole.FaceCount, UserRole.Status, Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole]
             self.dataChanged.emit(self.index(changed[0]), self.index(changed[-1]), roles)
+
+    def set_counts_and_names(self, found: tuple[dict[str, int], dict[str, str]]) -> None:
+        self.set_counts(found[0])
+        self.set_names(found[1])
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """Display names as just read (a name set to "" is taken away): one signal for the rows, one for owners."""
+        changed = [uid for uid, name in names.items() if self._names.get(uid, "") != name]
+        if not changed:
+            return
+        for uid in changed:
+            if names[uid]:
+                self._names[uid] = names[uid]
+            else:
+                self._names.pop(uid, None)
+        rows = [r for r in (self.row_of(uid) for uid in changed) if r is not None] if len(changed) < 50 \
+            else [i for i, e in enumerate(self._rows) if e.user_id in names]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)),
+                                  [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
+        self.names_changed.emit()
+
+    def shown_name(self, user_id: str) -> str:
+        """A user as the curator knows them: the display name, else the UserId."""
+        return self._names.get(user_id) or user_id
 
     def uncounted(self) -> list[str]:
         return [e.user_id for e in self._rows if e.face_count is None]
@@ -254,16 +295,18 @@ class UserListModel(QAbstractListModel):
             return None
         e = self._rows[index.row()]
         key = self._key_of(e.user_id)
+        name = self._names.get(e.user_id)
         if role == Qt.ItemDataRole.DisplayRole:
             prefix = f"[{key}] " if key else ""
-            return f"{prefix}{e.user_id}   {e.budget}   {e.status.capitalize()}"
+            return f"{prefix}{name or e.user_id}   {e.budget}   {e.status.capitalize()}"
         if role == Qt.ItemDataRole.DecorationRole:  # the colour of the user's band in the face grid
             return user_colour(e.user_id)
         if role == Qt.ItemDataRole.ToolTipRole:
             pin = f"\nPress {key} in the face grid to associate selected faces" if key else ""
-            return f"{e.user_id}: {e.budget} faces, {e.status.capitalize()}{pin}"
+            who = f"{name} (UserId {e.user_id})" if name else e.user_id
+            return f"{who}: {e.budget} faces, {e.status.capitalize()}{pin}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"User {e.user_id}, {e.budget} faces, {e.status.capitalize()}"
+            return f"User {name or e.user_id}, {e.budget} faces, {e.status.capitalize()}"
         if role == UserRole.UserId:
             return e.user_id
         if role == UserRole.FaceCount:

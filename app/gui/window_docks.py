@@ -41,7 +41,7 @@ def _dock(w: MainWindow, title: str, name: str, widget: QWidget,
 
 def build_docks(w: MainWindow) -> None:
     w.results_panel = ResultsPanel(w.thumbnails, w.face_model.photo_name,
-                                   person_name=lambda user_id: w.people_actions.name(user_id))
+                                   person_name=w.users_model.shown_name)
     w.results_dock = _dock(w, "Results", "resultsDock", w.results_panel)
     w.undo_view = QUndoView(w.undo_stack)
     w.undo_view.setObjectName("historyView")
@@ -67,3 +67,8 @@ def build_docks(w: MainWindow) -> None:
     w.people = PeopleController(w, w.people_model, w.people_panel)
     w.people_dock.visibilityChanged.connect(w.people.dock_shown)
     w.people_actions = PeopleActions(w)
+    # people are shown by their display names: the users list, the owner bands in the grid, the results
+    w.people_model.names_read.connect(
+        lambda cid, names: w.users_model.set_names(names) if cid == w.users_model.collection_id else None)
+    w.face_grid.delegate.name_of = w.users_model.shown_name
+    w.users_model.names_changed.connect(w.face_grid.viewport().update)

@@ -20,7 +20,7 @@ from .curation_jobs import face_counts, read_faces
 from .face_model import FacePageQuery, read_face_pages
 from .reason_text import count
 from .settings import app_settings, last_collection_key, pins_key
-from .user_model import count_faces, read_users
+from .user_model import count_and_name, read_users
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -84,7 +84,8 @@ class WorkspaceController(QObject):
         uncounted = w.users_model.uncounted()
         if uncounted:
             self.runner.run(f"Counting the faces of {count(len(uncounted), 'user')}",
-                            partial(count_faces, self.engine, collection_id, uncounted), w.users_model.set_counts,
+                            partial(count_and_name, self.engine, collection_id, uncounted),
+                            w.users_model.set_counts_and_names,
                             key="user-counts", scope=collection_id)
         w.update_state()
 

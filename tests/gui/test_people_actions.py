@@ -21,7 +21,7 @@ from app.gui.people_actions import people_mime
 from app.gui.person_dialogs import RenameDialog, SplitDialog
 from tests.core.test_curation_ops import index_people as index_many
 
-from .conftest import owners
+from .conftest import open_window, owners
 from .gui_actions import done, settle
 from .test_people_dock import index_groups, open_people
 from .test_slow_backend import SlowBackend
@@ -296,6 +296,11 @@ def test_rename_and_use_as_cover_are_undoable(qtbot, engine, analyzer, rng):
     assert person()["DisplayName"] == "Anna Lee-Ng"
     assert w.undo_stack.undoText().startswith("Rename Ann Lee to Anna Lee-Ng")
     assert w.people_model.card(w.people_model.row_of("person", "u_ann")).name == "Anna Lee-Ng"
+    # the users list and the owner bands in the grid follow the name (the UserId stays in the tooltip)
+    users = w.users_model
+    assert users.index(users.row_of("u_ann")).data().startswith("Anna Lee-Ng ")
+    assert "UserId u_ann" in users.index(users.row_of("u_ann")).data(Qt.ItemDataRole.ToolTipRole)
+    assert w.face_grid.delegate.name_of("u_ann") == "Anna Lee-Ng"
     # the cover: a face of hers in the grid, from its context menu
     assert w.act_use_as_cover in w.face_grid.actions()
     w.select_faces([a[2]])
@@ -308,6 +313,7 @@ def test_rename_and_use_as_cover_are_undoable(qtbot, engine, analyzer, rng):
     w.curation.undo()
     settle(w, 30)
     assert person()["DisplayName"] == "Ann Lee"
+    assert w.users_model.shown_name("u_ann") == "Ann Lee"
     w.curation.redo()
     settle(w, 30)
     assert person()["DisplayName"] == "Anna Lee-Ng"
@@ -381,3 +387,17 @@ def test_people_actions_never_call_a_slow_backend_on_the_gui_thread(qtbot, engin
         "MergeUsers", "SplitUser", "UpdatePerson", "UpdatePerson", "ApplyChangeSet", "ApplyChangeSet"]
     w.close()
     assert slow.gui_thread_calls == []
+
+
+def test_users_list_and_owner_bands_show_names_with_the_people_dock_closed(qtbot, engine, analyzer, rng):
+    two_people(engine, analyzer, rng)
+    engine.create_user(CollectionId="c", UserId="u_plain")  # no display name: the UserId is its name
+    w = open_window(qtbot, engine)
+    w.people_dock.hide()
+    settle(w, 30)
+    users = w.users_model
+    shown = [users.index(r).data() for r in range(users.rowCount())]
+    assert [t.split("   ")[0] for t in shown] == ["Ann Lee", "Ann L.", "u_plain"], shown
+    assert w.face_grid.delegate.name_of("u_ann2") == "Ann L." and w.face_grid.delegate.name_of("u_plain") == "u_plain"
+    assert w.results_panel.who("u_ann") == "Ann Lee"
+    w.close()
