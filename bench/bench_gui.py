@@ -282,7 +282,7 @@ def main() -> int:
     gaps_ms = np.array(gaps[1:]) * 1000
     if args.profile:  # when the long gaps ended, to match them with what ran (perf_counter seconds)
         ends = np.cumsum(gaps[1:]) + t_heart
-        progress("stalls > 25 ms ending at: " + ", ".join(f"{e:.3f} ({g:.0f} ms)" for e, g in zip(ends, gaps_ms) if g > 25))
+        progress("stalls > 25 ms ending at: " + ", ".join(f"{e:.3f} ({g:.0f} ms)" for e, g in zip(ends, gaps_ms, strict=True) if g > 25))
     emit(measure="scroll", pages=args.scroll_pages, seconds=round(time.perf_counter() - t, 2),
          rows_loaded=window.face_model.rowCount(), heartbeat_ms=5,
          longest_stall_ms=round(float(gaps_ms.max()), 1), p99_gap_ms=round(float(np.percentile(gaps_ms, 99)), 1),
