@@ -6,13 +6,9 @@ read through the operation runner and hands the page to `add_page`), so scrollin
 backend on the GUI thread. Edits never reset the model: change sets and `apply_faces` update the
 rows they touch in place, so the selection and the scroll position stay.
 
-Why a QStringListModel underneath: the icon-mode list view lays out every loaded row again on each
-insertion, and asks the model for its row count twice per row while doing so (QListView's hidden-row
-check builds an index per row). A row count written in Python costs about a microsecond per call
-through PySide, so with tens of thousands of faces loaded each page that arrived stalled the window
-for tens of milliseconds, growing with every page. Here the row count is Qt's own (the length of a
-list of empty strings kept as long as the rows), so laying out is C++ only; the rows, their data
-and everything else stay in Python, and every role is still answered by `data`.
+A QStringListModel underneath: the icon view lays out every loaded row again on each insertion and
+asks the row count twice per row; a Python rowCount made that a stall growing with the faces loaded.
+Its list of empty strings, kept as long as the rows, gives Qt the count in C++; rows and roles stay here.
 """
 
 from __future__ import annotations
@@ -383,6 +379,12 @@ class FaceListModel(QStringListModel):
 
     def setData(self, index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         return False  # read-only: edits go through the backend and come back as change sets
+
+    def moveRows(self, source_parent, source_row: int, count: int, destination_parent, destination_child: int) -> bool:
+        return False  # the order is the index order or a similarity order (set_similarities)
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # not the string list's: see set_similarities
+        return None
 
     def flags(self, index):
         return _ITEM_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
