@@ -16,6 +16,12 @@ QT_QPA_PLATFORM is set. The workspace lives in a temporary folder unless --workd
 
 Run: .venv/bin/python bench/bench_gui.py [--faces 100000] [--scroll-pages 400]
 
+At 1e6 faces, build the workspace once and measure it several times (each run first gives the
+faces the previous run associated back, so every run starts from the same collection):
+  .venv/bin/python bench/bench_gui.py --faces 1000000 --workdir /tmp/g1m --build-only
+  .venv/bin/python bench/bench_gui.py --faces 1000000 --workdir /tmp/g1m
+  BENCH_APP_ROOT=/tmp/grid-base .venv/bin/python bench/bench_gui.py --faces 1000000 --workdir /tmp/g1m
+
 With --people N the People view is measured instead, on N named people (see bench_gui_people.py):
   .venv/bin/python bench/bench_gui.py --people 10000 --workdir /tmp/pv --build-only   # build once
   .venv/bin/python bench/bench_gui.py --people 10000 --workdir /tmp/pv                # measure
@@ -32,6 +38,7 @@ import json
 import os
 import pathlib
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -134,7 +141,8 @@ def main() -> int:
     parser.add_argument("--scroll-pages", type=int, default=400, help="page-down steps while scrolling")
     parser.add_argument("--workdir")
     parser.add_argument("--people", type=int, default=0, help="measure the People view with this many people")
-    parser.add_argument("--build-only", action="store_true", help="with --people: build the workspace and stop")
+    parser.add_argument("--build-only", action="store_true", help="build the workspace (in --workdir) and stop")
+    parser.add_argument("--profile", help="write a cProfile of the scroll (the GUI thread) to this file")
     args = parser.parse_args()
     if args.people:
         import bench_gui_people
@@ -148,18 +156,34 @@ def main() -> int:
 
     tmp = tempfile.TemporaryDirectory(prefix="rekurator-bench-gui-")
     root = pathlib.Path(args.workdir or tmp.name)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(root / "settings"))
+    settings = root / "settings-run"
+    shutil.rmtree(settings, ignore_errors=True)  # every run starts from the same window layout
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings))
     app = QApplication([])
 
+    built = root / "built.json"  # what a run needs to know of a workspace built before
     engine = Engine(root / "ws", analyzer=BenchAnalyzer())
-    t = time.perf_counter()
-    identities = build(engine, args.faces)
-    emit(measure="build", faces=args.faces, seconds=round(time.perf_counter() - t, 2),
-         faces_per_s=round(args.faces / (time.perf_counter() - t)))
-    for k in range(20):  # a few users with faces, so the window has something to list
-        engine.create_user(CollectionId="bench", UserId=f"user{k}")
-        engine.associate_faces(CollectionId="bench", UserId=f"user{k}", FaceIds=identities[k][:10])
-    engine.create_user(CollectionId="bench", UserId="target")
+    if built.exists():
+        batch = json.loads(built.read_text())["batch"]
+        held = engine.list_users(CollectionId="bench", MaxResults=500)["Users"]
+        if any(u["UserId"] == "target" for u in held):  # the previous run's association, given back
+            faces = engine.list_faces(CollectionId="bench", UserId="target", MaxResults=4096)["Faces"]
+            if faces:
+                engine.disassociate_faces(CollectionId="bench", UserId="target", FaceIds=[f["FaceId"] for f in faces])
+    else:
+        t = time.perf_counter()
+        identities = build(engine, args.faces)
+        emit(measure="build", faces=args.faces, seconds=round(time.perf_counter() - t, 2),
+             faces_per_s=round(args.faces / (time.perf_counter() - t)))
+        for k in range(20):  # a few users with faces, so the window has something to list
+            engine.create_user(CollectionId="bench", UserId=f"user{k}")
+            engine.associate_faces(CollectionId="bench", UserId=f"user{k}", FaceIds=identities[k][:10])
+        engine.create_user(CollectionId="bench", UserId="target")
+        batch = [f for ident in identities[300:310] for f in ident][:100]  # faces of five or more people
+        built.write_text(json.dumps({"faces": args.faces, "batch": batch}))
+    if args.build_only:
+        engine.close()
+        return 0
     rss_before = rss_mib()
 
     from app.gui.main_window import MainWindow
@@ -199,6 +223,7 @@ def main() -> int:
     probe.close()
 
     clock.restart()
+    t_shown = time.perf_counter()
     window = MainWindow(engine)
     watch = PaintWatch()
     window.face_grid.viewport().installEventFilter(watch)
@@ -209,10 +234,12 @@ def main() -> int:
     # the first page of faces is read in the background: the first paint that shows rows
     spin_until(app, lambda: watch.rows_at and watch.last_paint > watch.rows_at, "the first grid paint with faces")
     shown_ms = clock.elapsed()
-    # every visible thumbnail decoded, and a paint after the last one arrived
-    spin_until(app, lambda: not window.thumbnails.busy and watch.last_ready and watch.last_paint > watch.last_ready,
+    # every visible thumbnail decoded, and a paint after the last one arrived (a last batch of rows off
+    # screen is painted by nobody: after a second without a paint, the time it arrived counts)
+    spin_until(app, lambda: not window.thumbnails.busy and watch.last_ready
+               and (watch.last_paint > watch.last_ready or time.perf_counter() > watch.last_ready + 1.0),
                "a paint with the first screen of thumbnails")
-    thumbs_ms = clock.elapsed()
+    thumbs_ms = round((max(watch.last_paint, watch.last_ready) - t_shown) * 1000)
     emit(measure="window_shown", faces=args.faces, qt_warmup_ms=warmup_ms, first_grid_paint_ms=shown_ms,
          first_page_thumbnails_ms=thumbs_ms,
          loaded_rows=window.face_model.rowCount(), rss_mib=round(rss_mib(), 1), rss_before_window_mib=round(rss_before, 1))
@@ -238,14 +265,28 @@ def main() -> int:
 
     scroller = QTimer()
     scroller.timeout.connect(scroll)
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     heart.start(5)
+    t_heart = last[0] = time.perf_counter()
     scroller.start(16)  # one page per frame: a fast fling
     t = time.perf_counter()
     spin_until(app, lambda: steps[0] >= args.scroll_pages, "the scroll", 600)
     scroller.stop()
     spin_until(app, lambda: not window.thumbnails.busy, "the last thumbnails")
     heart.stop()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
     gaps_ms = np.array(gaps[1:]) * 1000
+    if args.profile:  # when the long gaps ended, to match them with what ran (perf_counter seconds)
+        ends = np.cumsum(gaps[1:]) + t_heart
+        long_gaps = [f"{e:.3f} ({g:.0f} ms)" for e, g in zip(ends, gaps_ms, strict=True) if g > 25]
+        progress("stalls > 25 ms ending at: " + ", ".join(long_gaps))
     emit(measure="scroll", pages=args.scroll_pages, seconds=round(time.perf_counter() - t, 2),
          rows_loaded=window.face_model.rowCount(), heartbeat_ms=5,
          longest_stall_ms=round(float(gaps_ms.max()), 1), p99_gap_ms=round(float(np.percentile(gaps_ms, 99)), 1),
@@ -255,7 +296,6 @@ def main() -> int:
     # -- association of 100 faces ---------------------------------------------------------------------
     window.workspace.reload_faces()
     spin_until(app, lambda: not window.tasks.running(), "the grid reload")
-    batch = [f for ident in identities[300:310] for f in ident][:100]  # faces of five or more people
     window.select_user("target")
     index = window.users_model.index(window.users_model.row_of("target"))
     window.users_view.scrollTo(index)
@@ -292,15 +332,24 @@ def main() -> int:
     # quick path: what a pinned number key does (no dialog); undo first: the same first batch again
     window.act_undo.trigger()
     spin_until(app, lambda: not window.tasks.running() and window.undo_stack.index() == 0, "the undo")
+    from app.gui.settings import KEY_QUICK_CONFIRM, app_settings
+
+    app_settings().setValue(KEY_QUICK_CONFIRM, "true")  # the operator's opt-in: one line instead of the preview
     clock.restart()
     window.curation.associate("target", batch, quick=True)
+    spin_until(app, lambda: window.curation.quick_box is not None and window.curation.quick_box.isVisible(),
+               "the one-line confirmation")
+    quick_box_ms = clock.elapsed()
+    window.curation.quick_box.defaultButton().click()  # Enter
     # done when the command is on the undo stack: that happens right after the results are shown
-    spin_until(app, lambda: not window.tasks.running() and window.undo_stack.index() == 1,
-               "the quick association results")
+    spin_until(app, lambda: window.undo_stack.index() == 1, "the quick association results")
     quick_ms = clock.elapsed()
+    spin_until(app, lambda: not window.tasks.running(), "the background reads after it")
+    quick_all_ms = clock.elapsed()
     emit(measure="associate_100", faces=args.faces, drop_to_preview_ms=preview_ms,
          drop_to_first_batch_check_ms=check_ms, accept_to_results_ms=assoc_ms,
-         associated=n_assoc, quick_key_to_results_ms=quick_ms,
+         associated=n_assoc, quick_key_to_confirmation_ms=quick_box_ms, quick_key_to_results_ms=quick_ms,
+         quick_key_to_background_reads_done_ms=quick_all_ms,
          quick_associated=sum(r["Outcome"] == "ASSOCIATED" for r in window.results_panel.rows))
     emit(measure="rss", after_all_mib=round(rss_mib(), 1),
          max_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))

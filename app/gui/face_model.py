@@ -5,6 +5,10 @@ in the window they are read in a worker (the model's `page_loader`, set by the w
 read through the operation runner and hands the page to `add_page`), so scrolling never calls the
 backend on the GUI thread. Edits never reset the model: change sets and `apply_faces` update the
 rows they touch in place, so the selection and the scroll position stay.
+
+A QStringListModel underneath: the icon view lays out every loaded row again on each insertion and
+asks the row count twice per row; a Python rowCount made that a stall growing with the faces loaded.
+Its list of empty strings, kept as long as the rows, gives Qt the count in C++; rows and roles stay here.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QModelIndex, QPersistentModelIndex, QStringListModel, Qt, Signal, Slot
 
 from .curation_jobs import read_faces
 from .mime import FACE_IDS_MIME, encode_faces
@@ -96,11 +100,21 @@ def read_face_pages(engine, query: FacePageQuery, worker=None) -> tuple[list[Fac
     return found, token
 
 
-class FaceListModel(QAbstractListModel):
+_ITEM_FLAGS = (Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
+               | Qt.ItemFlag.ItemIsDragEnabled)
+_ITEM_ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
+               Qt.ItemDataRole.AccessibleTextRole, *FaceRole)
+
+
+class FaceListModel(QStringListModel):
+    """A list model of faces; the inherited string list only carries the row count (see the module doc)."""
+
     page_added = Signal()  # a page of faces arrived (the window updates its counts and hints)
 
     def __init__(self, engine, thumbnails=None, page_size: int = 500, parent=None):
         super().__init__(parent)
+        # first in line for rowsRemoved, so every other listener already sees the rows gone
+        self.rowsRemoved.connect(self._drop_removed_rows)
         self.page_loader: Callable[[FacePageQuery], None] | None = None  # reads pages in the background
         self.generation = 0
         self.loading = False
@@ -128,7 +142,6 @@ class FaceListModel(QAbstractListModel):
         """
         if face_filter is FaceFilter.USER and not user_id:
             face_filter = FaceFilter.ALL
-        self.beginResetModel()
         if collection_id != self.collection_id:
             self._names = {}
         self.collection_id = collection_id
@@ -141,7 +154,7 @@ class FaceListModel(QAbstractListModel):
         self.sorted_by = None
         self.generation += 1
         self.loading = collection_id is not None
-        self.endResetModel()
+        self.setStringList([])  # the reset: no rows
         if collection_id is not None:
             self._request_page(first=True)
 
@@ -187,15 +200,14 @@ class FaceListModel(QAbstractListModel):
         if not entries:
             return entries
         first = len(self._rows)
-        if notify:
-            self.beginInsertRows(QModelIndex(), first, first + len(entries) - 1)
+        # appended before the rows are announced: rows past Qt's count are not asked for until then
         self._rows.extend(entries)
         self._names.update({e.face_id: e.external_image_id for e in entries if e.external_image_id})
         if self._rows_by_id is not None:
             for i, e in enumerate(entries, start=first):
                 self._rows_by_id[e.face_id] = i
         if notify:
-            self.endInsertRows()
+            super().insertRows(first, len(entries))
         return entries
 
     def _ids(self) -> dict[str, int]:
@@ -274,10 +286,13 @@ class FaceListModel(QAbstractListModel):
             prev = r
         runs.append((start, prev))
         for first, last in reversed(runs):
-            self.beginRemoveRows(QModelIndex(), first, last)
+            super().removeRows(first, last - first + 1)  # _drop_removed_rows takes them out of _rows
+
+    @Slot(QModelIndex, int, int)
+    def _drop_removed_rows(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not parent.isValid():
             del self._rows[first : last + 1]
             self._rows_by_id = None
-            self.endRemoveRows()
 
     def set_rejected(self, face_ids) -> None:
         """The faces marked "not this person" for the user in context (the selected user)."""
@@ -357,12 +372,27 @@ class FaceListModel(QAbstractListModel):
                                   [FaceRole.Thumbnail, Qt.ItemDataRole.DecorationRole])
 
     # -- Qt model interface ----------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
+    # rowCount is the string list's (C++): kept as long as _rows by _append_entries and _remove_rows
+
+    def insertRows(self, row: int, count: int, parent=QModelIndex()) -> bool:
+        return False  # rows come from the backend only, never empty ones from a view
+
+    def setData(self, index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        return False  # read-only: edits go through the backend and come back as change sets
+
+    def moveRows(self, source_parent, source_row: int, count: int, destination_parent, destination_child: int) -> bool:
+        return False  # the order is the index order or a similarity order (set_similarities)
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:  # not the string list's: see set_similarities
+        return None
 
     def flags(self, index):
-        base = super().flags(index)
-        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+        return _ITEM_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
+
+    def itemData(self, index) -> dict:
+        """Every role `data` answers (QStringListModel's own would give the empty strings)."""
+        values = {int(role): self.data(index, role) for role in _ITEM_ROLES} if index.isValid() else {}
+        return {role: value for role, value in values.items() if value is not None}
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -417,4 +447,7 @@ class FaceListModel(QAbstractListModel):
         return encode_faces(self.collection_id, ids)
 
     def supportedDragActions(self):
+        return Qt.DropAction.CopyAction
+
+    def supportedDropActions(self):
         return Qt.DropAction.CopyAction
