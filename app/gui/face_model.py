@@ -286,7 +286,7 @@ class FaceListModel(QStringListModel):
             prev = r
         runs.append((start, prev))
         for first, last in reversed(runs):
-            super().removeRows(first, last - first + 1)  # _drop_removed_rows takes them out of _rows
+            QStringListModel.removeRows(self, first, last - first + 1)  # _drop_removed_rows takes them out of _rows
 
     @Slot(QModelIndex, int, int)
     def _drop_removed_rows(self, parent: QModelIndex, first: int, last: int) -> None:
@@ -376,6 +376,9 @@ class FaceListModel(QStringListModel):
 
     def insertRows(self, row: int, count: int, parent=QModelIndex()) -> bool:
         return False  # rows come from the backend only, never empty ones from a view
+
+    def removeRows(self, row: int, count: int, parent=QModelIndex()) -> bool:
+        return False  # nor do views remove them: a face leaves the grid when the backend says so
 
     def setData(self, index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         return False  # read-only: edits go through the backend and come back as change sets

@@ -92,6 +92,7 @@ def test_the_grid_model_is_read_only_and_answers_every_role_through_data():
     assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags
     assert not model.setData(first, "renamed") and first.data(Qt.ItemDataRole.DisplayRole) == "p0.jpg"
     assert not model.insertRows(0, 2) and model.rowCount() == 3  # no empty rows from a view
+    assert not model.removeRows(0, 1) and model.rowCount() == 3 and len(model.face_ids()) == 3
     assert not model.moveRows(QModelIndex(), 0, 1, QModelIndex(), 3)
     model.sort(0, Qt.SortOrder.DescendingOrder)  # the string list's own sort would reorder nothing real
     assert model.face_ids() == ["face-000000", "face-000001", "face-000002"]
