@@ -1,12 +1,13 @@
 """Benchmark: exact vs compressed search tier at the index level (no SQLite), to choose the switch-over.
 
 For each size: SearchFaces-style queries (threshold distance 0.6, 10 matches) against the exact
-in-memory tier, the compressed tier (1-bit codes scanned with faiss + exact re-rank from segment
-files), the compressed tier's previous search (`old_compressed_search.py`: numpy scan, one
-`pread` per block) and the bare float32 mat-vec floor, interleaved query by query over the same
-synthetic clustered descriptors; p50 of each, whether the answers agree, the Hamming scans alone
-(faiss, numpy), and exactness against an exhaustive float64 search on 1,000 queries with planted
-same-person faces.
+in-memory tier, the compressed tier (int8 codes scanned with simsimd, bounds, exact re-rank of
+the faces that could answer from segment files), the compressed tier's previous search
+(`hamming_tier_baseline.py`: 1-bit codes, faiss Hamming scan, 1,024 re-ranked) and the bare
+float32 mat-vec floor, interleaved query by query over the same synthetic clustered descriptors;
+p50 of each, whether the answers agree, the int8 scan alone, rows read per search, and exactness
+of both compressed searches against an exhaustive float64 search on 1,000 queries with planted
+same-person faces. (Real descriptors: bench_real_exactness.py.)
 
 The bench's matrix is a file-backed memory map in --workdir (built in chunks; page cache, not
 process memory, holds it), and the exact tier shares it (no copy). At the largest size a fresh
@@ -32,9 +33,9 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import old_compressed_search  # noqa: E402
+import hamming_tier_baseline  # noqa: E402
 
-from app.core import compressed_index, hamming_scan  # noqa: E402
+from app.core import compressed_index  # noqa: E402
 from app.core.compressed_index import CompressedIndex  # noqa: E402
 from app.core.vector_index import CollectionIndex  # noqa: E402
 
@@ -91,35 +92,6 @@ def child_open(path: str, query: str) -> None:
     )
 
 
-def scan_only(n: int, repeats: int, rng) -> None:
-    """Hamming scans alone at size n: faiss candidates (the tier's path) vs the old numpy scan."""
-    comp = CompressedIndex(DIM)
-    chunk = 1 << 20
-    comp.center = clustered(chunk, rng).mean(axis=0)
-    codes = np.empty((n, comp.words), np.uint64)
-    for lo in range(0, n, chunk):
-        part = clustered(min(chunk, n - lo), rng)
-        codes[lo : lo + len(part)] = comp.encode(part)
-    comp.codes, comp.n = codes, n
-    view = codes.view(np.uint8)
-    hamming_scan.nearest(view, view[0], compressed_index.CANDIDATES)  # faiss's import and threads
-    t, tn = [], []
-    for g in rng.integers(0, n, repeats):
-        t0 = time.perf_counter()
-        hamming_scan.nearest(view, view[g], compressed_index.CANDIDATES)
-        t1 = time.perf_counter()
-        old_compressed_search.hamming(comp, codes[g])
-        t2 = time.perf_counter()
-        t.append(t1 - t0)
-        tn.append(t2 - t1)
-    print(json.dumps({
-        "bench": "index_tiers_scan_only", "faces": n, "repeats": repeats,
-        "faiss_hamming_candidates_p50_ms": round(1e3 * float(np.median(t)), 3),
-        "numpy_hamming_scan_p50_ms": round(1e3 * float(np.median(tn)), 3),
-        "loadavg": os.getloadavg(),
-    }), flush=True)
-
-
 def exact_view(x: np.ndarray) -> CollectionIndex:
     """An exact-tier index over `x` itself (no copy of the matrix)."""
     index = CollectionIndex(DIM)
@@ -168,30 +140,20 @@ def main() -> None:
     )
     parser.add_argument("--workdir", default=None, help="where the matrix and the segment files go")
     parser.add_argument("--no-exact-tier", action="store_true", help="skip the exact tier's timing")
-    parser.add_argument("--scan-only", action="store_true",
-                        help="only the Hamming scans (faiss candidates vs numpy) on codes built in chunks: "
-                             "no matrix kept, so sizes past memory (2e7: 320 MB of codes)")
-    parser.add_argument("--candidates", type=int, default=None, help="compressed_index.CANDIDATES for this run")
     parser.add_argument("--child-open", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_open:
         child_open(*args.child_open)
         return
-    if args.candidates:
-        compressed_index.CANDIDATES = args.candidates
     rng = np.random.default_rng(0)
     sizes = [int(float(s)) for s in args.sizes.split(",")]
-    if args.scan_only:
-        for n in sizes:
-            scan_only(n, args.repeats, rng)
-        return
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="rekurator-tiers-", dir=args.workdir) as tmp:
             x = clustered(n, rng, pathlib.Path(tmp) / "x.npy")
             exact = exact_view(x)
-            comp = CompressedIndex(
-                DIM, directory=pathlib.Path(tmp), prefix="bench", center=x[:65536].mean(axis=0)
-            )
+            center, step = compressed_index.quantizer_for(x[:65536], DIM)
+            comp = CompressedIndex(DIM, directory=pathlib.Path(tmp), prefix="bench", center=center, step=step)
+            old = hamming_tier_baseline.HammingTier(comp, x[:65536].mean(axis=0))
             t0 = time.perf_counter()
             for lo in range(0, n, compressed_index.SEGMENT_ROWS):
                 comp.append(
@@ -199,64 +161,84 @@ def main() -> None:
                     x[lo : lo + compressed_index.SEGMENT_ROWS],
                 )
             build_s = time.perf_counter() - t0
+            for lo in range(0, n, 1 << 20):
+                old.add(x[lo : lo + (1 << 20)])
             queries = rng.integers(0, n, args.repeats)
-            comp.search_faces(x[0], 0.6, 10)  # faiss's import and threads, once
+            comp.search_faces(x[0], 0.6, 10)  # simsimd's import and buffers, once
+            old.search_faces(x[0], 0.6, 10)  # faiss's import and threads, once
+            # in blocks of 10 queries per method, the blocks alternating: a method timed right after a
+            # BLAS mat-vec would share the cores with OpenBLAS's still-spinning threads
             te, tc, to, tf, same, same_old = [], [], [], [], 0, 0
-            for g in queries:
-                q = np.array(x[g])
-                t0 = time.perf_counter()
-                x @ q
-                t1 = time.perf_counter()
-                a = None if args.no_exact_tier else exact.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)
-                t2 = time.perf_counter()
-                b = comp.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)
-                t3 = time.perf_counter()
-                c = old_compressed_search.search_faces(comp, q, 0.6, 10, exclude_rowid=int(g) + 1)
-                t4 = time.perf_counter()
-                tf.append(t1 - t0)
-                te.append(t2 - t1)
-                tc.append(t3 - t2)
-                to.append(t4 - t3)
-                if a is not None:
+            answers: dict[str, list] = {"exact": [], "new": [], "old": []}
+            methods = [
+                (tf, None, lambda q, g, x=x: x @ q),
+                (tc, "new", lambda q, g, comp=comp: comp.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)),
+                (to, "old", lambda q, g, old=old: old.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)),
+            ]
+            if not args.no_exact_tier:
+                methods.insert(1, (te, "exact", lambda q, g, ix=exact: ix.search_faces(q, 0.6, 10, exclude_rowid=int(g) + 1)))
+            for lo in range(0, len(queries), 10):
+                block = queries[lo : lo + 10]
+                for times, name, fn in methods:
+                    for g in block:
+                        q = np.array(x[g])
+                        t0 = time.perf_counter()
+                        got = fn(q, g)
+                        times.append(time.perf_counter() - t0)
+                        if name:
+                            answers[name].append(got)
+            for i, b in enumerate(answers["new"]):
+                if answers["exact"]:
+                    a = answers["exact"][i]
                     same += bool(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
+                c = answers["old"][i]
                 same_old += bool(np.array_equal(c[0], b[0]) and np.array_equal(c[1], b[1]))
             row = {
                 "bench": "index_tiers",
                 "faces": n,
                 "repeats": args.repeats,
-                "exact_p50_ms": None if args.no_exact_tier else round(1e3 * float(np.median(te)), 3),
+                "exact_p50_ms": round(1e3 * float(np.median(te)), 3) if te else None,
                 "compressed_p50_ms": round(1e3 * float(np.median(tc)), 3),
-                "old_compressed_p50_ms": round(1e3 * float(np.median(to)), 3),
+                "hamming_tier_p50_ms": round(1e3 * float(np.median(to)), 3),
                 "floor_matvec_p50_ms": round(1e3 * float(np.median(tf)), 3),
                 "compressed_over_floor": round(float(np.median(tc)) / float(np.median(tf)), 3),
-                "compressed_over_old": round(float(np.median(tc)) / float(np.median(to)), 3),
+                "compressed_over_hamming_tier": round(float(np.median(tc)) / float(np.median(to)), 3),
                 "same_answers_as_exact_tier": None if args.no_exact_tier else same,
-                "same_answers_as_old": same_old,
+                "same_answers_as_hamming_tier": same_old,
                 "compressed_build_s": round(build_s, 2),
-                "compressed_memory_bytes_per_face": comp.codes.itemsize * comp.words + 8 + 8 + 4,
+                "compressed_memory_bytes_per_face": DIM + 4 + 8 + 8 + 4,
+                "hamming_tier_memory_bytes_per_face": 16 + 8 + 8 + 4,
             }
-            codes = comp.codes[:n].view(np.uint8)
+            read: list[int] = []  # descriptor rows each search reads from disk or the tail
+            rows = comp.rows
+            comp.rows = lambda pos, read=read, rows=rows: read.append(len(pos)) or rows(pos)  # type: ignore[method-assign]
+            for g in queries:
+                comp.search_faces(x[g], 0.6, 10, exclude_rowid=int(g) + 1)
+            del comp.rows
+            row["compressed_rows_read_p50"] = int(np.median(read))
+            row["compressed_rows_read_max"] = int(np.max(read))
             t, tn = [], []
             for g in queries:
-                code = comp.encode(x[g : g + 1])[0]
                 t0 = time.perf_counter()
-                hamming_scan.nearest(codes, code.view(np.uint8), compressed_index.CANDIDATES)
+                comp.code_distances(comp.encode(x[g : g + 1])[0][0])
                 t1 = time.perf_counter()
-                comp.hamming(code)
+                old.candidates(x[g], hamming_tier_baseline.CANDIDATES)
                 t2 = time.perf_counter()
                 t.append(t1 - t0)
                 tn.append(t2 - t1)
-            row["faiss_hamming_candidates_p50_ms"] = round(1e3 * float(np.median(t)), 3)
-            row["numpy_hamming_scan_p50_ms"] = round(1e3 * float(np.median(tn)), 3)
+            row["int8_scan_alone_p50_ms"] = round(1e3 * float(np.median(t)), 3)
+            row["faiss_hamming_candidates_p50_ms"] = round(1e3 * float(np.median(tn)), 3)
             # exactness: planted same-person faces (10 per person), default threshold and MaxFaces 10
-            agree, probes = 0, rng.choice(n, size=min(args.exact_queries, n), replace=False)
+            agree, agree_old, probes = 0, 0, rng.choice(n, size=min(args.exact_queries, n), replace=False)
             for a, g in zip(exhaustive(x, probes, 0.6, 10), probes, strict=False):
                 b = comp.search_faces(x[g], 0.6, 10, exclude_rowid=int(g) + 1)
                 agree += bool(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]))
-            row.update(exactness_queries=len(probes), exactness_agreeing=agree)
+                c = old.search_faces(x[g], 0.6, 10, exclude_rowid=int(g) + 1)
+                agree_old += bool(np.array_equal(a[0], c[0]) and np.array_equal(a[1], c[1]))
+            row.update(exactness_queries=len(probes), exactness_agreeing=agree, hamming_tier_agreeing=agree_old)
             raw = n * DIM * 4
             row["compressed_memory_ratio"] = round(
-                (comp.codes[:n].nbytes + 20 * n + comp.vectors.nbytes) / raw, 3
+                (comp.codes[:n].nbytes + comp.radii[:n].nbytes + 20 * n + comp.vectors.nbytes) / raw, 3
             )
             if n == sizes[-1]:
                 comp.save(pathlib.Path(tmp) / "bench.index", 1)

@@ -1,46 +1,48 @@
-"""The compressed search tier for large collections: 1-bit codes in memory, descriptors on disk.
+"""The compressed search tier for large collections: int8 codes in memory, descriptors on disk.
 
-Each face is held in memory as a sign code of its descriptor (the signs of a fixed random rotation
-of the descriptor minus the collection's mean: dim bits, 16 bytes for 128-d), plus its rowid,
-owner and squared norm. The float32 descriptors live in segment files (`index_file` sections
-read row by row on demand, each 4 KiB block checked as it is read) and, for the newest faces, in an
-in-memory tail that is written out as a new segment once it is large.
+Each face is held in memory as an int8 code of its descriptor (`int8_scan`: 128 bytes for 128-d)
+with an upper bound of its quantization error (its radius), plus its rowid, owner and squared
+norm: 152 bytes a face, 0.30x the float32 descriptors. The float32 descriptors live in segment
+files (`index_file` sections read row by row on demand, each 4 KiB block checked as it is read)
+and, for the newest faces, in an in-memory tail that is written out as a new segment once it is
+large.
 
-A search ranks every face by the Hamming distance between codes (a few bytes per face, so about
-a sixth of the memory traffic of the exact scan and far less memory; scanned by faiss-cpu, see
-`hamming_scan`), keeps the nearest candidates (at least CANDIDATES, at least 16 per requested
-match, and 16 per match found among them: a first look that finds many matches is widened),
-reads their exact descriptors and answers from exact float64 distances, like the exact tier.
-It is exact whenever every true match is among the candidates. On synthetic clustered
-descriptors they always were (bench/bench_index_tiers.py, bench/bench_engine.py); real
-same-person faces rank much worse in Hamming distance (bench/bench_hamming_ranks.py).
+A search scans every code (int8 squared distances, exact integers, at memory bandwidth), which
+bounds every face's true distance from both sides (decoded distance -/+ the two radii). Only
+faces whose lower bound is within the threshold, and, when more could match than MaxFaces,
+within the MaxFaces-th smallest upper bound, have their exact descriptors read; the answer comes
+from exact float64 distances, as in the exact tier. So the answers equal exhaustive search on any
+data, by construction: no face that could be a match is left unread. (The previous tier ranked
+1-bit codes by Hamming distance and re-ranked the nearest 1,024: exact on synthetic descriptors,
+but real same-person faces ranked far behind strangers; bench/bench_real_exactness.py.)
 """
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from . import hamming_scan
+from . import int8_scan
 from .index_file import DamagedIndexError, DiskSection, IndexFile, write_index_file
 from .vector_index import CollectionIndex, current_log_seq
 
-CANDIDATES = 1024  # Hamming-nearest faces re-ranked exactly, at least
-CANDIDATES_PER_MATCH = 16
 SEGMENT_ROWS = 1 << 18  # tail rows written out as one segment file (128 MiB of 128-d descriptors)
 _SCAN_ROWS = 1 << 14  # rows per step of face_distances
-_ROTATION_SEED = 20240514
-_FORMAT = 3  # the exact tier's sidecar is format 2
+_FORMAT = 4  # the exact tier's sidecar is format 2; 3 held 1-bit codes
+_SLACK = 1e-6  # absolute, on distances: far above float64 rounding of the bounds
 
 
-def rotation(dim: int) -> np.ndarray:
-    """A fixed random orthogonal matrix (the same for every collection of this dimension)."""
-    rng = np.random.default_rng(_ROTATION_SEED + dim)
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
-    return (q * np.sign(np.diag(r))).astype(np.float32)
+def quantizer_for(sample: np.ndarray, dim: int) -> tuple[np.ndarray | None, float]:
+    """(center, step) for a collection whose first descriptors are `sample`."""
+    sample = np.asarray(sample, np.float32).reshape(-1, dim)
+    if not len(sample):
+        return None, int8_scan.choose_step(sample, np.zeros(dim, np.float32))
+    center = sample.mean(axis=0)
+    return center, int8_scan.choose_step(sample, center)
 
 
 class CompressedIndex(CollectionIndex):
@@ -54,41 +56,44 @@ class CompressedIndex(CollectionIndex):
         directory: Path | None = None,
         prefix: str = "collection",
         center: np.ndarray | None = None,
+        step: float | None = None,
     ):
         super().__init__(dim, generation, log_seq)
         self.directory = directory
         self.prefix = prefix
-        self.words = (dim + 63) // 64
-        self.codes = np.zeros((0, self.words), dtype=np.uint64)
         self.center = np.zeros(dim, np.float32) if center is None else np.asarray(center, np.float32)
-        self._rotation = rotation(dim)
+        self.step = float(step) if step is not None else int8_scan.choose_step(np.zeros((0, dim)), self.center)
+        self.codes = np.zeros((0, dim), dtype=np.int8)
+        self.radii = np.zeros(0, dtype=np.float32)  # upper bound of ||x - decoded code|| per face
+        self._round = int8_scan.rounding_radius(dim, self.step)  # a larger radius: clipped when coded
+        self._clipped = np.zeros(0, np.int64)  # positions of clipped faces: always re-ranked exactly
         self.segments: list[DiskSection] = []
         self.segment_names: list[str] = []
         self.segment_starts = np.zeros(
             1, dtype=np.int64
         )  # position of each segment's first row, then the end
         self.base = 0  # positions below live in segments, from here on in self.vectors (the tail)
-        self._ham_dtype = np.uint8 if self.words * 64 < 255 else np.uint16  # 255 / 65535 marks deleted faces
+        self._scratch = threading.local()  # per-thread buffer for a scan's distances
 
     # -- codes -----------------------------------------------------------------------------
-    def encode(self, vectors: np.ndarray) -> np.ndarray:
-        projected = (np.asarray(vectors, np.float32) - self.center) @ self._rotation.T
-        bits = np.packbits(projected > 0, axis=1)
-        pad = self.words * 8 - bits.shape[1]
-        if pad:
-            bits = np.pad(bits, ((0, 0), (0, pad)))
-        return np.ascontiguousarray(bits).view(np.uint64).reshape(len(vectors), self.words)
+    def encode(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(int8 codes, radii) of `vectors` in this collection's quantization."""
+        return int8_scan.encode(vectors, self.center, self.step)
 
-    def hamming(self, code: np.ndarray) -> np.ndarray:
-        """Hamming distance from `code` to every face's code (uint8; uint16 past 254 bits), numpy."""
-        return hamming_scan.numpy_distances(self.codes[: self.n], code, self._ham_dtype)
+    def code_distances(self, code: np.ndarray) -> np.ndarray:
+        """step^2 * the integer squared distance from `code` to every face's code (a scratch view)."""
+        buf = getattr(self._scratch, "buf", None)
+        if buf is None or len(buf) < self.n:
+            buf = np.empty(max(self.n, len(self.rowids)), np.float32)
+            self._scratch.buf = buf
+        return int8_scan.squared_code_distances(self.codes[: self.n], code, buf[: self.n])
 
     # -- storage of rows -------------------------------------------------------------------
     def _reserve(self, extra: int) -> None:
         need = self.n + extra
         if need > len(self.rowids):
             cap = max(need, int(len(self.rowids) * 1.5), 16)
-            for name in ("sqnorms", "rowids", "owners", "codes"):
+            for name in ("sqnorms", "rowids", "owners", "codes", "radii"):
                 old = getattr(self, name)
                 new = np.empty((cap,) + old.shape[1:], dtype=old.dtype)
                 new[: self.n] = old[: self.n]
@@ -126,7 +131,10 @@ class CompressedIndex(CollectionIndex):
         self.vectors[self.n - self.base : self.n - self.base + k] = vectors
         self.sqnorms[s] = np.einsum("ij,ij->i", vectors, vectors)
         self._max_sqnorm = max(self._max_sqnorm, float(self.sqnorms[s].max()))
-        self.codes[s] = self.encode(vectors)
+        self.codes[s], self.radii[s] = self.encode(vectors)
+        far = np.flatnonzero(self.radii[s] > self._round)
+        if len(far):
+            self._clipped = np.concatenate([self._clipped, far + self.n])
         self.rowids[s] = rowids
         self.owners[s] = owners
         self.n += k
@@ -178,49 +186,54 @@ class CompressedIndex(CollectionIndex):
             d2[pos] = self.sqnorms[pos] - 2.0 * (self.rows(pos) @ q) + np.float32(q @ q)
         return d2
 
-    def candidates(self, query: np.ndarray, wanted: int) -> np.ndarray:
-        """Positions of the (at least) `wanted` live faces nearest in Hamming distance, ties included.
-
-        faiss scans the codes where it is installed (see `hamming_scan.nearest`); numpy otherwise,
-        and whenever faiss's lists cannot prove that every tie at the cut-off was seen.
-        """
-        code = self.encode(np.asarray(query, np.float32).reshape(1, self.dim))[0]
-        if wanted >= self.live_count:
-            return np.flatnonzero(np.isfinite(self.sqnorms[: self.n]))
-        found = hamming_scan.nearest(
-            self.codes[: self.n].view(np.uint8),
-            code.view(np.uint8),
-            wanted,
-            self.sqnorms if self.tombstones else None,
-        )
-        if found is not None:
-            return found
-        ham = self.hamming(code)
-        if self.tombstones:
-            ham[~np.isfinite(self.sqnorms[: self.n])] = np.iinfo(ham.dtype).max
-        return hamming_scan.numpy_nearest(ham, wanted)
-
     def search_faces(
         self, query: np.ndarray, max_distance: float, limit: int, exclude_rowid: int | None = None
     ):
-        if self.n == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        """The exact tier's answer: codes bound every distance; only possible answers are read."""
+        empty = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        if self.n == 0 or limit <= 0:
+            return empty
         q = np.asarray(query, dtype=np.float32).reshape(self.dim)
-        wanted = max(CANDIDATES, CANDIDATES_PER_MATCH * limit)
-        while True:
-            cand = self.candidates(query, wanted)
-            d2 = self.sqnorms[cand] - 2.0 * (self.rows(cand) @ q) + np.float32(q @ q)
-            if not np.isfinite(max_distance) or len(cand) >= self.live_count:
-                break
-            # a face with many matches (a person photographed thousands of times): keep 16
-            # candidates per match found, so that its matches never crowd the true ones out
-            margin = 1e-5 * (float(q @ q) + self._max_sqnorm + 1e-3)
-            found = int(np.count_nonzero(d2 <= max_distance * max_distance + margin))
-            if CANDIDATES_PER_MATCH * found <= wanted:
-                break
-            wanted = CANDIDATES_PER_MATCH * found
-        hits = self._exact_hits(query, d2, cand, max_distance, limit, exclude_rowid)
-        return hits
+        codes, radii = self.encode(q.reshape(1, self.dim))
+        r_q = float(radii[0])
+        scan = self.code_distances(codes[0])  # integer squared distances between codes
+        step = self.step
+        if np.isfinite(max_distance):
+            reach = max_distance + r_q + self._round + _SLACK  # no unclipped face farther can match
+        else:  # no threshold: within the `limit`-th nearest decoded face's reach
+            live = np.flatnonzero(np.isfinite(self.sqnorms[: self.n]))
+            if len(live) <= limit + 1:
+                reach = np.inf
+            else:
+                kth = np.partition(scan[live], limit)[limit]  # limit + 1: the query's own face may be one
+                reach = step * float(np.sqrt(kth)) + 2 * r_q + 2 * float(self.radii[: self.n].max()) + _SLACK
+        if np.isfinite(reach):
+            pos = np.flatnonzero(scan <= np.float32((reach / step) ** 2 * (1 + 1e-6)))
+            if len(self._clipped):
+                pos = np.union1d(pos, self._clipped[self._clipped < self.n])
+        else:
+            pos = np.arange(self.n)
+        pos = pos[np.isfinite(self.sqnorms[pos])]
+        if exclude_rowid is not None:
+            pos = pos[self.rowids[pos] != exclude_rowid]
+        if len(pos) == 0:
+            return empty
+        decoded = step * np.sqrt(scan[pos].astype(np.float64))
+        lower = decoded - r_q - self.radii[pos] - _SLACK
+        upper = decoded + r_q + self.radii[pos] + _SLACK
+        if np.isfinite(max_distance):
+            keep = lower <= max_distance
+            pos, lower, upper = pos[keep], lower[keep], upper[keep]
+        if len(pos) > limit:  # only faces that could be among the `limit` nearest
+            kth_upper = np.partition(upper, limit - 1)[limit - 1]
+            pos = pos[lower <= kth_upper]
+        diff = self.rows(pos).astype(np.float64) - q.astype(np.float64)
+        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        if np.isfinite(max_distance):
+            keep = dist <= max_distance
+            pos, dist = pos[keep], dist[keep]
+        order = np.lexsort((self.rowids[pos], dist))[:limit]
+        return self.rowids[pos[order]].copy(), dist[order]
 
     # -- files -----------------------------------------------------------------------------
     def save(self, path: Path, collection_pk: int) -> None:
@@ -242,6 +255,7 @@ class CompressedIndex(CollectionIndex):
             "base": self.base,
             "segments": self.segment_names,
             "segment_starts": self.segment_starts.tolist(),
+            "step": self.step,
         }
         write_index_file(
             path,
@@ -251,6 +265,7 @@ class CompressedIndex(CollectionIndex):
                 ("owners", self.owners[:n]),
                 ("sqnorms", self.sqnorms[:n]),
                 ("codes", self.codes[:n]),
+                ("radii", self.radii[:n]),
                 ("center", self.center),
                 ("user_pks", pks),
                 ("user_counts", counts),
@@ -294,17 +309,16 @@ class CompressedIndex(CollectionIndex):
                     path.parent,
                     path.name.removesuffix(".index"),
                     file.read("center"),
+                    float(meta["step"]),
                 )
                 if not 0 <= base <= n:
                     raise DamagedIndexError("tail start")
                 cap = n + max(1024, n // 8)  # headroom: the next writes need no regrowth
                 index.rowids, index.owners = np.empty(cap, np.int64), np.empty(cap, np.int64)
-                index.sqnorms, index.codes = (
-                    np.empty(cap, np.float32),
-                    np.empty((cap, index.words), np.uint64),
-                )
+                index.sqnorms, index.radii = np.empty(cap, np.float32), np.empty(cap, np.float32)
+                index.codes = np.empty((cap, dim), np.int8)
                 index.vectors = np.empty((n - base + 1024, dim), np.float32)
-                for name in ("rowids", "owners", "sqnorms", "codes"):
+                for name in ("rowids", "owners", "sqnorms", "codes", "radii"):
                     file.read_into(name, getattr(index, name)[:n])
                 file.read_into("tail", index.vectors[: n - base])
                 index.n, index.base, index.tombstones = n, base, int(meta["tombstones"])
@@ -313,6 +327,7 @@ class CompressedIndex(CollectionIndex):
             index.user_counts = {int(p): int(c) for p, c in zip(pks, counts, strict=False)}
             live = index.sqnorms[:n][np.isfinite(index.sqnorms[:n])]
             index._max_sqnorm = float(live.max()) if len(live) else 0.0
+            index._clipped = np.flatnonzero(index.radii[:n] > index._round)
             index.segment_starts = np.asarray(meta["segment_starts"], dtype=np.int64)
             for name, start, end in zip(
                 meta["segments"], index.segment_starts[:-1], index.segment_starts[1:], strict=False
@@ -349,7 +364,7 @@ class CompressedIndex(CollectionIndex):
             "SELECT descriptor FROM faces WHERE collection_pk = ? ORDER BY pk LIMIT 65536", (collection_pk,)
         ).fetchall()
         sample = np.frombuffer(b"".join(r[0] for r in first), dtype=np.float32).reshape(-1, dim)
-        index = cls(dim, generation, log_seq, directory, prefix, sample.mean(axis=0) if len(sample) else None)
+        index = cls(dim, generation, log_seq, directory, prefix, *quantizer_for(sample, dim))
         cursor = conn.execute(
             "SELECT pk, COALESCE(user_pk, 0), descriptor FROM faces WHERE collection_pk = ? ORDER BY pk",
             (collection_pk,),
@@ -373,7 +388,7 @@ class CompressedIndex(CollectionIndex):
             exact.log_seq,
             directory,
             prefix,
-            exact.rows(live[:65536]).mean(axis=0) if len(live) else None,
+            *quantizer_for(exact.rows(live[:65536]), exact.dim),
         )
         for lo in range(0, len(live), 65536):
             pos = live[lo : lo + 65536]

@@ -25,7 +25,8 @@ LICENSES = (
     "<p><b>Sample photos</b> (the demo collection): obama.jpg, obama2.jpg, biden.jpg from face_recognition "
     "(MIT, Adam Geitgey); astronaut.jpg from scikit-image (public domain, NASA); t1.jpg from insightface (MIT). "
     "Details: resources/samples/SOURCES.md and resources/models/README.md.</p>"
-    "<p>Qt for Python (PySide6) is LGPLv3; onnxruntime MIT; OpenCV Apache 2.0; NumPy BSD; faiss (Meta) MIT.</p>"
+    "<p>Qt for Python (PySide6) is LGPLv3; onnxruntime MIT; OpenCV Apache 2.0; NumPy BSD; faiss (Meta) MIT; "
+    "SimSIMD Apache 2.0.</p>"
 )
 
 

@@ -1,9 +1,9 @@
-"""The compressed tier (1-bit codes, exact re-rank from segment files) answers like the exact one."""
+"""The compressed tier (int8 codes with error bounds, exact re-rank from segment files) answers like the exact one."""
 
 import numpy as np
 import pytest
 
-from app.core import compressed_index
+from app.core import compressed_index, int8_scan
 from app.core import engine as engine_module
 from app.core.compressed_index import CompressedIndex
 from app.core.engine import Engine
@@ -20,7 +20,6 @@ def small_tiers(monkeypatch):
     monkeypatch.setattr(engine_module, "SIDECAR_MIN_FACES", 1)
     monkeypatch.setattr(engine_module, "COMPRESSED_MIN_FACES", 100)
     monkeypatch.setattr(compressed_index, "SEGMENT_ROWS", 128)
-    monkeypatch.setattr(compressed_index, "CANDIDATES", 64)
 
 
 def populate(eng, analyzer, rng, people=PEOPLE, tag="p"):
@@ -143,16 +142,81 @@ def test_index_grows_past_the_switch_over_in_process(tmp_path, analyzer, rng, sm
         )  # the same 10 people twice
 
 
-def test_candidates_include_ties_and_skip_deleted():
-    rng = np.random.default_rng(0)
-    index = CompressedIndex(128)
-    vectors = rng.standard_normal((500, 128)).astype(np.float32)
-    index.append(np.arange(1, 501), vectors)
-    index.remove([5, 6])
-    cand = index.candidates(vectors[10], 50)
-    assert len(cand) >= 50 and 4 not in cand and 5 not in cand and 10 in cand
-    ham = index.hamming(index.encode(vectors[10:11])[0])
-    assert ham[cand].max() <= np.sort(np.delete(ham, [4, 5]))[49]
-    bits = np.unpackbits(index.codes[:500].view(np.uint8), axis=1)
-    qbits = np.unpackbits(index.encode(vectors[10:11]).view(np.uint8), axis=1)
-    assert np.array_equal(ham, (bits != qbits).sum(axis=1))
+def hard_collection(rng, n=6000, dim=128):
+    """Anisotropic descriptors, a person with 400 near-copies, near-ties at the threshold and faces
+    far outside the range the quantization step was chosen from (clipped when coded)."""
+    scales = np.linspace(0.02, 0.2, dim).astype(np.float32)
+    x = rng.standard_normal((n, dim)).astype(np.float32) * scales
+    x[:400] = x[0] + 0.004 * rng.standard_normal((400, dim)).astype(np.float32)  # one person, many photos
+    direction = rng.standard_normal(dim).astype(np.float32)
+    direction /= np.linalg.norm(direction)
+    x[400:440] = x[1000] + direction * np.linspace(0.59, 0.61, 40)[:, None].astype(np.float32)  # at 0.6
+    x[500:505] *= 40  # never seen when the step was chosen
+    return x
+
+
+def both_tiers(x):
+    exact = CollectionIndex(x.shape[1])
+    exact.append(np.arange(1, len(x) + 1), x)
+    comp = CompressedIndex(x.shape[1], center=x[1000:2000].mean(axis=0),
+                           step=int8_scan.choose_step(x[1000:2000], x[1000:2000].mean(axis=0)))
+    comp.append(np.arange(1, len(x) + 1), x)
+    return exact, comp
+
+
+def test_codes_bound_every_true_distance_from_both_sides():
+    rng = np.random.default_rng(3)
+    x = hard_collection(rng)
+    _exact, comp = both_tiers(x)
+    assert set(range(500, 505)) <= set(comp._clipped.tolist())  # clipped faces are known
+    for qi in (0, 1000, 502, 4321):
+        code, r_q = comp.encode(x[qi : qi + 1])
+        decoded = comp.step * np.sqrt(comp.code_distances(code[0]).astype(np.float64))
+        true = np.linalg.norm(x.astype(np.float64) - x[qi].astype(np.float64), axis=1)
+        slack = r_q[0] + comp.radii[: comp.n].astype(np.float64)
+        assert np.all(true <= decoded + slack) and np.all(true >= decoded - slack)
+        assert np.all(comp.radii[np.setdiff1d(np.arange(len(x)), comp._clipped)] <= comp._round)
+
+
+def test_numpy_fallback_scans_the_same_integers(monkeypatch):
+    rng = np.random.default_rng(4)
+    codes = rng.integers(-127, 128, (3000, 128), dtype=np.int8)
+    fast = int8_scan.squared_code_distances(codes, codes[7], np.empty(3000, np.float32)).copy()
+    monkeypatch.setattr(int8_scan, "_simsimd", False)
+    slow = int8_scan.squared_code_distances(codes, codes[7], np.empty(3000, np.float32))
+    assert int8_scan.simsimd_module() is None
+    assert np.array_equal(fast, slow)
+    assert np.array_equal(slow, ((codes.astype(np.int64) - codes[7]) ** 2).sum(axis=1))
+
+
+@pytest.mark.parametrize("use_simsimd", [True, False])
+def test_search_equals_the_exact_tier_on_hard_data(monkeypatch, use_simsimd):
+    if not use_simsimd:
+        monkeypatch.setattr(int8_scan, "_simsimd", False)
+    rng = np.random.default_rng(5)
+    x = hard_collection(rng)
+    exact, comp = both_tiers(x)
+    for index in (exact, comp):
+        index.remove([3, 401, 4000])  # deleted faces never answer
+    cases = [(qi, dist, limit) for qi in (0, 1000, 502, 77, 3, 4321)
+             for dist, limit in ((0.6, 10), (0.6, 1000), (0.2, 3), (np.inf, 5), (0.6, 1))]
+    for qi, dist, limit in cases:
+        for exclude in (None, qi + 1):
+            want = exact.search_faces(x[qi], dist, limit, exclude)
+            got = comp.search_faces(x[qi], dist, limit, exclude)
+            assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1]), (qi, dist, limit)
+    near = comp.search_faces(x[1000], 0.6, 100)
+    assert near[0][0] == 1001 and len(near[0]) == 20  # itself and the ties up to 0.6 (20 of 40, one deleted)
+
+
+def test_a_saved_index_keeps_its_quantization(tmp_path):
+    rng = np.random.default_rng(6)
+    x = hard_collection(rng, n=3000)
+    _exact, comp = both_tiers(x)
+    comp.directory, comp.prefix = tmp_path, "collection-1"
+    comp.save(tmp_path / "collection-1.index", 1)
+    again = CompressedIndex.load_file(tmp_path / "collection-1.index", 1, 128)
+    assert again is not None and again.step == comp.step
+    assert np.array_equal(again._clipped, comp._clipped) and np.array_equal(again.radii[:3000], comp.radii[:3000])
+    assert all(np.array_equal(a, b) for a, b in zip(again.search_faces(x[9], 0.6, 10), comp.search_faces(x[9], 0.6, 10),
+                                                       strict=True))

@@ -1,4 +1,7 @@
-"""Hamming scans of the compressed tier's codes: faiss-cpu (fast path) and numpy (fallback).
+"""Hamming scans of 1-bit codes: faiss-cpu (fast path) and numpy (fallback).
+
+The compressed tier's scan until it moved to int8 codes (app/core/int8_scan.py); kept here for the
+previous search in hamming_tier_baseline.py.
 
 `nearest` finds, with faiss's counting k-nearest scan (`hammings_knn_mc`, one thread per part,
 run on the caller's uint8 view of the codes, no copy), every live face whose Hamming distance to
