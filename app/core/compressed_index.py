@@ -81,10 +81,10 @@ class CompressedIndex(CollectionIndex):
         return int8_scan.encode(vectors, self.center, self.step)
 
     def code_distances(self, code: np.ndarray) -> np.ndarray:
-        """step^2 * the integer squared distance from `code` to every face's code (a scratch view)."""
+        """The integer squared distance from `code` to every face's code (a per-thread scratch view)."""
         buf = getattr(self._scratch, "buf", None)
         if buf is None or len(buf) < self.n:
-            buf = np.empty(max(self.n, len(self.rowids)), np.float32)
+            buf = np.empty(max(self.n, len(self.rowids)), int8_scan.sum_dtype(self.dim))
             self._scratch.buf = buf
         return int8_scan.squared_code_distances(self.codes[: self.n], code, buf[: self.n])
 

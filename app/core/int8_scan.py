@@ -10,7 +10,7 @@ step * sqrt(sum((c_q - c_x)^2)), an integer sum, and by the triangle inequality
 so a scan of the codes alone bounds every face's true distance from both sides. The scan is
 simsimd's int8 squared-Euclidean kernel (AVX2 / AVX-512 VNNI, two threads: at memory bandwidth,
 128 bytes a face), or numpy where simsimd is missing. Its sums are exact integers (at most
-dim * 254^2, exactly representable in float32 for dim <= 260).
+dim * 254^2: float32 holds them exactly up to 260 coordinates, float64 beyond; `sum_dtype`).
 """
 
 from __future__ import annotations
@@ -69,8 +69,13 @@ def rounding_radius(dim: int, step: float) -> float:
     return float(np.sqrt(dim) * step / 2 * _ROUND_UP + 1e-9)
 
 
+def sum_dtype(dim: int) -> type:
+    """float32 holds every sum exactly up to 260 coordinates (260 * 254^2 < 2^24); float64 beyond."""
+    return np.float32 if dim * 254 * 254 < 1 << 24 else np.float64
+
+
 def squared_code_distances(codes: np.ndarray, code: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """sum((code - codes[i])^2) for every row into `out` (float32, len(codes)); returns `out`."""
+    """sum((code - codes[i])^2) for every row into `out` (`sum_dtype`, len(codes)); returns `out`."""
     n = len(codes)
     if n == 0:
         return out

@@ -220,3 +220,14 @@ def test_a_saved_index_keeps_its_quantization(tmp_path):
     assert np.array_equal(again._clipped, comp._clipped) and np.array_equal(again.radii[:3000], comp.radii[:3000])
     assert all(np.array_equal(a, b) for a, b in zip(again.search_faces(x[9], 0.6, 10), comp.search_faces(x[9], 0.6, 10),
                                                        strict=True))
+
+
+def test_wide_descriptors_sum_in_float64_and_still_answer_exactly():
+    rng = np.random.default_rng(7)
+    x = hard_collection(rng, n=1500, dim=300)  # 300 * 254^2 > 2^24: float32 could not hold every sum
+    exact, comp = both_tiers(x)
+    assert comp.code_distances(comp.encode(x[:1])[0][0]).dtype == np.float64
+    for qi in (0, 502, 900):
+        for dist, limit in ((np.inf, 7), (2.0, 50)):
+            want, got = exact.search_faces(x[qi], dist, limit), comp.search_faces(x[qi], dist, limit)
+            assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
