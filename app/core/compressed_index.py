@@ -34,6 +34,8 @@ SEGMENT_ROWS = 1 << 18  # tail rows written out as one segment file (128 MiB of 
 _SCAN_ROWS = 1 << 14  # rows per step of face_distances
 _FORMAT = 4  # the exact tier's sidecar is format 2; 3 held 1-bit codes
 _SLACK = 1e-6  # absolute, on distances: far above float64 rounding of the bounds
+_NARROW_FROM = 4096  # faces within the threshold from which the nearest possible are picked first
+_HISTOGRAM_MAX = 1 << 22  # largest integer code distance counted in a histogram
 
 
 def quantizer_for(sample: np.ndarray, dim: int) -> tuple[np.ndarray | None, float]:
@@ -199,21 +201,17 @@ class CompressedIndex(CollectionIndex):
         scan = self.code_distances(codes[0])  # integer squared distances between codes
         step = self.step
         if np.isfinite(max_distance):
-            reach = max_distance + r_q + self._round + _SLACK  # no unclipped face farther can match
-        else:  # no threshold: within the `limit`-th nearest decoded face's reach
+            pos = self._within(scan, max_distance + r_q + self._round + _SLACK)  # no other face can match
+            if len(pos) > _NARROW_FROM:
+                pos = self._nearest_possible(scan, pos, r_q, limit)
+        else:  # no threshold: within reach of the `limit`-th nearest decoded face
             live = np.flatnonzero(np.isfinite(self.sqnorms[: self.n]))
             if len(live) <= limit + 1:
-                reach = np.inf
+                pos = live
             else:
                 kth = np.partition(scan[live], limit)[limit]  # limit + 1: the query's own face may be one
-                reach = step * float(np.sqrt(kth)) + 2 * r_q + 2 * float(self.radii[: self.n].max()) + _SLACK
-        if np.isfinite(reach):
-            pos = np.flatnonzero(scan <= np.float32((reach / step) ** 2 * (1 + 1e-6)))
-            if len(self._clipped):
-                pos = np.union1d(pos, self._clipped[self._clipped < self.n])
-        else:
-            pos = np.arange(self.n)
-        pos = pos[np.isfinite(self.sqnorms[pos])]
+                pos = self._within(scan, step * float(np.sqrt(kth)) + 2 * r_q + 2 * float(self.radii[live].max())
+                                   + _SLACK)
         if exclude_rowid is not None:
             pos = pos[self.rowids[pos] != exclude_rowid]
         if len(pos) == 0:
@@ -234,6 +232,32 @@ class CompressedIndex(CollectionIndex):
             pos, dist = pos[keep], dist[keep]
         order = np.lexsort((self.rowids[pos], dist))[:limit]
         return self.rowids[pos[order]].copy(), dist[order]
+
+    def _within(self, scan: np.ndarray, reach: float) -> np.ndarray:
+        """Live positions whose code is within `reach` of the query's, and every live clipped face."""
+        mask = scan <= (reach / self.step) ** 2 * (1 + 1e-6)
+        if len(self._clipped):
+            mask[self._clipped[self._clipped < self.n]] = True
+        pos = np.flatnonzero(mask)
+        return pos[np.isfinite(self.sqnorms[pos])]
+
+    def _nearest_possible(self, scan: np.ndarray, pos: np.ndarray, r_q: float, limit: int) -> np.ndarray:
+        """Of many faces within the threshold, those that could still be among the `limit` nearest.
+
+        The integer code distances are counted (a histogram, no sort): the smallest value v with
+        limit + 1 unclipped faces at or below it means `limit` faces besides an excluded one are
+        truly within B = step * sqrt(v) + r_q + the rounding radius; no face farther than B in
+        truth can answer, and an unclipped one is surely farther when its decoded distance
+        exceeds B + r_q + the rounding radius.
+        """
+        plain = pos[self.radii[pos] <= self._round]
+        values = scan[plain].astype(np.int64)
+        if len(values) <= limit + 1 or values.max() > _HISTOGRAM_MAX:
+            return pos
+        v = int(np.searchsorted(np.cumsum(np.bincount(values)), limit + 1))
+        bound = self.step * float(np.sqrt(v)) + r_q + self._round + _SLACK
+        reach = (bound + r_q + self._round + _SLACK) / self.step
+        return pos[(scan[pos] <= reach * reach * (1 + 1e-6)) | (self.radii[pos] > self._round)]
 
     # -- files -----------------------------------------------------------------------------
     def save(self, path: Path, collection_pk: int) -> None:

@@ -189,8 +189,10 @@ def test_numpy_fallback_scans_the_same_integers(monkeypatch):
     assert np.array_equal(slow, ((codes.astype(np.int64) - codes[7]) ** 2).sum(axis=1))
 
 
-@pytest.mark.parametrize("use_simsimd", [True, False])
-def test_search_equals_the_exact_tier_on_hard_data(monkeypatch, use_simsimd):
+@pytest.mark.parametrize(("use_simsimd", "narrow_from"), [(True, 4096), (False, 4096), (True, 8)])
+def test_search_equals_the_exact_tier_on_hard_data(monkeypatch, use_simsimd, narrow_from):
+    # narrow_from 8: the histogram narrowing runs on nearly every search, not only past 4,096 candidates
+    monkeypatch.setattr(compressed_index, "_NARROW_FROM", narrow_from)
     if not use_simsimd:
         monkeypatch.setattr(int8_scan, "_simsimd", False)
     rng = np.random.default_rng(5)
@@ -231,3 +233,24 @@ def test_wide_descriptors_sum_in_float64_and_still_answer_exactly():
         for dist, limit in ((np.inf, 7), (2.0, 50)):
             want, got = exact.search_faces(x[qi], dist, limit), comp.search_faces(x[qi], dist, limit)
             assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
+
+
+def test_thousands_within_the_threshold_are_narrowed_to_the_nearest_possible(monkeypatch):
+    rng = np.random.default_rng(8)
+    x = hard_collection(rng, n=12000)
+    ways = rng.standard_normal((6000, 128)).astype(np.float32)
+    ways /= np.linalg.norm(ways, axis=1, keepdims=True)
+    x[5000:11000] = x[5000] + ways * np.linspace(0.01, 0.55, 6000, dtype=np.float32)[:, None]  # 6,000 within 0.6
+    x[11000:11003] = x[5000] + 5.0  # clipped, far
+    exact, comp = both_tiers(x)
+    sizes = []
+    narrow = comp._nearest_possible
+    monkeypatch.setattr(comp, "_nearest_possible", lambda scan, pos, *a: sizes.append(len(pos)) or narrow(scan, pos, *a))
+    for qi in (5000, 7777, 10999):
+        for limit in (1, 10, 100):
+            want, got = exact.search_faces(x[qi], 0.6, limit, qi + 1), comp.search_faces(x[qi], 0.6, limit, qi + 1)
+            assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
+    assert len(sizes) == 9 and min(sizes) > 4096
+    pos = comp._within(comp.code_distances(comp.encode(x[5000:5001])[0][0]), 0.7)
+    scan = comp.code_distances(comp.encode(x[5000:5001])[0][0])
+    assert len(comp._nearest_possible(scan, pos, 0.01, 10)) < len(pos) // 2
