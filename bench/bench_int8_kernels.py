@@ -48,7 +48,10 @@ def measure(n: int, repeats: int, skip_numpy: bool) -> dict:
     x = np.empty((n, DIM), np.float32)
     for lo in range(0, n, 1 << 20):
         x[lo : lo + (1 << 20)] = rng.standard_normal((min(1 << 20, n - lo), DIM), dtype=np.float32) * 0.09
-    codes, _radii = int8_scan.encode(x, np.zeros(DIM, np.float32), int8_scan.choose_step(x[:65536], np.zeros(DIM)))
+    step = int8_scan.choose_step(x[:65536], np.zeros(DIM))
+    codes = np.empty((n, DIM), np.int8)
+    for lo in range(0, n, 1 << 18):  # in chunks: encoding makes float64 temporaries
+        codes[lo : lo + (1 << 18)] = int8_scan.encode(x[lo : lo + (1 << 18)], np.zeros(DIM, np.float32), step)[0]
     q = codes[123].copy().reshape(1, -1)
     out = np.empty((1, n), np.float32)
     row: dict = {"bench": "int8_kernels", "faces": n, "repeats": repeats}
