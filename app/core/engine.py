@@ -51,8 +51,9 @@ DEFAULT_FACE_MODEL_VERSION = "dlib_resnet_v1+yunet_2023mar"
 # (<workspace>/index/collection-<pk>.index) so that opening them is one file read.
 SIDECAR_MIN_FACES = 20_000
 # Collections at least this large are searched through the compressed tier (compressed_index.py):
-# 1-bit codes in memory, descriptors read on demand from segment files, exact re-rank of candidates.
-# Chosen by measurement (bench/bench_engine.py, README): below it the exact scan is as fast and simpler.
+# int8 codes and error bounds in memory, descriptors read on demand from segment files, exact
+# re-rank of the faces the bounds cannot rule out. Below it the descriptors fit in memory and the
+# exact tier serves the full-scan reads (SuggestFaces) from memory (README, "compressed tier").
 COMPRESSED_MIN_FACES = 1_000_000
 
 _HANDLERS: dict[str, Callable] = {
