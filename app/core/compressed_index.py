@@ -225,13 +225,7 @@ class CompressedIndex(CollectionIndex):
         if len(pos) > limit:  # only faces that could be among the `limit` nearest
             kth_upper = np.partition(upper, limit - 1)[limit - 1]
             pos = pos[lower <= kth_upper]
-        diff = self.rows(pos).astype(np.float64) - q.astype(np.float64)
-        dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        if np.isfinite(max_distance):
-            keep = dist <= max_distance
-            pos, dist = pos[keep], dist[keep]
-        order = np.lexsort((self.rowids[pos], dist))[:limit]
-        return self.rowids[pos[order]].copy(), dist[order]
+        return self._rerank(q, pos, max_distance, limit)
 
     def _within(self, scan: np.ndarray, reach: float) -> np.ndarray:
         """Live positions whose code is within `reach` of the query's, and every live clipped face."""

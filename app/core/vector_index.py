@@ -329,7 +329,11 @@ class CollectionIndex:
         if len(hits) > limit:  # only rows that could be among the `limit` nearest once measured exactly
             kth = np.partition(d2[hits], limit - 1)[limit - 1]
             hits = hits[d2[hits] <= kth + 2 * margin]
-        pos = positions[hits]
+        return self._rerank(q, positions[hits], max_distance, limit)
+
+    def _rerank(self, q: np.ndarray, pos: np.ndarray, max_distance: float, limit: int):
+        """The answer from the faces at `pos`: float64 distances, the threshold, nearest first (ties
+        by rowid). Both tiers answer through it, so their answers are the same bytes."""
         diff = self.rows(pos).astype(np.float64) - q.astype(np.float64)
         dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         if np.isfinite(max_distance):
