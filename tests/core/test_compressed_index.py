@@ -254,3 +254,17 @@ def test_thousands_within_the_threshold_are_narrowed_to_the_nearest_possible(mon
     pos = comp._within(comp.code_distances(comp.encode(x[5000:5001])[0][0]), 0.7)
     scan = comp.code_distances(comp.encode(x[5000:5001])[0][0])
     assert len(comp._nearest_possible(scan, pos, 0.01, 10)) < len(pos) // 2
+
+
+def test_searches_from_several_threads_share_the_scan_buffer_safely():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    x = hard_collection(rng, n=4000)
+    exact, comp = both_tiers(x)
+    queries = list(range(0, 4000, 37))
+    want = [exact.search_faces(x[qi], 0.6, 10, qi + 1) for qi in queries]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda qi: comp.search_faces(x[qi], 0.6, 10, qi + 1), queries * 3))
+    for i, (ids, dist) in enumerate(got):
+        assert np.array_equal(ids, want[i % len(queries)][0]) and np.array_equal(dist, want[i % len(queries)][1])
