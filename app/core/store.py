@@ -157,7 +157,7 @@ class Store:
             if version == 0:
                 # page_size only takes effect before the first table is created
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(conn)
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"{self.path} cannot be read as a database: {exc}") from exc
         with self.write() as tx:
@@ -173,6 +173,21 @@ class Store:
                 tx.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", (secrets.token_hex(32),))
                 tx.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (repr(time.time()),))
             tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection) -> None:
+        """Switch to WAL, waiting while another process writes: SQLite answers "database is locked"
+        to a journal-mode change at once, without its busy handler, when another connection holds
+        a write lock (a second process creating the same new workspace)."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _check_application_id(self, conn: sqlite3.Connection) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]

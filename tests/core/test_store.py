@@ -126,3 +126,21 @@ def test_connections_of_finished_threads_are_closed(tmp_path):
     assert store.open_connections() <= 2
     store.close()
     assert store.open_connections() == 0
+
+
+def test_a_new_workspace_waits_while_another_process_creates_it(tmp_path):
+    # SQLite refuses a journal-mode change at once while another connection holds a write lock
+    import threading
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    other = sqlite3.connect(workspace / "rekurator.sqlite3", isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE scratch(a)")
+    releaser = threading.Timer(0.4, lambda: other.execute("COMMIT"))
+    releaser.start()
+    store = Store(workspace)
+    releaser.join()
+    assert store.connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    other.close()
