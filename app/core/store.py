@@ -34,6 +34,22 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _execute_when_free(conn: sqlite3.Connection, sql: str) -> None:
+    """Run `sql`, retrying with backoff while another connection holds the lock it needs (up to
+    the busy timeout)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            conn.execute(sql)
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class Store:
     """One workspace database, shared by the threads of one process (a connection each)."""
 
@@ -157,7 +173,10 @@ class Store:
             if version == 0:
                 # page_size only takes effect before the first table is created
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            self._use_wal(conn)
+            # SQLite answers "database is locked" to a journal-mode change at once, without its busy
+            # handler, while another connection holds a write lock (a second process creating the
+            # same new workspace): wait for it like for a write transaction
+            _execute_when_free(conn, "PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as exc:
             raise WorkspaceError(f"{self.path} cannot be read as a database: {exc}") from exc
         with self.write() as tx:
@@ -173,21 +192,6 @@ class Store:
                 tx.execute("INSERT INTO meta(key, value) VALUES ('pagination_secret', ?)", (secrets.token_hex(32),))
                 tx.execute("INSERT INTO meta(key, value) VALUES ('created_at', ?)", (repr(time.time()),))
             tx.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @staticmethod
-    def _use_wal(conn: sqlite3.Connection) -> None:
-        """Switch to WAL, waiting while another process writes: SQLite answers "database is locked"
-        to a journal-mode change at once, without its busy handler, when another connection holds
-        a write lock (a second process creating the same new workspace)."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
 
     def _check_application_id(self, conn: sqlite3.Connection) -> None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -231,17 +235,7 @@ class Store:
                 f"cannot be changed; listing, searching and reports still work"
             )
         conn = self.connection()
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        delay = 0.005
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
+        _execute_when_free(conn, "BEGIN IMMEDIATE")
         try:
             yield conn
         except BaseException as exc:
