@@ -16,7 +16,7 @@ import numpy as np
 
 from .association_plan import AssociationPlan, FaceFacts, admit_faces, faces_by_id, score_against_user, user_mean
 from .face_ops import AnalyzedImage, descriptor_matrix
-from .ids import face_id
+from .ids import face_ids
 from .quality import select_faces
 from .records import get_collection, get_user
 from .similarity import scale_for
@@ -39,21 +39,21 @@ def plan_analyzed(engine, collection_id: str, user_id: str, items: list[Analyzed
             kept, _unindexed = select_faces(a.faces, a.width, a.height, quality_filter, max_faces)
             vectors = descriptor_matrix([face for _place, face in kept], dim)
             dim = dim or (vectors.shape[1] if len(vectors) else None)
-            fids = [face_id(coll.model_version, item.sha256, item.external_image_id, place) for place, _face in kept]
+            fids = face_ids(coll.model_version, item.sha256, item.external_image_id, [place for place, _face in kept])
             per_image.append(fids)
             for fid, vector in zip(fids, vectors, strict=True):
                 new.setdefault(fid, vector)
-        face_ids = list(new)
-        stored = faces_by_id(conn, coll.pk, face_ids)
+        planned_ids = list(new)
+        stored = faces_by_id(conn, coll.pk, planned_ids)
         mean, count = user_mean(conn, user.pk)
-    scored = [f for f in face_ids if f not in stored or stored[f][1] != user.pk]
+    scored = [f for f in planned_ids if f not in stored or stored[f][1] != user.pk]
     scores: dict[str, float] = {}
     if count and scored:
         vectors = np.stack([np.frombuffer(stored[f][3], dtype=np.float32) if f in stored else new[f] for f in scored])
         values = score_against_user(scale_for(coll.model_version), vectors, mean, count)
         scores = {f: float(s) for f, s in zip(scored, values, strict=True)}
     facts = []
-    for fid in face_ids:
+    for fid in planned_ids:
         if fid in stored:
             pk, owner_pk, owner_id, _blob = stored[fid]
             facts.append(FaceFacts(fid, True, owner_id, pk, owner_pk, scores.get(fid)))

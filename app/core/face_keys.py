@@ -98,6 +98,11 @@ def image_pk(conn: sqlite3.Connection, collection_pk: int, image_id: str) -> int
     return _pks(conn, "image_keys", collection_pk, [image_id]).get(image_id)
 
 
+def image_pks(conn: sqlite3.Connection, collection_pk: int, image_ids: Iterable[str]) -> dict[str, int]:
+    """ImageId -> pk of the collection's stored photos among `image_ids` (ids not found are left out)."""
+    return _pks(conn, "image_keys", collection_pk, image_ids)
+
+
 def _pks(conn: sqlite3.Connection, table: str, collection_pk: int, ids: Iterable[str]) -> dict[str, int]:
     rows_table, id_column = _KINDS[table]
     wanted = list(dict.fromkeys(ids))

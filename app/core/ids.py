@@ -16,7 +16,11 @@ _PREFIX = _NAMESPACE.bytes
 
 def _uuid5(name: str) -> str:
     """str(uuid.uuid5(_NAMESPACE, name)), without building a UUID object (bulk indexing)."""
-    b = bytearray(hashlib.sha1(_PREFIX + name.encode("utf-8")).digest()[:16])
+    return _formatted(hashlib.sha1(_PREFIX + name.encode("utf-8")).digest())
+
+
+def _formatted(digest: bytes) -> str:
+    b = bytearray(digest[:16])
     b[6] = (b[6] & 0x0F) | 0x50  # version 5
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = b.hex()
@@ -30,3 +34,14 @@ def image_id(model_version: str, image_sha256: str, external_image_id: str | Non
 def face_id(model_version: str, image_sha256: str, external_image_id: str | None, place: int) -> str:
     """`place` is the face's position in the analyzer's deterministic order for that image."""
     return _uuid5(f"face|{model_version}|{image_sha256}|{external_image_id or ''}|{place}")
+
+
+def face_ids(model_version: str, image_sha256: str, external_image_id: str | None, places) -> list[str]:
+    """[face_id(..., place) for place in places]: the image's part of the name is hashed once."""
+    common = hashlib.sha1(_PREFIX + f"face|{model_version}|{image_sha256}|{external_image_id or ''}|".encode())
+    out = []
+    for place in places:
+        h = common.copy()
+        h.update(str(place).encode("ascii"))
+        out.append(_formatted(h.digest()))
+    return out

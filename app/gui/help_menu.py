@@ -26,7 +26,7 @@ LICENSES = (
     "(MIT, Adam Geitgey); astronaut.jpg from scikit-image (public domain, NASA); t1.jpg from insightface (MIT). "
     "Details: resources/samples/SOURCES.md and resources/models/README.md.</p>"
     "<p>Qt for Python (PySide6) is LGPLv3; onnxruntime MIT; OpenCV Apache 2.0; NumPy BSD; faiss (Meta) MIT; "
-    "SimSIMD Apache 2.0.</p>"
+    "SimSIMD Apache 2.0; orjson Apache 2.0 / MIT.</p>"
 )
 
 

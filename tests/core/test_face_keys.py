@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import io
+import json
 import re
 import shutil
 import sqlite3
@@ -15,7 +17,9 @@ import numpy as np
 import pytest
 
 from app.core import face_keys, schema
+from app.core.analysis import ImageAnalysis
 from app.core.engine import Engine
+from app.core.errors import ResourceNotFoundException
 from app.core.face_ops import AnalyzedImage, store_analyzed
 from app.core.schema import SCHEMA_VERSION, run_migration
 from app.core.store import Store
@@ -274,3 +278,41 @@ def test_no_sql_outside_face_keys_looks_faces_up_by_face_id_text():
     assert offenders == [], "look faces up through face_keys.face_pks / face_rows instead:\n" + "\n".join(offenders)
     assert _TEXT_LOOKUP.search('"WHERE f.collection_pk = ? AND f.face_id IN (?)"')  # the check itself works
     assert _TEXT_LOOKUP.search("'face_id = ?'") and not _TEXT_LOOKUP.search("'SELECT face_id, pk FROM faces'")
+
+
+def test_a_call_mixing_stored_and_new_photos_keeps_the_stored_ones(tmp_path, analyzer, rng, small_levels):
+    """The photos stored before a call are found by one lookup at every key level; new ones are added."""
+    with Engine(tmp_path / "ws", analyzer=analyzer) as eng:
+        eng.create_collection(CollectionId="c")
+        before = [fid for first, n in [(0, 11), (11, 6), (17, 3)]  # three calls: image keys at several levels
+                  for fid in index_photos(eng, analyzer, rng, photos=n, first=first)]
+        conn = eng.store.connection()
+        assert sum(1 for n in face_keys.level_sizes(conn, 1, "image_keys") if n) >= 2
+        pks_before = dict(conn.execute("SELECT face_id, pk FROM faces"))
+        journal_before = conn.execute("SELECT COUNT(*) FROM journal").fetchone()[0]
+        again = index_photos(eng, analyzer, rng, photos=25, first=5)  # photos 5..19 stored, 20..29 new
+        assert again[: 15 * 3] == before[5 * 3 :]
+        assert dict(conn.execute("SELECT face_id, pk FROM faces WHERE face_id IN (%s)" % ",".join("?" * len(before)),
+                                 before)) == pks_before
+        assert conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0] == 30 * 3
+        assert conn.execute("SELECT COUNT(*) FROM images").fetchone()[0] == 30
+        entries = conn.execute("SELECT request FROM journal WHERE seq > ? ORDER BY seq", (journal_before,)).fetchall()
+        assert [json.loads(r[0])["ExternalImageId"] for r in entries] == [f"photo-{i}" for i in range(5, 30)]
+
+
+def test_the_collector_runs_again_after_a_call_even_a_failed_one(tmp_path, analyzer, rng):
+    with Engine(tmp_path / "ws", analyzer=analyzer) as eng:
+        eng.create_collection(CollectionId="c")
+        assert gc.isenabled()
+        index_photos(eng, analyzer, rng, photos=2)
+        assert gc.isenabled()
+        item = AnalyzedImage("ab" * 32, "x", ImageAnalysis(640, 480, [analyzed_face(face_of(identity_centres(1)[0], rng))]))
+        with pytest.raises(ResourceNotFoundException):
+            store_analyzed(eng, "no-such-collection", [item])
+        assert gc.isenabled()
+        gc.disable()  # off before the call: stays off
+        try:
+            index_photos(eng, analyzer, rng, photos=1, first=10)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()

@@ -1,6 +1,6 @@
 import uuid
 
-from app.core.ids import _NAMESPACE, _uuid5, face_id, image_id
+from app.core.ids import _NAMESPACE, _uuid5, face_id, face_ids, image_id
 
 
 def test_fast_uuid5_equals_the_standard_library():
@@ -14,3 +14,11 @@ def test_ids_depend_on_every_input():
     assert len({base, face_id("m2", "d", "e", 0), face_id("m", "d2", "e", 0), face_id("m", "d", "e2", 0),
                 face_id("m", "d", "e", 1), face_id("m", "d", None, 0)}) == 6
     assert image_id("m", "d", None) == image_id("m", "d", None) != image_id("m", "d", "x")
+
+
+def test_face_ids_of_an_image_equal_face_id_one_by_one():
+    for ext in [None, "", "ext:1", "ünïcode"]:
+        places = [0, 3, 1, 12, 107]
+        assert face_ids("dlib_resnet_v1", "ab" * 32, ext, places) == [
+            face_id("dlib_resnet_v1", "ab" * 32, ext, p) for p in places]
+    assert face_ids("m", "d", None, []) == []
