@@ -579,7 +579,8 @@ def main() -> None:
                     store_faces(engine, faces, before, n, index_loaded=before > 0, profiler=profiler)
                     if profiler is not None:
                         profiler.dump_stats(str(args.profile))
-                if args.store_only or n < existing:
+                # sizes a reused workspace already held were measured by the run that built it
+                if args.store_only or n < existing or (n == existing and n != sizes[-1]):
                     continue
                 progress(f"adding users at {n:,} faces")
                 added = add_users(engine, faces, people, args.user_fraction, n)

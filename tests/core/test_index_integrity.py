@@ -286,3 +286,52 @@ def test_storage_path_finds_inserted_faces_by_primary_key(engine, analyzer, rng)
         assert "INTEGER PRIMARY KEY" in plan, plan
     # an image new to the collection needs no FaceId lookups before its faces are inserted
     assert not [s for s in statements if "face_id IN" in s]
+
+
+@pytest.mark.parametrize("chunk", [BLOCK, 3 * BLOCK, 64 * BLOCK])
+def test_large_sections_read_on_a_second_thread_are_checked_chunk_by_chunk(tmp_path, monkeypatch, chunk):
+    """Sections above READ_CHUNK are read by a reader thread while the caller checks them: same
+    bytes, every damaged block noticed wherever it lies, and no reader left running afterwards."""
+    import threading
+
+    from app.core import index_file
+
+    monkeypatch.setattr(index_file, "READ_CHUNK", chunk)
+    path = tmp_path / "f.index"
+    codes = np.random.default_rng(1).integers(-128, 128, (1001, 128), dtype=np.int8)  # a partial last block
+    radii = np.random.default_rng(2).random(1001).astype(np.float32)
+    write_index_file(path, {}, [("codes", codes), ("radii", radii)])
+    with IndexFile.open(path) as f:
+        assert np.array_equal(f.read("codes"), codes) and np.array_equal(f.read("radii"), radii)
+        start = f._data_start
+    good = path.read_bytes()
+    for where in [0, len(codes.tobytes()) // 2, len(codes.tobytes()) - 1]:
+        data = bytearray(good)
+        data[start + where] ^= 0x01
+        path.write_bytes(bytes(data))
+        with IndexFile.open(path) as f, pytest.raises(DamagedIndexError, match="codes: checksum"):
+            f.read("codes")
+    assert not [t for t in threading.enumerate() if t.name == "index-file-reader"]
+
+
+def test_a_read_error_on_the_reader_thread_reaches_the_caller(tmp_path, monkeypatch):
+    from app.core import index_file
+
+    monkeypatch.setattr(index_file, "READ_CHUNK", BLOCK)
+    path = tmp_path / "f.index"
+    write_index_file(path, {}, [("a", np.arange(5000, dtype=np.int64))])
+    calls = []
+
+    def failing_preadv(fd, buffers, offset):
+        calls.append(offset)
+        if len(calls) == 3:
+            raise OSError(5, "Input/output error")
+        return real(fd, buffers, offset)
+
+    real = index_file.os.preadv
+    monkeypatch.setattr(index_file.os, "preadv", failing_preadv)
+    with IndexFile.open(path) as f, pytest.raises(OSError, match="Input/output"):
+        f.read("a")
+    monkeypatch.setattr(index_file.os, "preadv", lambda fd, buffers, offset: 0)  # the file ends early
+    with IndexFile.open(path) as f, pytest.raises(DamagedIndexError, match="truncated"):
+        f.read("a")

@@ -1,0 +1,114 @@
+"""Benchmark: open a large workspace and answer the first search with a cold OS page cache.
+
+bench_engine.py's open_first_search opens the workspace right after building it, so the
+operating system still caches the index file. Here, on a workspace a `bench_engine.py --keep`
+run left, every file of the workspace is dropped from the page cache first
+(posix_fadvise DONTNEED; `fincore` confirms what stayed cached), then, alternately:
+
+  read_floor          reading the collection's index file sequentially (8 MiB reads) in this
+                      process: what any open that needs the file's bytes pays for them on this disk
+  open_cold           a fresh process (bench_engine's open child) opening the workspace and running
+                      one SearchFaces: import, open, first search, resident memory
+  open_warm           the same right after, the file now cached
+
+One JSON line per measurement and a summary line with medians and the cold open's ratio to the
+read floor of the same run.
+
+Run: .venv/bin/python bench/bench_open_cold.py /tmp/e7/rekurator-bench-engine-XXXX [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import bench_engine  # noqa: E402
+
+CHUNK = 8 << 20
+
+
+def workspace_files(workspace: pathlib.Path) -> list[pathlib.Path]:
+    return sorted(p for p in workspace.rglob("*") if p.is_file())
+
+
+def evict(paths: list[pathlib.Path]) -> None:
+    """Drop the files' clean pages from the OS page cache (nothing is written or changed)."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def cached_bytes(paths: list[pathlib.Path]) -> int | None:
+    """Bytes of the files in the page cache, by util-linux `fincore` (None where it is missing)."""
+    try:
+        done = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", *map(str, paths)],
+                              capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sum(int(line.split()[0]) for line in done.stdout.splitlines() if line.strip())
+
+
+def read_file(path: pathlib.Path) -> float:
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    t0 = time.perf_counter()
+    with open(path, "rb", buffering=0) as fh:
+        while fh.readinto(view):
+            pass
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=pathlib.Path, help="a folder a bench_engine.py --keep run left (holds ws/)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--query", type=int, default=12345, help="the synthetic face whose FaceId is searched")
+    args = parser.parse_args()
+    workspace = args.folder / "ws"
+    files = workspace_files(workspace)
+    index_files = sorted((workspace / "index").glob("collection-*.index"))
+    if not index_files:
+        parser.error(f"{workspace}: no index file under index/ (run a search on the workspace once)")
+    index_file = index_files[0]
+    query = bench_engine.face_id_of(args.query)
+    size = index_file.stat().st_size
+    print(json.dumps({"bench": "environment", "workspace": str(workspace), "index_file_bytes": size,
+                      "workspace_bytes": sum(p.stat().st_size for p in files), "loadavg": os.getloadavg()}), flush=True)
+    floors, colds, warms = [], [], []
+    for round_ in range(args.repeats):
+        evict(files)
+        left = cached_bytes(files)
+        seconds = read_file(index_file)
+        floors.append(seconds)
+        print(json.dumps({"bench": "read_floor", "round": round_, "seconds": round(seconds, 3),
+                          "gb_per_s": round(size / seconds / 1e9, 3), "cached_bytes_before": left}), flush=True)
+        evict(files)
+        left = cached_bytes(files)
+        cold = bench_engine.run_open_child(workspace, query)
+        colds.append(cold["open_and_first_search_s"])
+        print(json.dumps({"bench": "open_cold", "round": round_, "cached_bytes_before": left, **cold}), flush=True)
+        warm = bench_engine.run_open_child(workspace, query)
+        warms.append(warm["open_and_first_search_s"])
+        print(json.dumps({"bench": "open_warm", "round": round_, **warm}), flush=True)
+    floor, cold_s = statistics.median(floors), statistics.median(colds)
+    print(json.dumps({"bench": "summary", "repeats": args.repeats, "index_file_bytes": size,
+                      "read_floor_s": round(floor, 3), "open_cold_s": round(cold_s, 3),
+                      "open_warm_s": round(statistics.median(warms), 3),
+                      "cold_over_floor": round(cold_s / floor, 2), "target_s": 3.0,
+                      "loadavg": os.getloadavg()}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
