@@ -12,8 +12,11 @@ Input to the network is BGR, 0..255 float, unnormalised (the model was trained o
 frames); `detect` takes RGB like the rest of app.vision and swaps the channels itself.
 
 Images whose longer side exceeds `max_side` are downscaled first (INTER_AREA) and the results
-mapped back to the caller's pixels. Boxes are not clipped to the image (Rekognition boxes may
-extend past the edges either).
+mapped back to the caller's pixels. With `upsample_small` (off by default; measured, not
+adopted: README, "Accuracy against dlib's own pipeline"), an image small enough that twice its size
+still fits `max_side` is detected at twice its size (bilinear), as dlib's face_recognition pipeline
+upsamples every photo once before its HOG detector. Boxes are not clipped to the image (Rekognition
+boxes may extend past the edges either).
 
 Landmark order (checked on tests/data photos, see tests/vision/test_yunet.py):
 right eye, left eye, nose tip, right mouth corner, left mouth corner, where "right" is the
@@ -67,6 +70,7 @@ class YuNetDetector:
         top_k: int = 5000,
         max_side: int = 640,
         num_threads: int = 2,
+        upsample_small: bool = False,
     ):
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be within 0..1, got {score_threshold}")
@@ -82,6 +86,7 @@ class YuNetDetector:
         self.nms_threshold = float(nms_threshold)
         self.top_k = int(top_k)
         self.max_side = int(max_side)
+        self.upsample_small = bool(upsample_small)
         self.model_path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
 
         model_bytes = _read_verified(self.model_path)
@@ -104,7 +109,10 @@ class YuNetDetector:
             raise ValueError(f"detect() got an empty image ({width}x{height})")
 
         scale = min(1.0, self.max_side / max(height, width))
-        if scale < 1.0:
+        upsampled = self.upsample_small and 2 * max(height, width) <= self.max_side
+        if upsampled:
+            small = cv2.resize(rgb, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+        elif scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         else:
@@ -123,6 +131,10 @@ class YuNetDetector:
         fx, fy = net_w / width, net_h / height
         boxes = boxes[keep].astype(np.float64) / np.array([fx, fy, fx, fy])
         landmarks = landmarks[keep].astype(np.float64) / np.array([fx, fy])
+        if upsampled:
+            # bilinear 2x puts the centre of pixel i at 2i + 0.5: positions move by a quarter pixel
+            boxes[:, :2] -= 0.25
+            landmarks -= 0.25
         scores = scores[keep].astype(np.float64)
 
         order = np.lexsort((boxes[:, 0], boxes[:, 1], -scores))

@@ -237,3 +237,19 @@ def test_nms_suppresses_overlaps_and_honours_top_k():
     assert nms(boxes, scores, 0.95).tolist() == [1, 0, 2, 3]
     assert nms(boxes, scores, 0.3, top_k=2).tolist() == [1]
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.3).tolist() == []
+
+
+def test_small_image_is_upsampled_once_and_mapped_back():
+    import cv2
+
+    small = fit_within(photo("obama.jpg"), 300)  # fits 640 twice over: detected at 2x
+    upsampling = YuNetDetector(upsample_small=True)
+    (face,) = upsampling.detect(small)
+    big = cv2.resize(small, (2 * small.shape[1], 2 * small.shape[0]), interpolation=cv2.INTER_LINEAR)
+    (big_face,) = YuNetDetector().detect(big)
+    # the 2x image's pixel centres sit at 2i + 0.5 of the small image's
+    np.testing.assert_allclose(face.box, (np.array(big_face.box) - [0.5, 0.5, 0, 0]) / 2, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(face.landmarks, (big_face.landmarks - 0.5) / 2, atol=1e-9)
+    # an image that would not fit max_side at twice its size is detected as it is
+    plain = fit_within(photo("obama.jpg"), 400)
+    assert [f.box for f in upsampling.detect(plain)] == [f.box for f in YuNetDetector().detect(plain)]
