@@ -275,7 +275,11 @@ class EndpointServer(ThreadingHTTPServer):
             state = self._connections.get(request)
             if state is None or state.phase == EXPIRED:
                 return False
-            if phase == WAITING and state.phase != WAITING:
+            if phase == state.phase:
+                # a new connection's first WAITING: it has waited since it was accepted (the handler
+                # threads start in any order, so resetting here made the oldest look younger)
+                return True
+            if phase == WAITING:
                 state.served += 1
             state.phase, state.since = phase, time.monotonic()
             return True
