@@ -50,6 +50,7 @@ from app.core import engine as engine_module  # noqa: E402
 from app.core.analysis import AnalyzedFace, ImageAnalysis  # noqa: E402
 from app.core.compressed_index import CompressedIndex  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
+from app.core.errors import ConflictException  # noqa: E402
 from app.core.similarity import scale_for  # noqa: E402
 from app.core.face_ops import AnalyzedImage, store_analyzed  # noqa: E402
 from app.core.ids import face_id  # noqa: E402
@@ -254,7 +255,10 @@ def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction
     for identity in chosen:
         g = block_first + (identity - identities[0]) + n_id * np.arange(FACES_PER_IDENTITY)
         t0 = time.perf_counter()
-        engine.create_user(CollectionId=COLLECTION, UserId=f"person-{identity}")
+        try:
+            engine.create_user(CollectionId=COLLECTION, UserId=f"person-{identity}")
+        except ConflictException:  # a reused workspace measured again at the size it holds: made before
+            continue
         t1 = time.perf_counter()
         r = engine.associate_faces(CollectionId=COLLECTION, UserId=f"person-{identity}", FaceIds=[face_id_of(x) for x in g])
         t2 = time.perf_counter()
@@ -262,7 +266,10 @@ def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction
             raise RuntimeError(f"AssociateFaces kept {len(r['AssociatedFaces'])} faces: {r['UnsuccessfulFaceAssociations'][:2]}")
         create_s.append(t1 - t0)
         assoc_s.append(t2 - t1)
-    emit(bench="add_users", faces=total_faces, users_added=len(chosen), faces_per_user=FACES_PER_IDENTITY,
+    if not create_s:
+        emit(bench="add_users", faces=total_faces, users_added=0, users_there_already=len(chosen))
+        return len(chosen)
+    emit(bench="add_users", faces=total_faces, users_added=len(create_s), users_there_already=len(chosen) - len(create_s), faces_per_user=FACES_PER_IDENTITY,
          seconds=round(sum(create_s) + sum(assoc_s), 3), create_user_p50_ms=ms(np.median(create_s)),
          associate_10_p50_ms=ms(np.median(assoc_s)), associate_10_p99_ms=ms(np.percentile(assoc_s, 99)))
     return len(chosen)
@@ -329,7 +336,8 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
          mean_matches=round(float(np.mean(user_matches)), 2))
 
 
-def measure_exactness(engine: Engine, faces: SyntheticFaces, n: int, queries: int, max_faces: int, rng) -> None:
+def measure_exactness(engine: Engine, faces: SyntheticFaces, n: int, queries: int, max_faces: int, rng,
+                      first_query: int = 0) -> None:
     """SearchFaces (default threshold) against an exhaustive search over the same descriptors.
 
     Every face has FACES_PER_IDENTITY - 1 same-person faces in the collection (planted matches).
@@ -340,7 +348,12 @@ def measure_exactness(engine: Engine, faces: SyntheticFaces, n: int, queries: in
     scale = scale_for(MODEL)
     threshold = 80.0
     bound = scale.max_distance(threshold)
-    chosen = rng.choice(n, size=min(queries, n), replace=False)
+    # a reused workspace: only faces this run stored are sure to be the bench's copies (a grown
+    # workspace's earlier steps may have drawn other blocks); their same-person faces are in their block
+    chosen = first_query + rng.choice(n - first_query, size=min(4 * queries, n - first_query), replace=False)
+    if first_query:  # and whose same-person faces this run stored too (a block may begin below first_query)
+        chosen = np.asarray([g for g in chosen if faces.faces_of(int(faces.identity[g])).min() >= first_query], np.int64)
+    chosen = chosen[:queries]
     qv = faces.vectors[chosen].astype(np.float32)
     near: list[list[int]] = [[] for _ in chosen]
     for lo in range(0, n, 25_000):  # float32 blocks: a margin well above their rounding, then float64
@@ -366,7 +379,7 @@ def measure_exactness(engine: Engine, faces: SyntheticFaces, n: int, queries: in
             agree += 1
         elif len(mismatches) < 3:
             mismatches.append({"face": int(g), "expected": len(expected), "got": len(got)})
-    emit(bench="exactness", faces=n, queries=len(chosen), agreeing=agree, agreement=round(agree / len(chosen), 5),
+    emit(bench="exactness", faces=n, queries=len(chosen), queries_from_face=first_query, agreeing=agree, agreement=round(agree / len(chosen), 5),
          target=0.999, mean_planted_matches=round(float(np.mean([len(x) for x in near])) - 1, 2),
          search_p50_ms=ms(np.median(engine_s)), tier=index_tier(engine), mismatches=mismatches)
 
@@ -387,8 +400,8 @@ def measure_external_write(engine: Engine, workspace: pathlib.Path, n: int, rng)
     engine.search_faces(CollectionId=COLLECTION, FaceId=query, MaxFaces=10)  # index current
     # a second Engine has its own index cache: to the first, its writes look like another process's
     with Engine(workspace, analyzer=BenchAnalyzer()) as other:
-        other.create_user(CollectionId=COLLECTION, UserId="external-writer")
-        other.associate_faces(CollectionId=COLLECTION, UserId="external-writer", FaceIds=[face_id_of(n - 1)])
+        other.create_user(CollectionId=COLLECTION, UserId=f"external-writer-{n}")  # one per run on a reused workspace
+        other.associate_faces(CollectionId=COLLECTION, UserId=f"external-writer-{n}", FaceIds=[face_id_of(n - 1)])
     t0 = time.perf_counter()
     engine.search_faces(CollectionId=COLLECTION, FaceId=query, MaxFaces=10)
     first = time.perf_counter() - t0
@@ -417,21 +430,22 @@ def measure_associate(engine: Engine, faces: SyntheticFaces, repeats: int) -> No
     for r in range(repeats):
         a_ids = [face_id_of(g) for g in faces.faces_of(people_a[r])]
         b_ids = [face_id_of(g) for g in faces.faces_of(people_b[r])]
-        for user in (f"assoc-empty-{r}", f"assoc-full-{r}"):
+        tag = f"{first}-{r}"  # the pool's first face: new users on a reused workspace
+        for user in (f"assoc-empty-{tag}", f"assoc-full-{tag}"):
             engine.create_user(CollectionId=COLLECTION, UserId=user)
         t0 = time.perf_counter()
-        ra = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-empty-{r}", FaceIds=a_ids)
+        ra = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-empty-{tag}", FaceIds=a_ids)
         empty_s.append(time.perf_counter() - t0)
         results_empty.add((len(ra["AssociatedFaces"]), len(ra["UnsuccessfulFaceAssociations"])))
-        pre = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-full-{r}", FaceIds=b_ids[:99])  # setup
+        pre = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-full-{tag}", FaceIds=b_ids[:99])  # setup
         if len(pre["AssociatedFaces"]) != 99:
             raise RuntimeError("setting up the 99-face user failed")
         t0 = time.perf_counter()
-        rb = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-full-{r}", FaceIds=b_ids[99:])
+        rb = engine.associate_faces(CollectionId=COLLECTION, UserId=f"assoc-full-{tag}", FaceIds=b_ids[99:])
         full_s.append(time.perf_counter() - t0)
         results_full.add((len(rb["AssociatedFaces"]), len(rb["UnsuccessfulFaceAssociations"])))
         t0 = time.perf_counter()
-        engine.disassociate_faces(CollectionId=COLLECTION, UserId=f"assoc-empty-{r}", FaceIds=a_ids)
+        engine.disassociate_faces(CollectionId=COLLECTION, UserId=f"assoc-empty-{tag}", FaceIds=a_ids)
         free_s.append(time.perf_counter() - t0)
     common = {"faces": faces.count, "face_ids": 100, "repeats": repeats, "target_p50_ms": 20}
     emit(bench="associate_faces", user_faces_before=0, **common, **percentiles(empty_s),
@@ -515,12 +529,17 @@ def main() -> None:
     parser.add_argument("--store-only", action="store_true",
                         help="measure only the storage path at each size (no users, searches, opens, AssociateFaces)")
     parser.add_argument("--skip-floor", action="store_true", help="searches: skip the bare mat-vec floor")
+    parser.add_argument("--index-in-memory", action="store_true",
+                        help="--store-only: load the search index before each size step (one SearchFaces), so storing keeps it up to date")
     parser.add_argument("--images-per-batch", type=int, default=IMAGES_PER_BATCH,
                         help="images per store_analyzed call (one transaction); 1 = one IndexFaces per photo")
     parser.add_argument("--profile", type=pathlib.Path, default=None,
                         help="cProfile the store_analyzed calls of the last size step into this pstats file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--exact-queries", type=int, default=1000, help="exactness queries per size (0: skip)")
+    parser.add_argument("--exact-from", type=int, default=None,
+                        help="exactness queries only about faces from this one on (default: a reused workspace's first "
+                             "face this run stores; set it when measuring again at the size a workspace holds)")
     parser.add_argument("--compressed-min-faces", type=int, default=None,
                         help="switch-over to the compressed tier (default: the engine's COMPRESSED_MIN_FACES)")
     parser.add_argument("--child-open", help=argparse.SUPPRESS)
@@ -576,7 +595,9 @@ def main() -> None:
 
                         profiler = cProfile.Profile()
                     progress(f"storing faces {before:,}..{n:,}")
-                    store_faces(engine, faces, before, n, index_loaded=before > 0, profiler=profiler)
+                    if args.index_in_memory and before > 0:  # as an open window's engine: every batch updates the index
+                        engine.search_faces(CollectionId=COLLECTION, FaceId=face_id_of(0), MaxFaces=1)
+                    store_faces(engine, faces, before, n, index_loaded=bool(engine._indexes), profiler=profiler)
                     if profiler is not None:
                         profiler.dump_stats(str(args.profile))
                 # sizes a reused workspace already held were measured by the run that built it
@@ -592,7 +613,8 @@ def main() -> None:
                 emit(bench="index_tier", faces=n, tier=index_tier(engine))
                 if args.exact_queries:
                     progress(f"exactness at {n:,} faces ({args.exact_queries} queries)")
-                    measure_exactness(engine, faces, n, args.exact_queries, args.max_faces, rng)
+                    first_query = args.exact_from if args.exact_from is not None else (existing if n > existing else 0)
+                    measure_exactness(engine, faces, n, args.exact_queries, args.max_faces, rng, first_query=first_query)
             if args.store_only:
                 engine.store.close()
                 db = sum(p.stat().st_size for p in workspace.iterdir() if p.is_file())
