@@ -162,6 +162,13 @@ def read_labels(folder: Path) -> list[tuple[str, str]]:
         return [(row["file"], row["person"]) for row in csv.DictReader(f)]
 
 
+def labelled_sets(names=DEFAULT_SETS, datasets: Path = DEFAULT_DATASETS):
+    """(name, folder, [(file, person)] or None where the set has no labels.csv), set by set."""
+    for name in names:
+        folder = datasets / name
+        yield name, folder, read_labels(folder) if (folder / "labels.csv").is_file() else None
+
+
 def emit(**fields) -> None:
     print(json.dumps(fields), flush=True)
 
@@ -288,9 +295,8 @@ def main() -> None:
     from app.vision.default_analyzer import create_default_analyzer
 
     folders = []
-    for name in args.sets.split(","):
-        folder = args.datasets / name
-        if (folder / "labels.csv").is_file():
+    for name, folder, labels in labelled_sets(args.sets.split(","), args.datasets):
+        if labels is not None:
             folders.append(folder)
         else:
             emit(bench="accuracy", dataset=name, skipped=f"no labels.csv under {folder}")

@@ -126,12 +126,10 @@ def main() -> None:
     analyzer = DlibYuNetAnalyzer()
     hog = dlib.get_frontal_face_detector()
     ways = variants(analyzer, bench_module)
-    for name in bench_module.DEFAULT_SETS:
-        folder = bench_module.DEFAULT_DATASETS / name
-        if not (folder / "labels.csv").is_file():
+    for name, folder, labels in bench_module.labelled_sets():
+        if labels is None:
             print(json.dumps({"dataset": name, "skipped": f"no labels.csv under {folder}"}))
             continue
-        labels = bench_module.read_labels(folder)
         descriptors: dict[str, list[np.ndarray | None]] = {way: [] for way in ways}
         for file, _ in labels:
             rgb = decode_image((folder / file).read_bytes()).rgb

@@ -56,12 +56,10 @@ def main() -> None:
         "ours_upsample_small": (lambda rgb: ours_largest(upsampled, rgb), bench.accept_ours),
         "dlib": (lambda rgb: dlib_largest(dlib_pipeline, rgb), bench.accept_dlib),
     }
-    for name in bench.DEFAULT_SETS:
-        folder = bench.DEFAULT_DATASETS / name
-        if not (folder / "labels.csv").is_file():
+    for name, folder, labels in bench.labelled_sets():
+        if labels is None:
             print(json.dumps({"dataset": name, "skipped": f"no labels.csv under {folder}"}))
             continue
-        labels = bench.read_labels(folder)
         people = [person for _, person in labels]
         photos = [decode_image((folder / file).read_bytes()).rgb for file, _ in labels]
         for shift, move in PERTURBATIONS.items():
