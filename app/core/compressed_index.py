@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import int8_scan
-from .index_file import DamagedIndexError, DiskSection, IndexFile, write_index_file
+from .index_file import MEMORY_CRC_BLOCK, DamagedIndexError, DiskSection, IndexFile, write_index_file
 from .vector_index import CollectionIndex, current_log_seq
 
 SEGMENT_ROWS = 1 << 18  # tail rows written out as one segment file (128 MiB of 128-d descriptors)
@@ -297,6 +297,7 @@ class CompressedIndex(CollectionIndex):
                 ("user_sums", sums.astype(np.float64)),
                 ("tail", self.vectors[: n - self.base]),
             ],
+            crc_block=MEMORY_CRC_BLOCK,  # read whole on open; the segment files keep 4 KiB blocks
         )
         self._remove_unused_segments()
 

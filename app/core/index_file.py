@@ -1,15 +1,18 @@
-"""The search index's files: raw arrays behind a header, every 4 KiB block checksummed.
+"""The search index's files: raw arrays behind a header, every block checksummed.
 
 Layout: MAGIC, an 8-byte little-endian header length, the JSON header, the CRC-32 of that header
 (4 bytes, little-endian); then the sections, each starting on a 4 KiB boundary and zero-padded to
-one; then the CRC table, one CRC-32 per 4 KiB block of the sections, whose own CRC-32 is in the
-header. A damaged byte anywhere is therefore noticed by whoever reads it:
+one; then the CRC table, one CRC-32 per checksum block of each section in file order (a section's
+last block counted as if zero-padded to the block size), whose own CRC-32 is in the header. The
+checksum block is the header's `crc_block` (4 KiB where absent, as in files written before it). A
+damaged byte anywhere is therefore noticed by whoever reads it:
 
-- sections read into memory are verified block by block as they are read (CRC-32 runs at several
-  GB/s, about 0.15 s for the 512 MB of a million 128-d descriptors);
-- sections that stay on disk are read a row at a time by the searches that need them, and each
-  4 KiB block is verified as it is read (`DiskSection.rows`), so opening a 20-million-face index
-  does not read its 10 GB of descriptors.
+- files read whole into memory (`MEMORY_CRC_BLOCK`, 1 MiB blocks) are verified as they are read,
+  by several threads at once: zlib releases the GIL for blocks that large, so reading and checking
+  the 1.5 GB of a 1e7-face index run on every core instead of one;
+- sections that stay on disk (4 KiB blocks) are read a row at a time by the searches that need
+  them, and each block is verified as it is read (`DiskSection.rows`), so opening a
+  20-million-face index does not read its 10 GB of descriptors.
 
 Any mismatch makes the file unusable (`DamagedIndexError`, or None from `IndexFile.open`); the
 caller rebuilds the index from the database, which the file only caches.
@@ -20,17 +23,19 @@ from __future__ import annotations
 import io
 import json
 import os
-import queue
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 MAGIC = b"REKURATOR-INDEX\n"
 BLOCK = 4096
-READ_CHUNK = 32 << 20  # sections larger than this are read on a second thread while checked (a multiple of BLOCK)
-_ZEROS = bytes(BLOCK)
+MEMORY_CRC_BLOCK = 1 << 20  # for files read whole: zlib.crc32 releases the GIL only above 5 KiB
+READ_CHUNK = 32 << 20  # sections larger than this are read and checked by several threads, a chunk each
+_MAX_CRC_BLOCK = 64 << 20
+READ_THREADS = 4  # at most; fewer on machines with fewer cores (but at least two: one can wait on the disk)
 
 
 class DamagedIndexError(Exception):
@@ -41,18 +46,22 @@ def _pad(nbytes: int) -> int:
     return -nbytes % BLOCK
 
 
-def block_crcs(view: memoryview) -> np.ndarray:
-    """CRC-32 of each 4 KiB block of `view` (bytes), the last one as if zero-padded to 4 KiB."""
+def _blocks(nbytes: int, block: int) -> int:
+    return (nbytes + block - 1) // block
+
+
+def block_crcs(view: memoryview, block: int = BLOCK) -> np.ndarray:
+    """CRC-32 of each `block`-byte block of `view` (bytes), the last one as if zero-padded."""
     n = len(view)
-    out = np.empty((n + BLOCK - 1) // BLOCK, dtype=np.uint32)
     crc32 = zlib.crc32
-    for i, start in enumerate(range(0, n, BLOCK)):
-        chunk = view[start : start + BLOCK]
-        crc = crc32(chunk)
-        if len(chunk) < BLOCK:
-            crc = crc32(_ZEROS[: BLOCK - len(chunk)], crc)
-        out[i] = crc
-    return out
+    crcs = [crc32(view[start : start + block]) for start in range(0, n, block)]
+    if n % block:
+        crcs[-1] = crc32(bytes(block - n % block), crcs[-1])
+    return np.asarray(crcs, dtype=np.uint32)
+
+
+def _valid_crc_block(block: object) -> bool:
+    return isinstance(block, int) and BLOCK <= block <= _MAX_CRC_BLOCK and block & (block - 1) == 0
 
 
 def _bytes_of(array: np.ndarray) -> memoryview:
@@ -61,8 +70,16 @@ def _bytes_of(array: np.ndarray) -> memoryview:
     return array.reshape(-1).view(np.uint8).data
 
 
-def write_index_file(path: Path, header: dict, sections: list[tuple[str, np.ndarray]]) -> None:
-    """Write header and sections atomically (temp file, fsync, rename) with their CRC table."""
+def write_index_file(
+    path: Path, header: dict, sections: list[tuple[str, np.ndarray]], crc_block: int = BLOCK
+) -> None:
+    """Write header and sections atomically (temp file, fsync, rename) with their CRC table.
+
+    `crc_block`: BLOCK for files whose sections are read row by row (`IndexFile.on_disk`),
+    MEMORY_CRC_BLOCK for files read whole.
+    """
+    if not _valid_crc_block(crc_block):
+        raise ValueError(f"crc_block must be a power of two from {BLOCK} to {_MAX_CRC_BLOCK}: {crc_block}")
     layout, offset = {}, 0
     for name, array in sections:
         nbytes = array.nbytes
@@ -73,9 +90,15 @@ def write_index_file(path: Path, header: dict, sections: list[tuple[str, np.ndar
             "shape": list(array.shape),
         }
         offset += nbytes + _pad(nbytes)
-    crcs = np.concatenate([block_crcs(_bytes_of(a)) for _n, a in sections] or [np.zeros(0, np.uint32)])
-    crc_table = crcs.astype("<u4").tobytes()
-    full = {**header, "sections": layout, "data_bytes": offset, "crc_table_crc": zlib.crc32(crc_table)}
+    crcs = [block_crcs(_bytes_of(a), crc_block) for _n, a in sections]
+    crc_table = np.concatenate(crcs or [np.zeros(0, np.uint32)]).astype("<u4").tobytes()
+    full = {
+        **header,
+        "sections": layout,
+        "data_bytes": offset,
+        "crc_table_crc": zlib.crc32(crc_table),
+        "crc_block": crc_block,  # files written before it lack it: 4 KiB
+    }
     head = json.dumps(full, sort_keys=True).encode()
     prefix = MAGIC + len(head).to_bytes(8, "little") + head + zlib.crc32(head).to_bytes(4, "little")
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
@@ -97,12 +120,14 @@ def write_index_file(path: Path, header: dict, sections: list[tuple[str, np.ndar
 class IndexFile:
     """An index file opened for reading, its header and CRC table verified."""
 
-    def __init__(self, path: Path, fh, header: dict, data_start: int, crcs: np.ndarray):
+    def __init__(self, path: Path, fh, header: dict, data_start: int, crcs: np.ndarray, crc_first: dict):
         self.path = path
         self._fh = fh
         self.header = header
+        self.crc_block = int(header.get("crc_block", BLOCK))
         self._data_start = data_start
         self._crcs = crcs
+        self._crc_first = crc_first  # section name -> index of its first CRC in the table
 
     @classmethod
     def open(cls, path: Path) -> IndexFile | None:
@@ -124,17 +149,18 @@ class IndexFile:
             prefix = len(MAGIC) + 8 + length + 4
             data_start = prefix + _pad(prefix)
             data_bytes = int(header["data_bytes"])
-            if data_bytes % BLOCK:
+            crc_block = header.get("crc_block", BLOCK)
+            if data_bytes % BLOCK or not _valid_crc_block(crc_block):
                 raise DamagedIndexError("data length")
+            crc_first, count = {}, 0
+            for name, sec in sorted(header["sections"].items(), key=lambda item: item[1]["offset"]):
+                crc_first[name] = count
+                count += _blocks(int(sec["nbytes"]), crc_block)
             fh.seek(data_start + data_bytes)
-            table = fh.read(data_bytes // BLOCK * 4)
-            if (
-                len(table) != data_bytes // BLOCK * 4
-                or zlib.crc32(table) != header["crc_table_crc"]
-                or fh.read(1)
-            ):
+            table = fh.read(count * 4)
+            if len(table) != count * 4 or zlib.crc32(table) != header["crc_table_crc"] or fh.read(1):
                 raise DamagedIndexError("checksum table")
-            return cls(path, fh, header, data_start, np.frombuffer(table, dtype="<u4"))
+            return cls(path, fh, header, data_start, np.frombuffer(table, dtype="<u4"), crc_first)
         except (OSError, ValueError, KeyError, TypeError, DamagedIndexError):
             fh.close()
             return None
@@ -159,55 +185,50 @@ class IndexFile:
         view = _bytes_of(array)
         if len(view) != sec["nbytes"]:
             raise DamagedIndexError(f"section {name}: size")
-        first = sec["offset"] // BLOCK
-        expected = self._crcs[first : first + (len(view) + BLOCK - 1) // BLOCK]
+        first, block = self._crc_first[name], self.crc_block
+        expected = self._crcs[first : first + _blocks(len(view), block)]
         if len(view) <= READ_CHUNK or not hasattr(os, "preadv"):
             self._fh.seek(self._data_start + sec["offset"])
             if self._fh.readinto(view) != len(view):
                 raise DamagedIndexError(f"section {name}: truncated")
-            if not np.array_equal(block_crcs(view), expected):
+            if not np.array_equal(block_crcs(view, block), expected):
                 raise DamagedIndexError(f"section {name}: checksum mismatch")
             return
         self._read_checking(name, self._data_start + sec["offset"], view, expected)
 
     def _read_checking(self, name: str, offset: int, view: memoryview, expected: np.ndarray) -> None:
-        """Read a large section in chunks on a second thread while this one checks the chunks read.
+        """Read a large section in chunks on several threads, each checking the chunk it read.
 
-        Reading releases the GIL and the CRC loop holds it, so the two overlap: opening a 1e7-face
-        index costs about the larger of the two instead of their sum.
+        Positioned reads and, for 1 MiB checksum blocks, the CRCs release the GIL, so the work
+        spreads over the cores (and the disk serves more than one read at a time). Every thread has
+        finished before this returns, so nothing writes into the caller's array afterwards.
         """
-        chunks = [(lo, min(len(view), lo + READ_CHUNK)) for lo in range(0, len(view), READ_CHUNK)]
-        done: queue.Queue[int | BaseException] = queue.Queue()
+        block = self.crc_block
+        step = max(READ_CHUNK // block, 1) * block
+        chunks = [(lo, min(len(view), lo + step)) for lo in range(0, len(view), step)]
         stop = threading.Event()
         fd = self._fh.fileno()
 
-        def reader() -> None:
-            try:
-                for lo, hi in chunks:
-                    at = lo
-                    while at < hi and not stop.is_set():
-                        got = os.preadv(fd, [view[at:hi]], offset + at)
-                        if got <= 0:
-                            raise DamagedIndexError(f"section {name}: truncated")
-                        at += got
-                    if stop.is_set():
-                        return
-                    done.put(hi)
-            except BaseException as exc:  # handed to the checking thread, which raises it
-                done.put(exc)
+        def read_and_check(lo: int, hi: int) -> None:
+            at = lo
+            while at < hi:
+                if stop.is_set():
+                    return
+                got = os.preadv(fd, [view[at:hi]], offset + at)
+                if got <= 0:
+                    raise DamagedIndexError(f"section {name}: truncated")
+                at += got
+            if not np.array_equal(block_crcs(view[lo:hi], block), expected[lo // block : _blocks(hi, block)]):
+                raise DamagedIndexError(f"section {name}: checksum mismatch")
 
-        thread = threading.Thread(target=reader, name="index-file-reader", daemon=True)
-        thread.start()
-        try:
-            for lo, hi in chunks:
-                got = done.get()
-                if isinstance(got, BaseException):
-                    raise got  # DamagedIndexError (truncated) or the OSError of the read, as readinto raises it
-                if not np.array_equal(block_crcs(view[lo:hi]), expected[lo // BLOCK : (hi + BLOCK - 1) // BLOCK]):
-                    raise DamagedIndexError(f"section {name}: checksum mismatch")
-        finally:
-            stop.set()
-            thread.join()  # nothing writes into the caller's array after this returns
+        threads = min(len(chunks), READ_THREADS, max(2, os.cpu_count() or 1))
+        with ThreadPoolExecutor(threads, thread_name_prefix="index-file-reader") as pool:
+            futures = [pool.submit(read_and_check, lo, hi) for lo, hi in chunks]
+            try:
+                for future in futures:
+                    future.result()  # DamagedIndexError, or the OSError of the read as readinto raises it
+            finally:
+                stop.set()  # the first failure ends the others early; leaving the block waits for them
 
     def read(self, name: str) -> np.ndarray:
         sec = self.section(name)
@@ -217,13 +238,12 @@ class IndexFile:
 
     def on_disk(self, name: str) -> DiskSection:
         """A 2-d section left on disk; rows are read on demand, their blocks checked as they are read."""
+        if self.crc_block != BLOCK:
+            raise ValueError(f"{self.path.name}: sections read row by row need {BLOCK}-byte checksum blocks")
         sec = self.section(name)
-        first = sec["offset"] // BLOCK
+        first = self._crc_first[name]
         return DiskSection(
-            self.path,
-            self._data_start + sec["offset"],
-            sec,
-            self._crcs[first : first + (sec["nbytes"] + BLOCK - 1) // BLOCK],
+            self.path, self._data_start + sec["offset"], sec, self._crcs[first : first + _blocks(sec["nbytes"], BLOCK)]
         )
 
 

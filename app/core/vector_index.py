@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .index_file import DamagedIndexError, IndexFile, write_index_file
+from .index_file import MEMORY_CRC_BLOCK, DamagedIndexError, IndexFile, write_index_file
 from .similarity import mean_distance_factor
 
 _GROWTH = 1.5
@@ -139,14 +139,15 @@ class CollectionIndex:
     # -- the sidecar file: the index saved next to the database, so opening is a file read --
     # An index_file with the arrays as sections (rowids int64, owners int64, sqnorms float32,
     # vectors float32), read straight into the index's own preallocated arrays so that a load
-    # never holds two copies of the matrix, each 4 KiB block checked against its CRC-32.
+    # never holds two copies of the matrix, each 1 MiB block checked against its CRC-32.
     def save(self, path: Path, collection_pk: int) -> None:
         """Write the index atomically (temp file + rename); it is a cache the database outranks."""
         n = self.n
         header = {"format": _SIDECAR_FORMAT, "collection_pk": collection_pk, "generation": self.generation,
                   "log_seq": self.log_seq, "n": n, "dim": self.dim, "tombstones": self.tombstones}
         write_index_file(path, header, [("rowids", self.rowids[:n]), ("owners", self.owners[:n]),
-                                        ("sqnorms", self.sqnorms[:n]), ("vectors", self.vectors[:n])])
+                                        ("sqnorms", self.sqnorms[:n]), ("vectors", self.vectors[:n])],
+                         crc_block=MEMORY_CRC_BLOCK)
 
     @classmethod
     def load_file(cls, path: Path, collection_pk: int, dim: int) -> CollectionIndex | None:

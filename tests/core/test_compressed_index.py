@@ -7,7 +7,7 @@ from app.core import compressed_index, int8_scan
 from app.core import engine as engine_module
 from app.core.compressed_index import CompressedIndex
 from app.core.engine import Engine
-from app.core.index_file import BLOCK, IndexFile
+from app.core.index_file import BLOCK, MEMORY_CRC_BLOCK, IndexFile
 from app.core.vector_index import CollectionIndex
 
 from .fakes import analyzed_face, face_of, identity_centres
@@ -80,7 +80,14 @@ def test_compressed_sidecar_reopens_and_catches_up(tmp_path, analyzer, rng, smal
         eng.create_collection(CollectionId="c")
         ids = populate(eng, analyzer, rng)
         eng.search_faces(CollectionId="c", FaceId=ids[0])
-    assert list((ws / "index").glob("collection-1-*.seg"))
+    segments = list((ws / "index").glob("collection-1-*.seg"))
+    assert segments
+    # the file read whole on open checks 1 MiB blocks (on several threads); segments, read row by row, 4 KiB
+    with IndexFile.open(ws / "index" / "collection-1.index") as main:
+        assert main.crc_block == MEMORY_CRC_BLOCK
+    for segment in segments:
+        with IndexFile.open(segment) as seg:
+            assert seg.crc_block == BLOCK
     loads = []
     original = CompressedIndex.build.__func__
     monkeypatch.setattr(

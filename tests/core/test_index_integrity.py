@@ -7,7 +7,7 @@ import pytest
 
 from app.core import engine as engine_module
 from app.core.engine import Engine
-from app.core.index_file import BLOCK, DamagedIndexError, IndexFile, write_index_file
+from app.core.index_file import BLOCK, MEMORY_CRC_BLOCK, DamagedIndexError, IndexFile, write_index_file
 from app.core.schema import FACE_CHANGES_KEPT, MIGRATIONS, SCHEMA_VERSION
 from app.core.store import Store, _statements
 from app.core.vector_index import CollectionIndex
@@ -288,20 +288,23 @@ def test_storage_path_finds_inserted_faces_by_primary_key(engine, analyzer, rng)
     assert not [s for s in statements if "face_id IN" in s]
 
 
+@pytest.mark.parametrize("crc_block", [BLOCK, 4 * BLOCK, MEMORY_CRC_BLOCK])
 @pytest.mark.parametrize("chunk", [BLOCK, 3 * BLOCK, 64 * BLOCK])
-def test_large_sections_read_on_a_second_thread_are_checked_chunk_by_chunk(tmp_path, monkeypatch, chunk):
-    """Sections above READ_CHUNK are read by a reader thread while the caller checks them: same
-    bytes, every damaged block noticed wherever it lies, and no reader left running afterwards."""
+def test_large_sections_read_by_several_threads_are_checked_chunk_by_chunk(tmp_path, monkeypatch, chunk, crc_block):
+    """Sections above READ_CHUNK are read and checked a chunk per thread: same bytes, every damaged
+    block noticed wherever it lies, and no reader left running afterwards."""
     import threading
 
     from app.core import index_file
 
     monkeypatch.setattr(index_file, "READ_CHUNK", chunk)
     path = tmp_path / "f.index"
-    codes = np.random.default_rng(1).integers(-128, 128, (1001, 128), dtype=np.int8)  # a partial last block
-    radii = np.random.default_rng(2).random(1001).astype(np.float32)
-    write_index_file(path, {}, [("codes", codes), ("radii", radii)])
+    rows = 1001 if crc_block < MEMORY_CRC_BLOCK else 20001  # a partial last block, and several chunks
+    codes = np.random.default_rng(1).integers(-128, 128, (rows, 128), dtype=np.int8)
+    radii = np.random.default_rng(2).random(rows).astype(np.float32)
+    write_index_file(path, {}, [("codes", codes), ("radii", radii)], crc_block=crc_block)
     with IndexFile.open(path) as f:
+        assert f.crc_block == crc_block
         assert np.array_equal(f.read("codes"), codes) and np.array_equal(f.read("radii"), radii)
         start = f._data_start
     good = path.read_bytes()
@@ -311,7 +314,88 @@ def test_large_sections_read_on_a_second_thread_are_checked_chunk_by_chunk(tmp_p
         path.write_bytes(bytes(data))
         with IndexFile.open(path) as f, pytest.raises(DamagedIndexError, match="codes: checksum"):
             f.read("codes")
-    assert not [t for t in threading.enumerate() if t.name == "index-file-reader"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("index-file-reader")]
+
+
+def test_large_checksum_blocks_cover_every_section_and_the_table(tmp_path):
+    """Files read whole use 1 MiB checksum blocks: empty sections, partial last blocks and sections
+    smaller than a block all check out, and damage in any section or the CRC table is noticed."""
+    path = tmp_path / "f.index"
+    rng = np.random.default_rng(3)
+    sections = [
+        ("big", rng.standard_normal((5000, 128)).astype(np.float32)),  # 2.4 blocks
+        ("empty", np.zeros((0, 128), np.float32)),
+        ("small", np.arange(7, dtype=np.int64)),
+    ]
+    write_index_file(path, {"x": 1}, sections, crc_block=MEMORY_CRC_BLOCK)
+    with IndexFile.open(path) as f:
+        assert f.header["crc_block"] == MEMORY_CRC_BLOCK and f.header["x"] == 1
+        for name, array in sections:
+            assert np.array_equal(f.read(name), array)
+        start, header = f._data_start, f.header
+    good = path.read_bytes()
+    for name in ("big", "small"):
+        sec = header["sections"][name]
+        data = bytearray(good)
+        data[start + sec["offset"] + sec["nbytes"] - 1] ^= 0x80
+        path.write_bytes(bytes(data))
+        with IndexFile.open(path) as f, pytest.raises(DamagedIndexError, match=f"{name}: checksum"):
+            f.read(name)
+    data = bytearray(good)
+    data[start + header["data_bytes"] + 5] ^= 0x01  # the CRC table itself
+    path.write_bytes(bytes(data))
+    assert IndexFile.open(path) is None
+
+
+def test_a_file_without_crc_block_in_its_header_reads_as_4_kib_blocks(tmp_path):
+    """Files written before the header named its checksum block size are read as they were written."""
+    path = tmp_path / "f.index"
+    vectors = np.random.default_rng(4).standard_normal((300, 128)).astype(np.float32)
+    write_index_file(path, {}, [("a", np.arange(3, dtype=np.int64)), ("vectors", vectors)])
+    rewrite_header(path, lambda header: header.pop("crc_block"))
+    with IndexFile.open(path) as f:
+        assert "crc_block" not in f.header and f.crc_block == BLOCK
+        assert np.array_equal(f.read("vectors"), vectors)
+        disk = f.on_disk("vectors")
+    assert np.array_equal(disk.rows(np.array([299, 0])), vectors[[299, 0]])
+    disk.close()
+
+
+@pytest.mark.parametrize("bad", [3, 2048, 3 * BLOCK, 1 << 40, "4096", None])
+def test_a_header_naming_an_impossible_checksum_block_is_refused(tmp_path, bad):
+    path = tmp_path / "f.index"
+    write_index_file(path, {}, [("a", np.arange(5000, dtype=np.int64))])
+    rewrite_header(path, lambda header: header.update(crc_block=bad))
+    assert IndexFile.open(path) is None
+
+
+def test_bad_checksum_block_sizes_and_row_reads_of_large_blocks_are_refused(tmp_path):
+    path = tmp_path / "f.index"
+    with pytest.raises(ValueError, match="crc_block"):
+        write_index_file(path, {}, [("a", np.arange(5, dtype=np.int64))], crc_block=3 * BLOCK)
+    assert not path.exists()
+    write_index_file(path, {}, [("v", np.zeros((10, 4), np.float32))], crc_block=MEMORY_CRC_BLOCK)
+    with IndexFile.open(path) as f, pytest.raises(ValueError, match="row by row"):
+        f.on_disk("v")
+
+
+def rewrite_header(path, change) -> None:
+    """Rewrite an index file's JSON header (with a valid header CRC) after `change(header)`."""
+    import json
+    import zlib
+
+    from app.core.index_file import MAGIC
+
+    data = path.read_bytes()
+    length = int.from_bytes(data[len(MAGIC) : len(MAGIC) + 8], "little")
+    header = json.loads(data[len(MAGIC) + 8 : len(MAGIC) + 8 + length])
+    change(header)
+    head = json.dumps(header, sort_keys=True).encode()
+    prefix = MAGIC + len(head).to_bytes(8, "little") + head + zlib.crc32(head).to_bytes(4, "little")
+    old_prefix = len(MAGIC) + 8 + length + 4
+    data_start = old_prefix + (-old_prefix % BLOCK)
+    assert len(prefix) <= data_start, "the new header must fit where the old one was"
+    path.write_bytes(prefix + bytes(data_start - len(prefix)) + data[data_start:])
 
 
 def test_a_read_error_on_the_reader_thread_reaches_the_caller(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ import pytest
 
 from app.core import engine as engine_module
 from app.core.engine import Engine
+from app.core.index_file import MEMORY_CRC_BLOCK, IndexFile
 from app.core.vector_index import CollectionIndex
 
 from .fakes import analyzed_face, face_of, identity_centres
@@ -45,7 +46,9 @@ def test_reopen_reads_the_sidecar_not_the_database(tmp_path, analyzer, rng, load
         ids = fill(eng, analyzer, rng, "a")
         expected = matches(eng, ids[0])
     assert len(loads_from_db) == 1
-    assert list((ws / "index").glob("collection-*.index"))
+    [sidecar] = (ws / "index").glob("collection-*.index")
+    with IndexFile.open(sidecar) as f:
+        assert f.crc_block == MEMORY_CRC_BLOCK  # read whole: 1 MiB checksum blocks, checked on several threads
     with Engine(ws, analyzer=analyzer) as eng:
         assert matches(eng, ids[0]) == expected
     assert len(loads_from_db) == 1  # the second open never read descriptors from SQLite
