@@ -35,7 +35,7 @@ BLOCK = 4096
 MEMORY_CRC_BLOCK = 1 << 20  # for files read whole: zlib.crc32 releases the GIL only above 5 KiB
 READ_CHUNK = 32 << 20  # sections larger than this are read and checked by several threads, a chunk each
 _MAX_CRC_BLOCK = 64 << 20
-READ_THREADS = 4  # at most; fewer on machines with fewer cores (but at least two: one can wait on the disk)
+READ_THREADS = 4  # also on 2 cores: a cold read gains from more reads in flight (bench_index_file_read.py)
 
 
 class DamagedIndexError(Exception):
@@ -221,7 +221,7 @@ class IndexFile:
             if not np.array_equal(block_crcs(view[lo:hi], block), expected[lo // block : _blocks(hi, block)]):
                 raise DamagedIndexError(f"section {name}: checksum mismatch")
 
-        threads = min(len(chunks), READ_THREADS, max(2, os.cpu_count() or 1))
+        threads = min(len(chunks), READ_THREADS)
         with ThreadPoolExecutor(threads, thread_name_prefix="index-file-reader") as pool:
             futures = [pool.submit(read_and_check, lo, hi) for lo, hi in chunks]
             try:
