@@ -186,7 +186,7 @@ def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_fac
     """
     assert first_face % FACES_PER_IMAGE == 0 and last_face % FACES_PER_IMAGE == 0
     first_image, last_image = first_face // FACES_PER_IMAGE, last_face // FACES_PER_IMAGE
-    batch_s = []
+    batch_s, batch_faces = [], []
     cpu0 = time.process_time()
     db0, io0 = database_bytes(engine), written_bytes()
     wall0 = time.perf_counter()
@@ -197,13 +197,14 @@ def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_fac
         t0 = time.perf_counter()
         responses = store_analyzed(engine, COLLECTION, items)
         batch_s.append(time.perf_counter() - t0)
+        batch_faces.append(len(items) * FACES_PER_IMAGE)
         if profiler is not None:
             profiler.disable()
         stored = sum(len(r["FaceRecords"]) for r in responses)
         if stored != len(items) * FACES_PER_IMAGE:
             raise RuntimeError(f"store_analyzed kept {stored} of {len(items) * FACES_PER_IMAGE} faces")
         done = (lo + len(items)) * FACES_PER_IMAGE
-        if done % 100_000 == 0:
+        if done // 100_000 != (done - len(items) * FACES_PER_IMAGE) // 100_000:  # crossed a multiple of 100,000
             progress(f"  stored {done:,} faces ({(done - first_face) / sum(batch_s):,.0f} faces/s so far)")
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0  # includes synthesising the batches (small)
@@ -214,8 +215,8 @@ def store_faces(engine: Engine, faces: SyntheticFaces, first_face: int, last_fac
     emit(bench="store_analyzed", purpose=purpose, faces_before=first_face, faces_after=last_face, faces=n,
          images_per_batch=IMAGES_PER_BATCH, faces_per_image=FACES_PER_IMAGE, index_in_memory=index_loaded,
          seconds=round(total, 3), faces_per_s=round(n / total), first_batch_ms=ms(batch_s[0]),
-         first_tenth_faces_per_s=round(tenth * len(items) * FACES_PER_IMAGE / sum(batch_s[:tenth])),
-         last_tenth_faces_per_s=round(tenth * len(items) * FACES_PER_IMAGE / sum(batch_s[-tenth:])),
+         first_tenth_faces_per_s=round(sum(batch_faces[:tenth]) / sum(batch_s[:tenth])),
+         last_tenth_faces_per_s=round(sum(batch_faces[-tenth:]) / sum(batch_s[-tenth:])),
          cpu_us_per_face=round(cpu / n * 1e6, 1), database_growth_bytes_per_face=round(growth / n),
          written_bytes_per_face=round(written / n),
          batch_p50_ms=ms(np.median(batch_s)),
@@ -243,14 +244,21 @@ def stored_faces(engine: Engine) -> int:
         return 0 if row is None else conn.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?", row).fetchone()[0]
 
 
-def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction: float, total_faces: int) -> int:
-    """One user per identity for the first `fraction` of `identities`, holding all its faces."""
-    chosen = list(identities)[: int(round(len(identities) * fraction))]
-    if not chosen:
-        return 0
+def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction: float, total_faces: int,
+              first_stored: int = 0) -> list[int]:
+    """One user per identity for the first `fraction` of `identities`, holding all its faces; their identities.
+
+    `first_stored`: on a reused workspace, the first face this run's step stored; only people whose
+    faces all lie at or above it qualify (below it an earlier run may have stored other draws, or
+    given those FaceIds to its AssociateFaces users).
+    """
     # identity-minor layout: identity i's faces sit at i_local + c * I within its block
     block_first = int(np.flatnonzero(faces.identity[: faces.count] == identities[0])[0])
     n_id = len(identities)
+    eligible = [i for i in identities if block_first + (i - identities[0]) >= first_stored]
+    chosen = eligible[: int(round(len(identities) * fraction))]
+    if not chosen:
+        return []
     create_s, assoc_s = [], []
     for identity in chosen:
         g = block_first + (identity - identities[0]) + n_id * np.arange(FACES_PER_IDENTITY)
@@ -268,11 +276,11 @@ def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction
         assoc_s.append(t2 - t1)
     if not create_s:
         emit(bench="add_users", faces=total_faces, users_added=0, users_there_already=len(chosen))
-        return len(chosen)
+        return chosen
     emit(bench="add_users", faces=total_faces, users_added=len(create_s), users_there_already=len(chosen) - len(create_s), faces_per_user=FACES_PER_IDENTITY,
          seconds=round(sum(create_s) + sum(assoc_s), 3), create_user_p50_ms=ms(np.median(create_s)),
          associate_10_p50_ms=ms(np.median(assoc_s)), associate_10_p99_ms=ms(np.percentile(assoc_s, 99)))
-    return len(chosen)
+    return chosen
 
 
 def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, user_identities: np.ndarray,
@@ -604,16 +612,16 @@ def main() -> None:
                 if args.store_only or n < existing or (n == existing and n != sizes[-1]):
                     continue
                 progress(f"adding users at {n:,} faces")
-                added = add_users(engine, faces, people, args.user_fraction, n)
-                users += added
-                user_identities.extend(list(people)[:added])
+                first_query = args.exact_from if args.exact_from is not None else (existing if n > existing else 0)
+                added = add_users(engine, faces, people, args.user_fraction, n, first_stored=first_query)
+                users += len(added)
+                user_identities.extend(added)
                 progress(f"searching at {n:,} faces ({users:,} users)")
                 measure_searches(engine, faces, n, users, np.asarray(user_identities, np.int64), repeats, args.max_faces, rng,
                                  skip_floor=args.skip_floor)
                 emit(bench="index_tier", faces=n, tier=index_tier(engine))
                 if args.exact_queries:
                     progress(f"exactness at {n:,} faces ({args.exact_queries} queries)")
-                    first_query = args.exact_from if args.exact_from is not None else (existing if n > existing else 0)
                     measure_exactness(engine, faces, n, args.exact_queries, args.max_faces, rng, first_query=first_query)
             if args.store_only:
                 engine.store.close()
