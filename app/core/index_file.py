@@ -150,8 +150,10 @@ class IndexFile:
             data_start = prefix + _pad(prefix)
             data_bytes = int(header["data_bytes"])
             crc_block = header.get("crc_block", BLOCK)
-            if data_bytes % BLOCK or not _valid_crc_block(crc_block):
+            if data_bytes % BLOCK:
                 raise DamagedIndexError("data length")
+            if not _valid_crc_block(crc_block):
+                raise DamagedIndexError("checksum block size")
             crc_first, count = {}, 0
             for name, sec in sorted(header["sections"].items(), key=lambda item: item[1]["offset"]):
                 crc_first[name] = count

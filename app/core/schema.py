@@ -242,6 +242,29 @@ def _v6_face_keys(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (face_keys.META_KEY, face_keys.KEYS))
 
 
+# v7: each collection's face count, kept by triggers on every write path, so that opening a large
+# collection checks its index file against the database without counting the faces (a cold COUNT(*)
+# over 1e7 faces reads ~0.8 s of index pages from disk, competing with the index file's own reads).
+_V7_FACE_COUNTS = """
+ALTER TABLE collections ADD COLUMN face_count INTEGER NOT NULL DEFAULT 0;
+UPDATE collections SET face_count = (SELECT COUNT(*) FROM faces WHERE faces.collection_pk = collections.pk);
+CREATE TRIGGER faces_counted_in AFTER INSERT ON faces
+BEGIN
+    UPDATE collections SET face_count = face_count + 1 WHERE pk = new.collection_pk;
+END;
+CREATE TRIGGER faces_counted_out AFTER DELETE ON faces
+BEGIN
+    UPDATE collections SET face_count = face_count - 1 WHERE pk = old.collection_pk;
+END;
+CREATE TRIGGER faces_counted_moved AFTER UPDATE OF collection_pk ON faces
+WHEN old.collection_pk IS NOT new.collection_pk
+BEGIN
+    UPDATE collections SET face_count = face_count - 1 WHERE pk = old.collection_pk;
+    UPDATE collections SET face_count = face_count + 1 WHERE pk = new.collection_pk;
+END;
+"""
+
+
 def script_statements(script: str) -> list[str]:
     """The SQL statements of a migration script (a trigger's body holds semicolons of its own)."""
     statements, pending = [], ""
@@ -267,5 +290,5 @@ def run_migration(conn: sqlite3.Connection, step: int) -> None:
 
 
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
-    _V1, _V2, _V3, _V4, _V5_PEOPLE_AND_GROUPS, _v6_face_keys]
+    _V1, _V2, _V3, _V4, _V5_PEOPLE_AND_GROUPS, _v6_face_keys, _V7_FACE_COUNTS]
 SCHEMA_VERSION = len(MIGRATIONS)

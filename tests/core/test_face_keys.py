@@ -181,7 +181,7 @@ def test_a_schema_5_workspace_is_upgraded_with_everything_kept(tmp_path, rng):
     analyzer = RegisteredAnalyzer()
     with Engine(ws, analyzer=analyzer) as eng:
         conn = eng.store.connection()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
         assert not face_keys.uses_keys(conn)  # its faces keep the UNIQUE index that finds them
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         faces = eng.list_faces(CollectionId="family")["Faces"]
@@ -191,6 +191,8 @@ def test_a_schema_5_workspace_is_upgraded_with_everything_kept(tmp_path, rng):
         assert people["ann"]["DisplayName"] == "Ann Example" and people["ann"]["CoverFaceId"] in ANN_FACES
         assert people["bob"]["FaceCount"] == 0
         assert len(eng.list_faces(CollectionId="other")["Faces"]) == 1
+        # schema 7 counted each collection's faces when it came in; the triggers keep the counts from then on
+        assert [eng.describe_collection(CollectionId=c)["FaceCount"] for c in ("family", "other")] == [11, 1]
         some = sorted(ANN_FACES)[0]
         assert eng.search_faces(CollectionId="family", FaceId=some)["SearchedFaceId"] == some
         assert eng.delete_faces(CollectionId="family", FaceIds=[DELETED])["UnsuccessfulFaceDeletions"]
@@ -227,7 +229,7 @@ def test_an_empty_schema_5_workspace_gets_keys_and_never_reuses_a_pk(tmp_path):
     assert face_keys.uses_keys(db)
     assert not any(row[2] for t in ("faces", "images") for row in db.execute(f"PRAGMA index_list({t})"))  # no UNIQUE left
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'faces'")} == {
-        "faces_owner_changed", "faces_deleted"}
+        "faces_owner_changed", "faces_deleted", "faces_counted_in", "faces_counted_out", "faces_counted_moved"}
     with store.write() as tx:
         cur = tx.execute(BARE_FACE, ("g",))
         assert cur.lastrowid == 2

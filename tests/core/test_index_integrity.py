@@ -233,6 +233,36 @@ def test_triggers_log_owner_changes_and_deletions(engine, analyzer, rng):
     assert conn.execute("SELECT COUNT(*) FROM face_changes").fetchone()[0] == 0
 
 
+def test_collection_face_counts_follow_every_write_path(engine, analyzer, rng):
+    """Schema 7's triggers keep collections.face_count equal to the faces stored, through indexing,
+    deleting faces, a write that fails and rolls back, and deleting another collection."""
+    conn = engine.store.connection()
+
+    def counts():
+        kept = dict(conn.execute("SELECT collection_id, face_count FROM collections"))
+        real = dict(conn.execute("SELECT c.collection_id, (SELECT COUNT(*) FROM faces f WHERE f.collection_pk = c.pk) "
+                                 "FROM collections c"))
+        assert kept == real
+        return kept
+
+    engine.create_collection(CollectionId="c")
+    engine.create_collection(CollectionId="d")
+    ids = fill(engine, analyzer, rng, "a", n=5)
+    assert counts() == {"c": 5, "d": 0}
+    engine.delete_faces(CollectionId="c", FaceIds=ids[:2])
+    assert counts() == {"c": 3, "d": 0} and engine.describe_collection(CollectionId="c")["FaceCount"] == 3
+    with pytest.raises(RuntimeError), engine.store.write() as tx:
+        tx.execute("DELETE FROM faces WHERE pk = (SELECT MIN(pk) FROM faces)")
+        raise RuntimeError("the write fails after deleting a face")
+    assert counts() == {"c": 3, "d": 0}
+    with engine.store.write() as tx:  # were a face ever moved between collections, both counts follow
+        tx.execute("UPDATE faces SET collection_pk = (SELECT pk FROM collections WHERE collection_id = 'd') "
+                   "WHERE pk = (SELECT MAX(pk) FROM faces)")
+    assert counts() == {"c": 2, "d": 1}
+    engine.delete_collection(CollectionId="d")
+    assert counts() == {"c": 2}
+
+
 def test_migration_from_schema_3_keeps_faces_and_logs_changes(tmp_path, analyzer, rng):
     ws = tmp_path / "ws"
     ws.mkdir()
