@@ -242,16 +242,15 @@ def _v6_face_keys(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (face_keys.META_KEY, face_keys.KEYS))
 
 
-# v7: each collection's face count, kept by triggers on every write path, so that opening a large
-# collection checks its index file against the database without counting the faces (a cold COUNT(*)
-# over 1e7 faces reads ~0.8 s of index pages from disk, competing with the index file's own reads).
+# v7: each collection's face count, so that opening a large collection checks its index file
+# against the database without counting the faces (a cold COUNT(*) over 1e7 faces reads ~0.8 s of
+# index pages from disk, competing with the index file's own reads). Deleting or moving a face is
+# counted by triggers, on every write path; inserting is counted by the one statement that inserts
+# faces (face_ops.store_analyzed), once per call: an AFTER INSERT trigger cost 7 µs a face, a fifth
+# of the storage path (bench_engine.py --store-only, A/B).
 _V7_FACE_COUNTS = """
 ALTER TABLE collections ADD COLUMN face_count INTEGER NOT NULL DEFAULT 0;
 UPDATE collections SET face_count = (SELECT COUNT(*) FROM faces WHERE faces.collection_pk = collections.pk);
-CREATE TRIGGER faces_counted_in AFTER INSERT ON faces
-BEGIN
-    UPDATE collections SET face_count = face_count + 1 WHERE pk = new.collection_pk;
-END;
 CREATE TRIGGER faces_counted_out AFTER DELETE ON faces
 BEGIN
     UPDATE collections SET face_count = face_count - 1 WHERE pk = old.collection_pk;

@@ -229,7 +229,7 @@ def test_an_empty_schema_5_workspace_gets_keys_and_never_reuses_a_pk(tmp_path):
     assert face_keys.uses_keys(db)
     assert not any(row[2] for t in ("faces", "images") for row in db.execute(f"PRAGMA index_list({t})"))  # no UNIQUE left
     assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'faces'")} == {
-        "faces_owner_changed", "faces_deleted", "faces_counted_in", "faces_counted_out", "faces_counted_moved"}
+        "faces_owner_changed", "faces_deleted", "faces_counted_out", "faces_counted_moved"}
     with store.write() as tx:
         cur = tx.execute(BARE_FACE, ("g",))
         assert cur.lastrowid == 2
