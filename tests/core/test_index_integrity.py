@@ -1,6 +1,10 @@
 """Index files carry checksums; damaged or stale ones are rebuilt from SQLite; catch-up is incremental."""
 
+import io
+import pathlib
+import re
 import sqlite3
+import tokenize
 
 import numpy as np
 import pytest
@@ -449,3 +453,22 @@ def test_a_read_error_on_the_reader_thread_reaches_the_caller(tmp_path, monkeypa
     monkeypatch.setattr(index_file.os, "preadv", lambda fd, buffers, offset: 0)  # the file ends early
     with IndexFile.open(path) as f, pytest.raises(DamagedIndexError, match="truncated"):
         f.read("a")
+
+
+_FACES_INSERT = re.compile(r"\bINSERT\s+(OR\s+\w+\s+)?INTO\s+faces\b(?!_)", re.IGNORECASE)
+
+
+def test_faces_are_inserted_only_where_the_face_count_is_kept():
+    """Schema 7 counts inserted faces in store_analyzed (deletions by triggers): SQL inserting faces
+    anywhere else in app/ would leave collections.face_count short, and every large index file would
+    then be refused and rebuilt."""
+    app = pathlib.Path(__file__).resolve().parents[2] / "app"
+    places = []
+    for path in sorted(app.rglob("*.py")):
+        for tok in tokenize.generate_tokens(io.StringIO(path.read_text()).readline):
+            if tok.type == tokenize.STRING and _FACES_INSERT.search(tok.string):
+                places.append(f"{path.relative_to(app)}:{tok.start[0]}")
+    assert [p.split(":")[0] for p in places] == ["core/face_ops.py"], places
+    assert _FACES_INSERT.search('"INSERT INTO faces(collection_pk) VALUES (?)"')  # the check itself works
+    assert not _FACES_INSERT.search('"INSERT INTO face_changes(face_pk) VALUES (?)"')
+    assert not _FACES_INSERT.search('"INSERT INTO faces_by_x"')
