@@ -54,7 +54,7 @@ def delete_collection(engine, p: dict) -> dict:
 def describe_collection(engine, p: dict) -> dict:
     with engine.store.read() as conn:
         row = get_collection(conn, p["CollectionId"])
-        faces = conn.execute("SELECT face_count FROM collections WHERE pk = ?", (row.pk,)).fetchone()[0]  # kept by triggers
+        faces = conn.execute("SELECT face_count FROM collections WHERE pk = ?", (row.pk,)).fetchone()[0]  # schema 7
         users = conn.execute("SELECT COUNT(*) FROM users WHERE collection_pk = ?", (row.pk,)).fetchone()[0]
     return {
         "FaceCount": faces,
