@@ -12,9 +12,12 @@ it reads whole (1 MiB blocks). Then, round by round, in an order that rotates:
   new            today's IndexFile reading today's file (several threads read and check a chunk each)
   new_old_file   today's IndexFile reading the previous commit's file (4 KiB blocks, as found in
                  workspaces saved before this change until their next save)
+  new_threads_T  today's code with READ_THREADS = T, for each T of --threads
 
 each once with the files dropped from the page cache (cold, posix_fadvise) and once right after
 (warm). One JSON line per measurement and a summary with medians and ratios to the baseline.
+First, with the file's bytes in memory: CRC-32 over them in 4 KiB and in 1 MiB blocks on one and
+on two threads (zlib releases the GIL only for blocks over 5 KiB), medians of --repeats.
 
 Run: .venv/bin/python bench/bench_index_file_read.py --rows 1e7 --repeats 5 --workdir /tmp/ifr
 """
@@ -71,6 +74,24 @@ def arrays(rows: int) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def crc_speeds(data: np.ndarray, repeats: int) -> None:
+    """CRC-32 of `data` in 4 KiB and 1 MiB blocks, one thread and two (a 32 MiB chunk a task)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    view, chunk = data.data, 32 << 20
+    for block in (new_module.BLOCK, new_module.MEMORY_CRC_BLOCK):
+        for threads in (1, 2):
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(lambda lo, b=block: new_module.block_crcs(view[lo : lo + chunk], b),
+                                  range(0, len(view), chunk)))
+                times.append(time.perf_counter() - t0)
+            print(json.dumps({"bench": "crc32", "bytes": len(view), "block": block, "threads": threads,
+                              "seconds_p50": round(statistics.median(times), 3)}), flush=True)
+
+
 def load(module, path: pathlib.Path, rows: int) -> float:
     """Open and read every section into fresh arrays with headroom, as load_file does; seconds."""
     cap = rows + max(1024, rows // 8)
@@ -85,12 +106,21 @@ def load(module, path: pathlib.Path, rows: int) -> float:
     return time.perf_counter() - t0
 
 
+def load_with_threads(threads: int, path: pathlib.Path, rows: int) -> float:
+    default, new_module.READ_THREADS = new_module.READ_THREADS, threads
+    try:
+        return load(new_module, path, rows)
+    finally:
+        new_module.READ_THREADS = default
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=float, default=1e7)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline", default="55fcfdd", help="the commit whose index_file.py is the baseline")
     parser.add_argument("--workdir", type=pathlib.Path, default=None)
+    parser.add_argument("--threads", default="", help="also today's code with these READ_THREADS, e.g. 2,8")
     args = parser.parse_args()
     rows = int(args.rows)
     workdir = args.workdir or pathlib.Path(tempfile.mkdtemp(prefix="bench-index-file-"))
@@ -98,6 +128,7 @@ def main() -> None:
     old = baseline_module(args.baseline, workdir)
     old_path, new_path = workdir / "old.index", workdir / "new.index"
     sections = arrays(rows)
+    crc_speeds(np.concatenate([a.reshape(-1).view(np.uint8) for _n, a in sections]), args.repeats)
     old.write_index_file(old_path, {"rows": rows}, sections)
     new_module.write_index_file(new_path, {"rows": rows}, sections, crc_block=new_module.MEMORY_CRC_BLOCK)
     del sections
@@ -110,6 +141,8 @@ def main() -> None:
         "new": lambda: load(new_module, new_path, rows),
         "new_old_file": lambda: load(new_module, old_path, rows),
     }
+    for threads in [int(t) for t in args.threads.split(",") if t]:
+        variants[f"new_threads_{threads}"] = lambda threads=threads: load_with_threads(threads, new_path, rows)
     times: dict[str, list[float]] = {f"{name}_{state}": [] for name in variants for state in ("cold", "warm")}
     names = list(variants)
     for round_ in range(args.repeats):
@@ -122,7 +155,7 @@ def main() -> None:
                       flush=True)
     medians = {key: round(statistics.median(values), 3) for key, values in times.items()}
     ratios = {f"{name}_{state}_over_baseline": round(medians[f"{name}_{state}"] / medians[f"baseline_{state}"], 2)
-              for name in ("new", "new_old_file", "floor") for state in ("cold", "warm")}
+              for name in variants if name != "baseline" for state in ("cold", "warm")}
     print(json.dumps({"bench": "summary", "repeats": args.repeats, "medians_s": medians, **ratios,
                       "loadavg": os.getloadavg()}), flush=True)
     if args.workdir is None:

@@ -18,6 +18,11 @@ run left, every file of the workspace is dropped from the page cache first
 One JSON line per measurement and a summary line with medians and the cold open's ratio to the
 read floor of the same run.
 
+--count-ab, after those rounds: loading the collection's index file in a fresh process with a cold
+page cache, alone (as the engine does since schema 7 keeps the face count) and with a
+`SELECT COUNT(*)` over the collection's faces running beside it (as the engine did before),
+alternating, --repeats rounds of each.
+
 Run: .venv/bin/python bench/bench_open_cold.py /tmp/e7/rekurator-bench-engine-XXXX [--repeats 3]
 """
 
@@ -66,10 +71,58 @@ def cached_bytes(paths: list[pathlib.Path]) -> int | None:
 
 def touch_fresh_memory(nbytes: int) -> float:
     """Seconds a fresh process takes to allocate `nbytes` and write one byte in every 4 KiB page."""
-    code = ("import time, numpy as np; t = time.perf_counter(); a = np.empty(%d, np.uint8); a[::4096] = 1; "
-            "print(time.perf_counter() - t)" % nbytes)
+    code = (f"import time, numpy as np; t = time.perf_counter(); a = np.empty({nbytes}, np.uint8); a[::4096] = 1; "
+            "print(time.perf_counter() - t)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout)
+
+
+_LOAD_CHILD = """
+import pathlib, sqlite3, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from app.core.compressed_index import load_sidecar
+from app.core.index_file import IndexFile
+ws, with_count = pathlib.Path(sys.argv[2]), sys.argv[3] == "1"
+path = sorted((ws / "index").glob("collection-*.index"))[0]
+pk = int(path.stem.split("-")[1])
+t0 = time.perf_counter()
+def count():
+    db = sqlite3.connect(f"file:{ws / 'rekurator.sqlite3'}?mode=ro", uri=True)
+    db.execute("SELECT COUNT(*) FROM faces WHERE collection_pk = ?", (pk,)).fetchone()
+counting = threading.Thread(target=count)
+if with_count:
+    counting.start()
+with IndexFile.open(path) as f:
+    dim = int(f.header["dim"])
+index = load_sidecar(path, pk, dim)
+if with_count:
+    counting.join()
+assert index is not None, "the index file did not load"
+print(time.perf_counter() - t0)
+"""
+
+
+def load_in_child(workspace: pathlib.Path, with_count: bool) -> float:
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", _LOAD_CHILD, root, str(workspace), "1" if with_count else "0"],
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout)
+
+
+def count_ab(workspace: pathlib.Path, files: list[pathlib.Path], repeats: int) -> None:
+    times: dict[str, list[float]] = {"load_alone": [], "load_with_count": []}
+    for round_ in range(repeats):
+        order = [False, True] if round_ % 2 == 0 else [True, False]
+        for with_count in order:
+            evict(files)
+            seconds = load_in_child(workspace, with_count)
+            name = "load_with_count" if with_count else "load_alone"
+            times[name].append(seconds)
+            print(json.dumps({"bench": name, "round": round_, "seconds": round(seconds, 3)}), flush=True)
+    alone, both = statistics.median(times["load_alone"]), statistics.median(times["load_with_count"])
+    print(json.dumps({"bench": "count_ab_summary", "repeats": repeats, "load_alone_s": round(alone, 3),
+                      "load_with_count_s": round(both, 3), "alone_over_with_count": round(alone / both, 2),
+                      "loadavg": os.getloadavg()}), flush=True)
 
 
 def read_file(path: pathlib.Path) -> float:
@@ -87,6 +140,9 @@ def main() -> None:
     parser.add_argument("folder", type=pathlib.Path, help="a folder a bench_engine.py --keep run left (holds ws/)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--query", type=int, default=12345, help="the synthetic face whose FaceId is searched")
+    parser.add_argument("--count-ab", action="store_true",
+                        help="then: loading the index file cold alone vs with a COUNT(*) beside it (before schema 7)")
+    parser.add_argument("--skip-open", action="store_true", help="only the --count-ab rounds")
     args = parser.parse_args()
     workspace = args.folder / "ws"
     files = workspace_files(workspace)
@@ -98,8 +154,17 @@ def main() -> None:
     size = index_file.stat().st_size
     print(json.dumps({"bench": "environment", "workspace": str(workspace), "index_file_bytes": size,
                       "workspace_bytes": sum(p.stat().st_size for p in files), "loadavg": os.getloadavg()}), flush=True)
+    if not args.skip_open:
+        open_rounds(workspace, files, index_file, query, args.repeats)
+    if args.count_ab:
+        count_ab(workspace, files, args.repeats)
+
+
+def open_rounds(workspace: pathlib.Path, files: list[pathlib.Path], index_file: pathlib.Path, query: str,
+                repeats: int) -> None:
+    size = index_file.stat().st_size
     floors, colds, warms, memories = [], [], [], []
-    for round_ in range(args.repeats):
+    for round_ in range(repeats):
         evict(files)
         left = cached_bytes(files)
         seconds = read_file(index_file)
@@ -117,7 +182,7 @@ def main() -> None:
         memories.append(touch_fresh_memory(size))
         print(json.dumps({"bench": "memory_floor", "round": round_, "seconds": round(memories[-1], 3)}), flush=True)
     floor, cold_s = statistics.median(floors), statistics.median(colds)
-    print(json.dumps({"bench": "summary", "repeats": args.repeats, "index_file_bytes": size,
+    print(json.dumps({"bench": "summary", "repeats": repeats, "index_file_bytes": size,
                       "read_floor_s": round(floor, 3), "open_cold_s": round(cold_s, 3),
                       "open_warm_s": round(statistics.median(warms), 3),
                       "memory_floor_s": round(statistics.median(memories), 3),
