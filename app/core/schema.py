@@ -243,8 +243,8 @@ def _v6_face_keys(conn: sqlite3.Connection) -> None:
 
 
 # v7: each collection's face count, so that opening a large collection checks its index file
-# against the database without counting the faces (a cold COUNT(*) over 1e7 faces read 1.5-2.2 s
-# of index pages from this VM's disk, competing with the index file's own reads). Deleting or moving a face is
+# against the database without counting the faces (at 1e7 faces, cold, loading the index file took
+# 2.13 s with a COUNT(*) beside it and 1.56 s without: bench_open_cold.py --count-ab). Deleting or moving a face is
 # counted by triggers, on every write path; inserting is counted by the one statement that inserts
 # faces (face_ops.store_analyzed), once per call: an AFTER INSERT trigger cost 7 µs a face, a fifth
 # of the storage path (bench_engine.py --store-only, A/B).
