@@ -304,9 +304,7 @@ class DiskSection:
             got = preadv(fd, [view[lo:hi]], offset) if preadv else self._read_into(offset, view[lo:hi])
             if got != hi - lo:
                 raise DamagedIndexError("descriptors on disk: truncated")
-        crc32 = zlib.crc32
-        crcs = [crc32(view[i : i + BLOCK]) for i in range(0, len(buf), BLOCK)]
-        if not np.array_equal(np.asarray(crcs, dtype=np.uint32), self._crcs[blocks]):
+        if not np.array_equal(block_crcs(view), self._crcs[blocks]):  # whole blocks: no padding
             raise DamagedIndexError("descriptors on disk: checksum mismatch")
         # the blocks of one row are adjacent in `buf`, in file order: each row is one slice of it
         start = np.searchsorted(blocks, first) * BLOCK + rows * self._row_bytes - first * BLOCK
