@@ -1,20 +1,22 @@
 """The compressed search tier for large collections: int8 codes in memory, descriptors on disk.
 
-Each face is held in memory as an int8 code of its descriptor (`int8_scan`: 128 bytes for 128-d)
-with an upper bound of its quantization error (its radius), plus its rowid, owner and squared
-norm: 152 bytes a face, 0.30x the float32 descriptors. The float32 descriptors live in segment
-files (`index_file` sections read row by row on demand, each 4 KiB block checked as it is read)
-and, for the newest faces, in an in-memory tail that is written out as a new segment once it is
-large.
+Each face is held in memory as an int8 code of its descriptor (`int8_scan`: 128 bytes for 128-d,
+split into a head and a tail of 64 for the scan, `split_scan`, each with its squared norm) with an
+upper bound of its quantization error (its radius), plus its rowid, owner and squared norm: 160
+bytes a face, 0.31x the float32 descriptors. The float32 descriptors live in segment files
+(`index_file` sections read row by row on demand, each 4 KiB block checked as it is read) and, for
+the newest faces, in an in-memory tail that is written out as a new segment once it is large.
 
-A search scans every code (int8 squared distances, exact integers, at memory bandwidth), which
-bounds every face's true distance from both sides (decoded distance -/+ the two radii). Only
-faces whose lower bound is within the threshold, and, when more could match than MaxFaces,
-within the MaxFaces-th smallest upper bound, have their exact descriptors read; the answer comes
-from exact float64 distances, as in the exact tier. So the answers equal exhaustive search on any
-data, by construction: no face that could be a match is left unread. (The previous tier ranked
-1-bit codes by Hamming distance and re-ranked the nearest 1,024: exact on synthetic descriptors,
-but real same-person faces ranked far behind strangers; bench/bench_real_exactness.py.)
+A search bounds every face's true distance from both sides by its code's (decoded distance -/+
+the two radii): the heads are scanned (integer GEMM, at memory bandwidth), and only faces whose
+head is near enough have their tails read, which gives the same faces and integer distances as a
+scan of whole codes. Only faces whose lower bound is within the threshold, and, when more could
+match than MaxFaces, within the MaxFaces-th smallest upper bound, have their exact descriptors
+read; the answer comes from exact float64 distances, as in the exact tier. So the answers equal
+exhaustive search on any data, by construction: no face that could be a match is left unread.
+(The tier before int8 codes ranked 1-bit codes by Hamming distance and re-ranked the nearest
+1,024: exact on synthetic descriptors, but real same-person faces ranked far behind strangers;
+bench/bench_real_exactness.py.)
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import int8_scan
+from . import int8_scan, split_scan
 from .index_file import MEMORY_CRC_BLOCK, DamagedIndexError, DiskSection, IndexFile, write_index_file
 from .vector_index import CollectionIndex, current_log_seq
 
 SEGMENT_ROWS = 1 << 18  # tail rows written out as one segment file (128 MiB of 128-d descriptors)
 _SCAN_ROWS = 1 << 14  # rows per step of face_distances
-_FORMAT = 4  # the exact tier's sidecar is format 2; 3 held 1-bit codes
+_FORMAT = 5  # the exact tier's sidecar is format 2; 3 held 1-bit codes
+_WHOLE_CODES_FORMAT = 4  # int8 codes not split: read and split on load, and saved again (`upgraded`)
 _SLACK = 1e-6  # absolute, on distances: far above float64 rounding of the bounds
 _NARROW_FROM = 4096  # faces within the threshold from which the nearest possible are picked first
 _HISTOGRAM_MAX = 1 << 22  # largest integer code distance counted in a histogram
@@ -65,7 +68,11 @@ class CompressedIndex(CollectionIndex):
         self.prefix = prefix
         self.center = np.zeros(dim, np.float32) if center is None else np.asarray(center, np.float32)
         self.step = float(step) if step is not None else int8_scan.choose_step(np.zeros((0, dim)), self.center)
-        self.codes = np.zeros((0, dim), dtype=np.int8)
+        h = split_scan.head_dims(dim)  # codes held as heads and tails, unsigned (split_scan)
+        self.head = np.zeros((0, h), dtype=np.uint8)
+        self.tail = np.zeros((0, dim - h), dtype=np.uint8)
+        self.head_sq = np.zeros(0, dtype=np.int32)  # squared norm of each signed head code
+        self.tail_sq = np.zeros(0, dtype=np.int32)
         self.radii = np.zeros(0, dtype=np.float32)  # upper bound of ||x - decoded code|| per face
         self._round = int8_scan.rounding_radius(dim, self.step)  # a larger radius: clipped when coded
         self._clipped = np.zeros(0, np.int64)  # positions of clipped faces: always re-ranked exactly
@@ -75,30 +82,61 @@ class CompressedIndex(CollectionIndex):
             1, dtype=np.int64
         )  # position of each segment's first row, then the end
         self.base = 0  # positions below live in segments, from here on in self.vectors (the tail)
-        # one buffer for a scan's distances, reused (a fresh 40 MB array a search costs its page
-        # faults: 75 vs 40 ms at 1e7), so searches take turns (the engine's lock serializes them anyway)
+        # one buffer for a full scan's distances (searches without a threshold), reused (a fresh
+        # 80 MB array a search costs its page faults), so searches take turns (the engine's lock
+        # serializes them anyway)
         self._scan_lock = threading.Lock()
         self._scan_buf: np.ndarray | None = None
+        self.upgraded = False  # loaded from an older file format: save it again
 
     # -- codes -----------------------------------------------------------------------------
     def encode(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(int8 codes, radii) of `vectors` in this collection's quantization."""
         return int8_scan.encode(vectors, self.center, self.step)
 
+    @property
+    def codes(self) -> np.ndarray:
+        """The signed int8 codes of the first n faces (a copy)."""
+        return self.codes_at(np.arange(self.n))
+
+    def codes_at(self, positions: np.ndarray) -> np.ndarray:
+        """The signed int8 codes of the faces at `positions`."""
+        return np.concatenate(
+            [split_scan.signed(self.head[positions]), split_scan.signed(self.tail[positions])], axis=1
+        )
+
     def code_distances(self, code: np.ndarray) -> np.ndarray:
-        """The integer squared distance from `code` to every face's code: a view of the index's scan
-        buffer, valid until the next scan (call with `_scan_lock` held where searches may overlap)."""
+        """The integer squared distance (int64) from `code` to every face's code: a view of the
+        index's scan buffer, valid until the next scan (call with `_scan_lock` held where searches
+        may overlap)."""
         buf = self._scan_buf
         if buf is None or len(buf) < self.n:
-            buf = self._scan_buf = np.empty(max(self.n, len(self.rowids)), int8_scan.sum_dtype(self.dim))
-        return int8_scan.squared_code_distances(self.codes[: self.n], code, buf[: self.n])
+            buf = self._scan_buf = np.empty(max(self.n, len(self.rowids)), np.int64)
+        n = self.n
+        return split_scan.all_distances(
+            self.head[:n], self.head_sq[:n], self.tail[:n], self.tail_sq[:n], code, buf[:n]
+        )
+
+    def _set_codes(self, s: slice, codes: np.ndarray) -> None:
+        h = self.head.shape[1]
+        self.head[s], self.tail[s] = split_scan.unsigned(codes[:, :h]), split_scan.unsigned(codes[:, h:])
+        self.head_sq[s], self.tail_sq[s] = split_scan.squared_norms(codes[:, :h]), split_scan.squared_norms(codes[:, h:])
+
+    def _split_whole_codes(self, codes: np.ndarray, n: int) -> None:
+        """Codes of a format-4 file (whole int8 rows) into heads and tails; the file wants saving again."""
+        if codes.shape != (n, self.dim) or codes.dtype != np.int8:
+            raise DamagedIndexError("codes do not match")
+        for lo in range(0, len(codes), 1 << 18):
+            hi = min(len(codes), lo + (1 << 18))
+            self._set_codes(slice(lo, hi), codes[lo:hi])
+        self.upgraded = True
 
     # -- storage of rows -------------------------------------------------------------------
     def _reserve(self, extra: int) -> None:
         need = self.n + extra
         if need > len(self.rowids):
             cap = max(need, int(len(self.rowids) * 1.5), 16)
-            for name in ("sqnorms", "rowids", "owners", "codes", "radii"):
+            for name in ("sqnorms", "rowids", "owners", "head", "tail", "head_sq", "tail_sq", "radii"):
                 old = getattr(self, name)
                 new = np.empty((cap,) + old.shape[1:], dtype=old.dtype)
                 new[: self.n] = old[: self.n]
@@ -136,7 +174,8 @@ class CompressedIndex(CollectionIndex):
         self.vectors[self.n - self.base : self.n - self.base + k] = vectors
         self.sqnorms[s] = np.einsum("ij,ij->i", vectors, vectors)
         self._max_sqnorm = max(self._max_sqnorm, float(self.sqnorms[s].max()))
-        self.codes[s], self.radii[s] = self.encode(vectors)
+        codes, self.radii[s] = self.encode(vectors)
+        self._set_codes(s, codes)
         far = np.flatnonzero(self.radii[s] > self._round)
         if len(far):
             self._clipped = np.concatenate([self._clipped, far + self.n])
@@ -204,26 +243,28 @@ class CompressedIndex(CollectionIndex):
         empty = np.zeros(0, np.int64), np.zeros(0, np.float64)
         q = np.asarray(query, dtype=np.float32).reshape(self.dim)
         codes, radii = self.encode(q.reshape(1, self.dim))
-        r_q = float(radii[0])
-        scan = self.code_distances(codes[0])  # integer squared distances between codes
+        code, r_q = codes[0], float(radii[0])
         step = self.step
-        if np.isfinite(max_distance):
-            pos = self._within(scan, max_distance + r_q + self._round + _SLACK)  # no other face can match
+        if np.isfinite(max_distance):  # no other face can match
+            pos, sq = self._within(code, max_distance + r_q + self._round + _SLACK)
             if len(pos) > _NARROW_FROM:
-                pos = self._nearest_possible(scan, pos, r_q, limit)
+                pos, sq = self._nearest_possible(pos, sq, r_q, limit)
         else:  # no threshold: within reach of the `limit`-th nearest decoded face
+            scan = self.code_distances(code)  # integer squared distances between codes
             live = np.flatnonzero(np.isfinite(self.sqnorms[: self.n]))
             if len(live) <= limit + 1:
                 pos = live
             else:
                 kth = np.partition(scan[live], limit)[limit]  # limit + 1: the query's own face may be one
-                pos = self._within(scan, step * float(np.sqrt(kth)) + 2 * r_q + 2 * float(self.radii[live].max())
-                                   + _SLACK)
+                reach = step * float(np.sqrt(kth)) + 2 * r_q + 2 * float(self.radii[live].max()) + _SLACK
+                pos = live[scan[live] <= (reach / step) ** 2 * (1 + 1e-6)]
+            sq = scan[pos]
         if exclude_rowid is not None:
-            pos = pos[self.rowids[pos] != exclude_rowid]
+            keep = self.rowids[pos] != exclude_rowid
+            pos, sq = pos[keep], sq[keep]
         if len(pos) == 0:
             return empty
-        decoded = step * np.sqrt(scan[pos].astype(np.float64))
+        decoded = step * np.sqrt(sq.astype(np.float64))
         lower = decoded - r_q - self.radii[pos] - _SLACK
         upper = decoded + r_q + self.radii[pos] + _SLACK
         if np.isfinite(max_distance):
@@ -234,15 +275,27 @@ class CompressedIndex(CollectionIndex):
             pos = pos[lower <= kth_upper]
         return self._rerank(q, pos, max_distance, limit)
 
-    def _within(self, scan: np.ndarray, reach: float) -> np.ndarray:
-        """Live positions whose code is within `reach` of the query's, and every live clipped face."""
-        mask = scan <= (reach / self.step) ** 2 * (1 + 1e-6)
-        if len(self._clipped):
-            mask[self._clipped[self._clipped < self.n]] = True
-        pos = np.flatnonzero(mask)
-        return pos[np.isfinite(self.sqnorms[pos])]
+    def _within(self, code: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, squared code distances) of the live faces whose code is within `reach` of
+        `code` (the head-first scan of split_scan), and of every live clipped face."""
+        n = self.n
+        pos, sq = split_scan.within(
+            self.head[:n], self.head_sq[:n], self.tail[:n], self.tail_sq[:n], code,
+            (reach / self.step) ** 2 * (1 + 1e-6),
+        )
+        clipped = self._clipped[self._clipped < n]
+        extra = clipped[~np.isin(clipped, pos)] if len(clipped) else clipped
+        if len(extra):
+            extra_sq = ((self.codes_at(extra).astype(np.int64) - code.astype(np.int64)) ** 2).sum(axis=1)
+            pos, sq = np.concatenate([pos, extra]), np.concatenate([sq, extra_sq])
+            order = np.argsort(pos, kind="stable")
+            pos, sq = pos[order], sq[order]
+        live = np.isfinite(self.sqnorms[pos])
+        return pos[live], sq[live]
 
-    def _nearest_possible(self, scan: np.ndarray, pos: np.ndarray, r_q: float, limit: int) -> np.ndarray:
+    def _nearest_possible(
+        self, pos: np.ndarray, sq: np.ndarray, r_q: float, limit: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Of many faces within the threshold, those that could still be among the `limit` nearest.
 
         The integer code distances are counted (a histogram, no sort): the smallest value v with
@@ -251,14 +304,15 @@ class CompressedIndex(CollectionIndex):
         truth can answer, and an unclipped one is surely farther when its decoded distance
         exceeds B + r_q + the rounding radius.
         """
-        plain = pos[self.radii[pos] <= self._round]
-        values = scan[plain].astype(np.int64)
+        plain = self.radii[pos] <= self._round
+        values = sq[plain]
         if len(values) <= limit + 1 or values.max() > _HISTOGRAM_MAX:
-            return pos
+            return pos, sq
         v = int(np.searchsorted(np.cumsum(np.bincount(values)), limit + 1))
         bound = self.step * float(np.sqrt(v)) + r_q + self._round + _SLACK
         reach = (bound + r_q + self._round + _SLACK) / self.step
-        return pos[(scan[pos] <= reach * reach * (1 + 1e-6)) | (self.radii[pos] > self._round)]
+        keep = (sq <= reach * reach * (1 + 1e-6)) | ~plain
+        return pos[keep], sq[keep]
 
     # -- files -----------------------------------------------------------------------------
     def save(self, path: Path, collection_pk: int) -> None:
@@ -289,7 +343,10 @@ class CompressedIndex(CollectionIndex):
                 ("rowids", self.rowids[:n]),
                 ("owners", self.owners[:n]),
                 ("sqnorms", self.sqnorms[:n]),
-                ("codes", self.codes[:n]),
+                ("code_head", self.head[:n]),
+                ("code_tail", self.tail[:n]),
+                ("code_head_sq", self.head_sq[:n]),
+                ("code_tail_sq", self.tail_sq[:n]),
                 ("radii", self.radii[:n]),
                 ("center", self.center),
                 ("user_pks", pks),
@@ -320,11 +377,9 @@ class CompressedIndex(CollectionIndex):
         try:
             with file:
                 meta = file.header
-                if (meta.get("format"), meta.get("tier"), meta.get("collection_pk"), meta.get("dim")) != (
-                    _FORMAT,
-                    cls.tier,
-                    collection_pk,
-                    dim,
+                whole_codes = meta.get("format") == _WHOLE_CODES_FORMAT
+                if (meta.get("tier"), meta.get("collection_pk"), meta.get("dim")) != (cls.tier, collection_pk, dim) or (
+                    meta.get("format") != _FORMAT and not whole_codes
                 ):
                     return None
                 n, base = int(meta["n"]), int(meta["base"])
@@ -342,10 +397,17 @@ class CompressedIndex(CollectionIndex):
                 cap = n + max(1024, n // 8)  # headroom: the next writes need no regrowth
                 index.rowids, index.owners = np.empty(cap, np.int64), np.empty(cap, np.int64)
                 index.sqnorms, index.radii = np.empty(cap, np.float32), np.empty(cap, np.float32)
-                index.codes = np.empty((cap, dim), np.int8)
+                h = split_scan.head_dims(dim)
+                index.head, index.tail = np.empty((cap, h), np.uint8), np.empty((cap, dim - h), np.uint8)
+                index.head_sq, index.tail_sq = np.empty(cap, np.int32), np.empty(cap, np.int32)
                 index.vectors = np.empty((n - base + 1024, dim), np.float32)
-                for name in ("rowids", "owners", "sqnorms", "codes", "radii"):
+                for name in ("rowids", "owners", "sqnorms", "radii"):
                     file.read_into(name, getattr(index, name)[:n])
+                if whole_codes:
+                    index._split_whole_codes(file.read("codes"), n)
+                else:
+                    for name in ("head", "tail", "head_sq", "tail_sq"):
+                        file.read_into(f"code_{name}", getattr(index, name)[:n])
                 file.read_into("tail", index.vectors[: n - base])
                 index.n, index.base, index.tombstones = n, base, int(meta["tombstones"])
                 pks, counts, sums = file.read("user_pks"), file.read("user_counts"), file.read("user_sums")

@@ -212,6 +212,9 @@ class Engine(Backend):
                 # or written by a buggy build) must not answer searches
                 if loaded.live_count == count:
                     index = loaded
+                    if getattr(loaded, "upgraded", False):  # an older format, converted on load
+                        self._saved_generation.pop(collection.pk, None)
+                        self._save_sidecar(collection.pk, loaded)
             except (StaleIndexError, DamagedIndexError):
                 pass
             if index is None:

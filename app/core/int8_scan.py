@@ -7,10 +7,11 @@ step * sqrt(sum((c_q - c_x)^2)), an integer sum, and by the triangle inequality
 
     | ||q - x|| - ||q_hat - x_hat|| |  <=  r_q + r_x
 
-so a scan of the codes alone bounds every face's true distance from both sides. The scan is
-simsimd's int8 squared-Euclidean kernel (AVX2 / AVX-512 VNNI, two threads: at memory bandwidth,
-128 bytes a face), or numpy where simsimd is missing. Its sums are exact integers (at most
-dim * 254^2: float32 holds them exactly up to 260 coordinates, float64 beyond; `sum_dtype`).
+so a scan of the codes alone bounds every face's true distance from both sides. The tier scans
+its codes split in two (`split_scan`: onnxruntime's integer GEMM); `squared_code_distances` here,
+simsimd's int8 squared-Euclidean kernel per row (or numpy where simsimd is missing), reads the
+few tails the head scan leaves. Its sums are exact integers (at most dim * 254^2: float32 holds
+them exactly up to 260 coordinates, float64 beyond; `sum_dtype`).
 """
 
 from __future__ import annotations
@@ -74,14 +75,19 @@ def sum_dtype(dim: int) -> type:
     return np.float32 if dim * 254 * 254 < 1 << 24 else np.float64
 
 
-def squared_code_distances(codes: np.ndarray, code: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """sum((code - codes[i])^2) for every row into `out` (`sum_dtype`, len(codes)); returns `out`."""
+def squared_code_distances(
+    codes: np.ndarray, code: np.ndarray, out: np.ndarray, threads: int | None = None
+) -> np.ndarray:
+    """sum((code - codes[i])^2) for every row into `out` (`sum_dtype`, len(codes)); returns `out`.
+
+    `threads`: simsimd's thread count; by default two from PARALLEL_MIN_FACES rows on."""
     n = len(codes)
     if n == 0:
         return out
     simsimd = simsimd_module()
     if simsimd is not None:
-        threads = min(2, os.cpu_count() or 1) if n >= PARALLEL_MIN_FACES else 1
+        if threads is None:
+            threads = min(2, os.cpu_count() or 1) if n >= PARALLEL_MIN_FACES else 1
         simsimd.cdist(code.reshape(1, -1), codes, metric="sqeuclidean", threads=threads, out=out.reshape(1, n))
         return out
     q = code.astype(np.int16)

@@ -231,11 +231,14 @@ def test_a_saved_index_keeps_its_quantization(tmp_path):
                                                        strict=True))
 
 
-def test_wide_descriptors_sum_in_float64_and_still_answer_exactly():
+def test_wide_descriptors_sum_exactly_and_still_answer_exactly():
     rng = np.random.default_rng(7)
     x = hard_collection(rng, n=1500, dim=300)  # 300 * 254^2 > 2^24: float32 could not hold every sum
     exact, comp = both_tiers(x)
-    assert comp.code_distances(comp.encode(x[:1])[0][0]).dtype == np.float64
+    code = comp.encode(x[:1])[0][0]
+    scan = comp.code_distances(code)
+    assert scan.dtype == np.int64
+    assert np.array_equal(scan, ((comp.codes.astype(np.int64) - code) ** 2).sum(axis=1))
     for qi in (0, 502, 900):
         for dist, limit in ((np.inf, 7), (2.0, 50)):
             want, got = exact.search_faces(x[qi], dist, limit), comp.search_faces(x[qi], dist, limit)
@@ -252,15 +255,14 @@ def test_thousands_within_the_threshold_are_narrowed_to_the_nearest_possible(mon
     exact, comp = both_tiers(x)
     sizes = []
     narrow = comp._nearest_possible
-    monkeypatch.setattr(comp, "_nearest_possible", lambda scan, pos, *a: sizes.append(len(pos)) or narrow(scan, pos, *a))
+    monkeypatch.setattr(comp, "_nearest_possible", lambda pos, sq, *a: sizes.append(len(pos)) or narrow(pos, sq, *a))
     for qi in (5000, 7777, 10999):
         for limit in (1, 10, 100):
             want, got = exact.search_faces(x[qi], 0.6, limit, qi + 1), comp.search_faces(x[qi], 0.6, limit, qi + 1)
             assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
     assert len(sizes) == 9 and min(sizes) > 4096
-    pos = comp._within(comp.code_distances(comp.encode(x[5000:5001])[0][0]), 0.7)
-    scan = comp.code_distances(comp.encode(x[5000:5001])[0][0])
-    assert len(comp._nearest_possible(scan, pos, 0.01, 10)) < len(pos) // 2
+    pos, sq = comp._within(comp.encode(x[5000:5001])[0][0], 0.7)
+    assert len(comp._nearest_possible(pos, sq, 0.01, 10)[0]) < len(pos) // 2
 
 
 def test_searches_from_several_threads_share_the_scan_buffer_safely():
@@ -275,3 +277,25 @@ def test_searches_from_several_threads_share_the_scan_buffer_safely():
         got = list(pool.map(lambda qi: comp.search_faces(x[qi], 0.6, 10, qi + 1), queries * 3))
     for i, (ids, dist) in enumerate(got):
         assert np.array_equal(ids, want[i % len(queries)][0]) and np.array_equal(dist, want[i % len(queries)][1])
+
+
+def test_a_workspace_saved_with_whole_codes_opens_without_a_rebuild_and_is_saved_split(
+    tmp_path, analyzer, rng, small_tiers, monkeypatch
+):
+    from .test_split_scan import as_whole_codes_file
+
+    ws = tmp_path / "ws"
+    with Engine(ws, analyzer=analyzer) as eng:
+        eng.create_collection(CollectionId="c")
+        ids = populate(eng, analyzer, rng)
+        before = answers(eng, ids[::17])
+    path = ws / "index" / "collection-1.index"
+    as_whole_codes_file(path)
+    built = []
+    monkeypatch.setattr(CompressedIndex, "build", classmethod(lambda cls, *a: built.append(a) or None))
+    with Engine(ws, analyzer=analyzer) as eng:
+        assert answers(eng, ids[::17]) == before
+        assert eng._indexes[1].upgraded
+    assert not built  # converted, not rebuilt from the database
+    with IndexFile.open(path) as file:
+        assert file.header["format"] == compressed_index._FORMAT and "code_head" in file.header["sections"]

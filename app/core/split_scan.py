@@ -1,0 +1,236 @@
+"""The compressed tier's scan: int8 codes split into a head and a tail, read head first.
+
+Each face's code (`int8_scan`) is held as two unsigned arrays, the first `head_dims(dim)`
+coordinates and the rest, each shifted by +128 (so 0..255), plus the squared norm of each part's
+signed code. The squared distance between two codes is the head's part plus the tail's, and each
+part is ||c_q||^2 + ||c_x||^2 - 2 <c_q, c_x>: a dot product, which onnxruntime's integer GEMM
+(MatMulInteger, uint8 x int8 into int32) computes at memory bandwidth. simsimd's per-pair kernel
+spends more time per face than reading its 128 bytes takes (85 vs 60 ms at 1e7 on two threads,
+and 69 ms for a 64-byte half: bench/bench_int8_kernels.py).
+
+A search needs only the faces whose code is within some reach of the query's. The head's part
+alone is at most the whole distance, so a scan of the heads (half the bytes) rules out every face
+whose head is already too far; only the faces left have their tails read. The answer is the same
+set, with the same integer distances, as a scan of whole codes: exact by construction.
+
+Integer sums stay exact: a dot product is at most dim * 255 * 127 (< 2^31 up to 66,000
+coordinates), and whole distances are returned as int64.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from . import int8_scan
+
+GROUP = 8  # faces per GEMM row: A is (n / 8, 8 * k), the query sits on B's block diagonal
+CHUNK = 1 << 17  # faces per GEMM call (a multiple of GROUP): its output stays in cache
+PARALLEL_MIN_FACES = 1 << 18  # from here on two threads scan a half each
+_GATHER_SHARE = 1 / 8  # near heads in a chunk up to which their tails are gathered, not all scanned
+
+_lock = threading.Lock()
+_session_cache: Any = None
+_pool: ThreadPoolExecutor | None = None
+
+
+def head_dims(dim: int) -> int:
+    """How many leading coordinates form the head: half of them."""
+    return dim // 2
+
+
+def unsigned(codes: np.ndarray) -> np.ndarray:
+    """int8 codes as uint8 (c + 128): the form MatMulInteger's fast uint8 x int8 kernel reads."""
+    return np.bitwise_xor(np.asarray(codes, np.int8).view(np.uint8), np.uint8(0x80))
+
+
+def signed(codes: np.ndarray) -> np.ndarray:
+    """The inverse of `unsigned`."""
+    return np.bitwise_xor(np.asarray(codes, np.uint8), np.uint8(0x80)).view(np.int8)
+
+
+def squared_norms(codes: np.ndarray) -> np.ndarray:
+    """||c||^2 of each signed int8 code row, int32."""
+    c = np.asarray(codes, np.int8)
+    if c.shape[1] == 0:
+        return np.zeros(len(c), np.int32)
+    return np.einsum("ij,ij->i", c.astype(np.int32), c.astype(np.int32)).astype(np.int32)
+
+
+# MatMulInteger(A uint8 [rows, width], B int8 [width, 8]) -> int32 [rows, 8], opset 13, serialized:
+# what onnx.helper builds (tests/core/test_split_scan.py checks it), kept as bytes so that the first
+# search need not import onnx (0.6 s)
+CODE_DOTS_MODEL = (
+    b"\x08\x08\x12\trekurator:v\n\x18\n\x01A\n\x01B\x12\x01Y\"\rMatMulInteger\x12\tcode_dotsZ\x1c\n\x01A"
+    b"\x12\x17\n\x15\x08\x02\x12\x11\n\x06\x12\x04rows\n\x07\x12\x05widthZ\x18\n\x01B\x12\x13\n\x11\x08\x03"
+    b"\x12\r\n\x07\x12\x05width\n\x02\x08\x08b\x17\n\x01Y\x12\x12\n\x10\x08\x06\x12\x0c\n\x06\x12\x04rows"
+    b"\n\x02\x08\x08B\x04\n\x00\x10\r"
+)
+
+
+def _session() -> Any:
+    """The MatMulInteger session (one thread: the scan splits its work itself), built once."""
+    global _session_cache
+    with _lock:
+        if _session_cache is None:
+            import onnxruntime as ort  # lazy: startup and small collections never build one
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            _session_cache = ort.InferenceSession(CODE_DOTS_MODEL, options, providers=["CPUExecutionProvider"])
+    return _session_cache
+
+
+def _workers() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(2, thread_name_prefix="code-scan")
+    return _pool
+
+
+class _Part:
+    """One part (head or tail) of a query's code, ready for the GEMM."""
+
+    def __init__(self, code: np.ndarray):
+        self.code = np.ascontiguousarray(code, np.int8)
+        k = len(self.code)
+        self.k = k
+        self.sq = int(np.dot(self.code.astype(np.int64), self.code.astype(np.int64)))
+        self.shift = 128 * int(self.code.astype(np.int64).sum())  # <u_x, c_q> - <c_x, c_q>
+        self.block = np.zeros((k * GROUP, GROUP), np.int8)
+        for g in range(GROUP):
+            self.block[g * k : (g + 1) * k, g] = self.code
+
+    def gemm(self, rows: np.ndarray) -> np.ndarray:
+        """<u_x, c_q> (unsigned code rows) as int32, for the first len(rows) - len(rows) % GROUP rows."""
+        whole = len(rows) - len(rows) % GROUP
+        if not whole or not self.k:
+            return np.zeros(whole, np.int32)
+        a = rows[:whole].reshape(whole // GROUP, self.k * GROUP)
+        return _session().run(None, {"A": a, "B": self.block})[0].reshape(whole)
+
+    def distances(self, rows: np.ndarray, norms: np.ndarray) -> np.ndarray:
+        """||c_q - c_x||^2 over this part, int64."""
+        d = np.empty(len(rows), np.int64)
+        y = self.gemm(rows)
+        d[: len(y)] = y
+        d[len(y) :] = rows[len(y) :].astype(np.int64) @ self.code.astype(np.int64)
+        d -= self.shift
+        d *= -2
+        d += norms
+        d += self.sq
+        return d
+
+    def near(self, rows: np.ndarray, norms: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, int64 distances over this part) of the rows whose distance is at most `limit`.
+
+        In int32, in place on the GEMM's output: ||c_x||^2 - 2 <u_x, c_q> <= limit - ||c_q||^2 - 2 shift.
+        """
+        offset = self.sq + 2 * self.shift
+        bound = min(max(limit - offset, -(1 << 31)), (1 << 31) - 1)
+        y = self.gemm(rows)
+        whole = len(y)
+        np.multiply(y, -2, out=y)
+        y += norms[:whole]
+        found = np.flatnonzero(y <= bound)
+        part = y[found].astype(np.int64) + offset
+        if whole < len(rows):
+            rest = self.distances(rows[whole:], norms[whole:])
+            more = np.flatnonzero(rest <= limit)
+            found, part = np.concatenate([found, more + whole]), np.concatenate([part, rest[more]])
+        return found, part
+
+
+def _split(n: int) -> list[tuple[int, int]]:
+    if n < PARALLEL_MIN_FACES or (os.cpu_count() or 1) < 2:
+        return [(0, n)]
+    half = (n // 2) // CHUNK * CHUNK or n // 2
+    return [(0, half), (half, n)]
+
+
+def _tail_distances(tail_rows: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """||c_q - c_x||^2 over the tail, for a few gathered rows (simsimd per row, or numpy), int64."""
+    if tail_rows.shape[1] == 0 or len(tail_rows) == 0:
+        return np.zeros(len(tail_rows), np.int64)
+    out: np.ndarray = np.empty(len(tail_rows), int8_scan.sum_dtype(tail_rows.shape[1]))
+    int8_scan.squared_code_distances(signed(tail_rows), code, out, threads=1)
+    return out.astype(np.int64)
+
+
+def within(
+    head: np.ndarray,
+    head_sq: np.ndarray,
+    tail: np.ndarray,
+    tail_sq: np.ndarray,
+    code: np.ndarray,
+    reach_sq: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, squared code distances) of every face whose code is within sqrt(reach_sq).
+
+    `head` and `tail` are the unsigned parts of the first n faces, `head_sq` and `tail_sq` the
+    squared norms of their signed parts; `code` the query's signed int8 code. A chunk where more
+    than an eighth of the heads are near has its tails scanned whole (GEMM) instead of gathered.
+    """
+    n = len(head)
+    h = head.shape[1]
+    top = np.floor(reach_sq)
+    if not np.isfinite(top) or top >= 1 << 62:
+        top = float(1 << 62)
+    limit = int(top)
+    head_part, tail_part = _Part(code[:h]), _Part(code[h:])
+
+    def scan(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        found_pos, found_sq = [], []
+        for lo in range(span[0], span[1], CHUNK):
+            hi = min(span[1], lo + CHUNK)
+            near, part = head_part.near(head[lo:hi], head_sq[lo:hi], limit)
+            if len(near) > (hi - lo) * _GATHER_SHARE:  # most heads are near: scan the tails whole
+                whole = part + tail_part.distances(tail[lo:hi], tail_sq[lo:hi])[near]
+            elif len(near):
+                whole = part + _tail_distances(tail[lo + near], tail_part.code)
+            else:
+                continue
+            keep = whole <= limit
+            found_pos.append(near[keep] + lo)
+            found_sq.append(whole[keep])
+        if not found_pos:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(found_pos).astype(np.int64), np.concatenate(found_sq)
+
+    spans = _split(n)
+    parts = [scan(spans[0])] if len(spans) == 1 else list(_workers().map(scan, spans))
+    return np.concatenate([p for p, _ in parts]), np.concatenate([s for _, s in parts])
+
+
+def all_distances(
+    head: np.ndarray,
+    head_sq: np.ndarray,
+    tail: np.ndarray,
+    tail_sq: np.ndarray,
+    code: np.ndarray,
+    out: np.ndarray,
+) -> np.ndarray:
+    """The squared code distance from `code` to every face into `out` (len(head)); returns `out`."""
+    h = head.shape[1]
+    head_part, tail_part = _Part(code[:h]), _Part(code[h:])
+
+    def scan(span: tuple[int, int]) -> None:
+        for lo in range(span[0], span[1], CHUNK):
+            hi = min(span[1], lo + CHUNK)
+            out[lo:hi] = head_part.distances(head[lo:hi], head_sq[lo:hi]) + tail_part.distances(
+                tail[lo:hi], tail_sq[lo:hi]
+            )
+
+    spans = _split(len(head))
+    if len(spans) == 1:
+        scan(spans[0])
+    else:
+        list(_workers().map(scan, spans))
+    return out

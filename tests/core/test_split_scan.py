@@ -1,0 +1,152 @@
+"""The head-first scan of split codes finds exactly the faces a scan of whole codes finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core import int8_scan, split_scan
+from app.core.compressed_index import CompressedIndex
+from app.core.index_file import MEMORY_CRC_BLOCK, IndexFile, write_index_file
+
+
+def split(codes: np.ndarray):
+    h = split_scan.head_dims(codes.shape[1])
+    head = np.ascontiguousarray(split_scan.unsigned(codes[:, :h]))
+    tail = np.ascontiguousarray(split_scan.unsigned(codes[:, h:]))
+    return head, split_scan.squared_norms(codes[:, :h]), tail, split_scan.squared_norms(codes[:, h:])
+
+
+def whole(codes: np.ndarray, code: np.ndarray) -> np.ndarray:
+    return ((codes.astype(np.int64) - code.astype(np.int64)) ** 2).sum(axis=1)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 64 faces and two threads from 200 faces on: every path of the scan runs on small data."""
+    monkeypatch.setattr(split_scan, "CHUNK", 64)
+    monkeypatch.setattr(split_scan, "PARALLEL_MIN_FACES", 200)
+
+
+def test_the_embedded_model_is_what_onnx_builds():
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
+        "code_dots",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, ["rows", "width"]),
+         helper.make_tensor_value_info("B", TensorProto.INT8, ["width", split_scan.GROUP])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["rows", split_scan.GROUP])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="rekurator")
+    model.ir_version = 8
+    assert model.SerializeToString() == split_scan.CODE_DOTS_MODEL
+
+
+def test_unsigned_codes_round_trip_and_keep_their_order():
+    codes = np.arange(-128, 128, dtype=np.int16).astype(np.int8).reshape(2, 128)
+    u = split_scan.unsigned(codes)
+    assert u.dtype == np.uint8 and np.array_equal(u.astype(np.int16) - 128, codes.astype(np.int16))
+    assert np.array_equal(split_scan.signed(u), codes)
+
+
+@pytest.mark.parametrize("use_simsimd", [True, False])
+@pytest.mark.parametrize(("n", "dim"), [(1, 128), (7, 128), (5, 3), (9, 1), (1003, 128), (777, 512), (650, 301)])
+def test_within_and_all_distances_equal_a_scan_of_whole_codes(monkeypatch, small_chunks, use_simsimd, n, dim):
+    if not use_simsimd:
+        monkeypatch.setattr(int8_scan, "_simsimd", False)
+    rng = np.random.default_rng(n + dim)
+    codes = rng.integers(-127, 128, (n, dim), dtype=np.int8)
+    codes[: n // 3] = rng.integers(-3, 4, (n // 3, dim), dtype=np.int8)  # a cluster near the query
+    codes[-1] = 127  # the extremes the codes can take
+    query = codes[0].copy()
+    query[: dim // 2] = -127
+    parts = split(codes)
+    want = whole(codes, query)
+    got = split_scan.all_distances(*parts, query, np.empty(n, np.int64))
+    assert np.array_equal(got, want)
+    for reach_sq in (0.0, float(np.quantile(want, 0.05)), float(np.quantile(want, 0.5)),
+                     float(want.max()), float(want.max()) + 0.5, np.inf):
+        pos, sq = split_scan.within(*parts, query, reach_sq)
+        expected = np.flatnonzero(want <= reach_sq)
+        assert np.array_equal(pos, expected), reach_sq
+        assert np.array_equal(sq, want[expected])
+
+
+def test_near_chunks_scan_their_tails_whole_and_far_ones_gather_them(monkeypatch, small_chunks):
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-100, 100, (640, 128), dtype=np.int8)
+    codes[:64] = 0  # the first chunk: every head near the query
+    codes[300:303] = rng.integers(-2, 3, (3, 128), dtype=np.int8)  # a few near ones in a later chunk
+    query = np.zeros(128, np.int8)
+    gathered, scanned = [], []
+    tails, distances = split_scan._tail_distances, split_scan._Part.distances
+    monkeypatch.setattr(split_scan, "_tail_distances", lambda rows, code: gathered.append(len(rows)) or tails(rows, code))
+    monkeypatch.setattr(split_scan._Part, "distances",
+                        lambda self, rows, norms: scanned.append(len(rows)) or distances(self, rows, norms))
+    want = whole(codes, query)
+    reach_sq = float(want[300:303].max())
+    pos, sq = split_scan.within(*split(codes), query, reach_sq)
+    assert np.array_equal(pos, np.flatnonzero(want <= reach_sq)) and np.array_equal(sq, want[pos])
+    assert 64 in scanned  # the first chunk's tails, scanned by GEMM
+    assert gathered == [3]  # the later chunk gathered its three near rows
+
+
+def test_the_tier_keeps_its_codes_split_and_answers_from_them():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3000, 128)).astype(np.float32) * 0.09
+    comp = CompressedIndex(128, center=x.mean(axis=0), step=int8_scan.choose_step(x, x.mean(axis=0)))
+    comp.append(np.arange(1, 3001), x)
+    codes, _ = comp.encode(x)
+    assert comp.head.dtype == np.uint8 and comp.head.shape[1] == 64 and comp.tail.shape[1] == 64
+    assert np.array_equal(comp.codes, codes)
+    assert np.array_equal(comp.head_sq[:3000], split_scan.squared_norms(codes[:, :64]))
+    assert np.array_equal(comp.code_distances(codes[9]), whole(codes, codes[9]))
+
+
+def as_whole_codes_file(path) -> None:
+    """Rewrite a saved compressed-tier file as format 4 wrote it: whole int8 codes, not split."""
+    with IndexFile.open(path) as file:
+        header = {k: v for k, v in file.header.items()
+                  if k not in ("sections", "data_bytes", "crc_table_crc", "crc_block")}
+        sections = {name: file.read(name) for name in file.header["sections"]}
+    codes = np.concatenate([split_scan.signed(sections.pop("code_head")),
+                            split_scan.signed(sections.pop("code_tail"))], axis=1)
+    del sections["code_head_sq"], sections["code_tail_sq"]
+    header["format"] = 4
+    write_index_file(path, header, [("codes", codes)] + list(sections.items()), crc_block=MEMORY_CRC_BLOCK)
+
+
+def test_an_index_file_of_whole_codes_is_split_on_load(tmp_path):
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2000, 128)).astype(np.float32) * 0.09
+    comp = CompressedIndex(128, directory=tmp_path, prefix="collection-1", center=x.mean(axis=0),
+                           step=int8_scan.choose_step(x, x.mean(axis=0)))
+    comp.append(np.arange(1, 2001), x)
+    comp.save(tmp_path / "collection-1.index", 1)
+    as_whole_codes_file(tmp_path / "collection-1.index")
+    again = CompressedIndex.load_file(tmp_path / "collection-1.index", 1, 128)
+    assert again is not None and again.upgraded and not comp.upgraded
+    assert np.array_equal(again.codes, comp.codes)
+    for name in ("head", "tail", "head_sq", "tail_sq"):
+        assert np.array_equal(getattr(again, name)[:2000], getattr(comp, name)[:2000])
+    for qi in (3, 1500):
+        want, got = comp.search_faces(x[qi], 0.6, 10), again.search_faces(x[qi], 0.6, 10)
+        assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
+
+
+def test_a_whole_codes_file_of_the_wrong_shape_is_refused(tmp_path):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((300, 128)).astype(np.float32) * 0.09
+    comp = CompressedIndex(128, directory=tmp_path, prefix="collection-1", center=x.mean(axis=0),
+                           step=int8_scan.choose_step(x, x.mean(axis=0)))
+    comp.append(np.arange(1, 301), x)
+    comp.save(tmp_path / "collection-1.index", 1)
+    as_whole_codes_file(tmp_path / "collection-1.index")
+    with IndexFile.open(tmp_path / "collection-1.index") as file:
+        header = {k: v for k, v in file.header.items()
+                  if k not in ("sections", "data_bytes", "crc_table_crc", "crc_block")}
+        sections = {name: file.read(name) for name in file.header["sections"]}
+    sections["codes"] = sections["codes"][:-1]  # one face short
+    write_index_file(tmp_path / "collection-1.index", header, list(sections.items()), crc_block=MEMORY_CRC_BLOCK)
+    assert CompressedIndex.load_file(tmp_path / "collection-1.index", 1, 128) is None
