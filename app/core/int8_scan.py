@@ -88,7 +88,12 @@ def squared_code_distances(
     if simsimd is not None:
         if threads is None:
             threads = min(2, os.cpu_count() or 1) if n >= PARALLEL_MIN_FACES else 1
-        simsimd.cdist(code.reshape(1, -1), codes, metric="sqeuclidean", threads=threads, out=out.reshape(1, n))
+        # not `out=`: simsimd 6.5's cdist then returns None without a reference of its own, and each
+        # call takes one of None's (Python 3.11 aborts once they run out: tests/core/test_split_scan.py)
+        result = simsimd.cdist(
+            code.reshape(1, -1), codes, metric="sqeuclidean", threads=threads, out_dtype=out.dtype.name
+        )
+        out[:] = np.asarray(result).reshape(n)
         return out
     q = code.astype(np.int16)
     for lo in range(0, n, _NUMPY_ROWS):

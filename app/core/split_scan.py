@@ -155,12 +155,14 @@ def _split(n: int) -> list[tuple[int, int]]:
     return [(0, half), (half, n)]
 
 
-def _tail_distances(tail_rows: np.ndarray, code: np.ndarray) -> np.ndarray:
-    """||c_q - c_x||^2 over the tail, for a few gathered rows (simsimd per row, or numpy), int64."""
-    if tail_rows.shape[1] == 0 or len(tail_rows) == 0:
-        return np.zeros(len(tail_rows), np.int64)
-    out: np.ndarray = np.empty(len(tail_rows), int8_scan.sum_dtype(tail_rows.shape[1]))
-    int8_scan.squared_code_distances(signed(tail_rows), code, out, threads=1)
+def _tail_distances(tail: np.ndarray, rows: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """||c_q - c_x||^2 over the tail for a few rows (simsimd per row, or numpy), int64."""
+    if tail.shape[1] == 0 or len(rows) == 0:
+        return np.zeros(len(rows), np.int64)
+    gathered = np.take(tail, rows, axis=0)  # 2-3x faster than fancy indexing for whole rows
+    np.bitwise_xor(gathered, np.uint8(0x80), out=gathered)
+    out: np.ndarray = np.empty(len(rows), int8_scan.sum_dtype(tail.shape[1]))
+    int8_scan.squared_code_distances(gathered.view(np.int8), code, out, threads=1)
     return out.astype(np.int64)
 
 
@@ -194,7 +196,7 @@ def within(
             if len(near) > (hi - lo) * _GATHER_SHARE:  # most heads are near: scan the tails whole
                 whole = part + tail_part.distances(tail[lo:hi], tail_sq[lo:hi])[near]
             elif len(near):
-                whole = part + _tail_distances(tail[lo + near], tail_part.code)
+                whole = part + _tail_distances(tail, lo + near, tail_part.code)
             else:
                 continue
             keep = whole <= limit

@@ -43,6 +43,22 @@ def test_the_embedded_model_is_what_onnx_builds():
     assert model.SerializeToString() == split_scan.CODE_DOTS_MODEL
 
 
+def test_the_tail_kernel_leaves_none_s_reference_count_alone():
+    """simsimd 6.5's cdist with `out=` returned None without a reference of its own: each call took
+    one of None's, and Python 3.11 aborted ("deallocating None") after a few thousand calls."""
+    import sys
+
+    codes = np.ones((5, 64), np.int8)
+    out = np.empty(5, np.float32)
+    for _ in range(10):  # first calls may fill caches that hold None
+        int8_scan.squared_code_distances(codes, codes[0], out, threads=1)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        int8_scan.squared_code_distances(codes, codes[0], out, threads=1)
+    assert abs(sys.getrefcount(None) - before) < 100  # the bug: 2,000 fewer
+    assert np.array_equal(out, np.zeros(5))
+
+
 def test_unsigned_codes_round_trip_and_keep_their_order():
     codes = np.arange(-128, 128, dtype=np.int16).astype(np.int8).reshape(2, 128)
     u = split_scan.unsigned(codes)
@@ -81,7 +97,8 @@ def test_near_chunks_scan_their_tails_whole_and_far_ones_gather_them(monkeypatch
     query = np.zeros(128, np.int8)
     gathered, scanned = [], []
     tails, distances = split_scan._tail_distances, split_scan._Part.distances
-    monkeypatch.setattr(split_scan, "_tail_distances", lambda rows, code: gathered.append(len(rows)) or tails(rows, code))
+    monkeypatch.setattr(split_scan, "_tail_distances",
+                        lambda tail, rows, code: gathered.append(len(rows)) or tails(tail, rows, code))
     monkeypatch.setattr(split_scan._Part, "distances",
                         lambda self, rows, norms: scanned.append(len(rows)) or distances(self, rows, norms))
     want = whole(codes, query)
