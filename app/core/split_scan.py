@@ -223,12 +223,23 @@ def all_distances(
     h = head.shape[1]
     head_part, tail_part = _Part(code[:h]), _Part(code[h:])
 
+    offset = head_part.sq + tail_part.sq + 2 * (head_part.shift + tail_part.shift)
+
     def scan(span: tuple[int, int]) -> None:
         for lo in range(span[0], span[1], CHUNK):
             hi = min(span[1], lo + CHUNK)
-            out[lo:hi] = head_part.distances(head[lo:hi], head_sq[lo:hi]) + tail_part.distances(
-                tail[lo:hi], tail_sq[lo:hi]
-            )
+            y = head_part.gemm(head[lo:hi])  # in int32 (|sums| < dim * 2 * 255 * 127), in place
+            y += tail_part.gemm(tail[lo:hi])
+            mid = lo + len(y)
+            np.multiply(y, -2, out=y)
+            y += head_sq[lo:mid]
+            y += tail_sq[lo:mid]
+            out[lo:mid] = y
+            out[lo:mid] += offset
+            if mid < hi:
+                out[mid:hi] = head_part.distances(head[mid:hi], head_sq[mid:hi]) + tail_part.distances(
+                    tail[mid:hi], tail_sq[mid:hi]
+                )
 
     spans = _split(len(head))
     if len(spans) == 1:
