@@ -283,6 +283,32 @@ def add_users(engine: Engine, faces: SyntheticFaces, identities: range, fraction
     return chosen
 
 
+def whole_code_within(index):
+    """The compressed tier's `_within` as it was before app/core/split_scan.py: simsimd over whole
+    int8 codes into a reused buffer (a copy of the codes, built once: 128 bytes a face more), for a
+    same-run A/B of the scan."""
+    import simsimd
+
+    from app.core import int8_scan
+
+    codes = index.codes
+    buf = np.empty(len(codes), int8_scan.sum_dtype(index.dim))
+    nones = []  # simsimd 6.5's cdist(out=) takes a reference of None's each call: give one back
+
+    def within(code, reach):
+        n = index.n
+        simsimd.cdist(code.reshape(1, -1), codes[:n], metric="sqeuclidean", threads=2, out=buf[:n].reshape(1, n))
+        nones.append(None)
+        scan = buf[:n]
+        mask = scan <= (reach / index.step) ** 2 * (1 + 1e-6)
+        mask[index._clipped[index._clipped < n]] = True
+        pos = np.flatnonzero(mask)
+        pos = pos[np.isfinite(index.sqnorms[pos])]
+        return pos, scan[pos].astype(np.int64)
+
+    return within
+
+
 def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, user_identities: np.ndarray,
                      repeats: int, max_faces: int, rng, skip_floor: bool = False) -> None:
     """SearchFaces and SearchUsers by FaceId at n faces, alternating with the bare mat-vec floor."""
@@ -307,8 +333,16 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
     engine.search_users(CollectionId=COLLECTION, FaceId=user_queries[0])  # user means built once, untimed
     for _ in range(3):  # warm caches and BLAS threads alike for all three
         matrix @ floor_queries[0]
+    index = engine._indexes.get(collection_pk(engine))
+    previous = whole_code_within(index) if getattr(index, "tier", "") == "compressed" else None
+    if previous is not None:
+        current = index._within
+        index._within = previous
+        engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[0], MaxFaces=max_faces)
+        index._within = current
 
-    floor_s, faces_s, users_s, face_matches, user_matches = [], [], [], [], []
+    floor_s, faces_s, users_s, face_matches, user_matches, previous_s = [], [], [], [], [], []
+    face_matches_of: dict[int, list] = {}
     # in blocks of 10 per measurement, the blocks alternating (drift and cache state hit all three
     # alike), with a pause between blocks: a search timed right after a BLAS mat-vec shares the
     # cores with OpenBLAS's still-spinning threads (the compressed tier's scan uses both cores)
@@ -325,7 +359,18 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
             rf = engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[r], MaxFaces=max_faces)
             faces_s.append(time.perf_counter() - t0)
             face_matches.append(len(rf["FaceMatches"]))
+            face_matches_of[r] = rf["FaceMatches"]
         time.sleep(0.05)
+        if previous is not None:  # the same queries through the previous scan
+            index._within = previous
+            for r in block:
+                t0 = time.perf_counter()
+                rp = engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[r], MaxFaces=max_faces)
+                previous_s.append(time.perf_counter() - t0)
+                if rp["FaceMatches"] != face_matches_of[r]:
+                    raise AssertionError(f"the previous scan answered {face_queries[r]} differently")
+            del index._within
+            time.sleep(0.05)
         for r in block:
             t0 = time.perf_counter()
             ru = engine.search_users(CollectionId=COLLECTION, FaceId=user_queries[r])
@@ -336,8 +381,13 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
     floor_p50 = max(float(np.median(floor_s)), 1e-9)  # --skip-floor: ratios meaningless
     floor = {"floor_p50_ms": ms(floor_p50), "floor_p99_ms": ms(np.percentile(floor_s, 99))}
     pf, pu = percentiles(faces_s), percentiles(users_s)
+    ab = {}
+    if previous_s:  # the scan before split_scan, same queries, same answers, blocks alternating
+        ab = {"whole_code_scan_p50_ms": ms(np.median(previous_s)),
+              "ratio_to_whole_code_scan_p50": round(float(np.median(faces_s) / np.median(previous_s)), 3)}
     emit(bench="search_faces", faces=n, repeats=repeats, max_faces=max_faces, first_after_write_ms=ms(first_faces),
-         cold_load_first_ms=ms(cold_faces), **pf, **floor, ratio_p50=round(float(np.median(faces_s)) / floor_p50, 3),
+         cold_load_first_ms=ms(cold_faces), **pf, **ab, **floor,
+         ratio_p50=round(float(np.median(faces_s)) / floor_p50, 3),
          mean_matches=round(float(np.mean(face_matches)), 2), target_ratio_p50_at_1e6=1.5, loadavg_1m=os.getloadavg()[0])
     emit(bench="search_users", faces=n, users=users, repeats=repeats, first_after_write_ms=ms(first_users), **pu,
          **floor, ratio_p50=round(float(np.median(users_s)) / floor_p50, 3),

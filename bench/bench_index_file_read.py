@@ -1,7 +1,8 @@
 """Benchmark: reading a large index file into memory, checksums checked, against the previous code.
 
 Writes the sections a compressed-tier index file holds at --rows faces (rowids, owners, sqnorms,
-int8 codes, radii: 152 bytes a face, 1.52 GB at 1e7) twice: as the previous commit's
+int8 codes split in heads and tails with their squared norms, radii: 160 bytes a face, 1.6 GB at
+1e7) twice: as the previous commit's
 `app/core/index_file.py` writes them (4 KiB checksum blocks) and as today's code writes the files
 it reads whole (1 MiB blocks). Then, round by round, in an order that rotates:
 
@@ -46,7 +47,8 @@ from bench_open_cold import evict, read_file  # noqa: E402
 from app.core import index_file as new_module  # noqa: E402
 
 SECTIONS = [("rowids", np.int64, ()), ("owners", np.int64, ()), ("sqnorms", np.float32, ()),
-            ("codes", np.int8, (128,)), ("radii", np.float32, ())]
+            ("code_head", np.uint8, (64,)), ("code_tail", np.uint8, (64,)), ("code_head_sq", np.int32, ()),
+            ("code_tail_sq", np.int32, ()), ("radii", np.float32, ())]
 
 
 def baseline_module(rev: str, workdir: pathlib.Path):

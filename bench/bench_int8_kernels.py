@@ -1,8 +1,10 @@
 """Benchmark: the int8 scan of the compressed tier, by library, against the float32 mat-vec floor.
 
 One query against N random 128-d int8 codes (the same bytes for every kernel), interleaved:
-simsimd's int8 squared-Euclidean `cdist` into a reused buffer (what `app/core/int8_scan.py` runs)
-with one and two threads, and into a fresh array each time; faiss's `IndexScalarQuantizer` (8 bit,
+simsimd's int8 squared-Euclidean `cdist` into a reused buffer (what the tier ran before
+`app/core/split_scan.py`) with one and two threads, and into a fresh array each time; what
+split_scan runs (onnxruntime's uint8 x int8 GEMM over split codes: every distance, and the
+head-first search within the default threshold); faiss's `IndexScalarQuantizer` (8 bit,
 k = 1,024 nearest, two halves on two threads: it has no full-distance output); the numpy fallback
 (int16 differences, chunked); and the float32 mat-vec over the same faces (the exact tier's floor).
 Medians over --repeats, JSON lines.
@@ -25,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.core import int8_scan  # noqa: E402
+from app.core import int8_scan, split_scan  # noqa: E402
 
 DIM = 128
 
@@ -62,6 +64,7 @@ def measure(n: int, repeats: int, skip_numpy: bool) -> dict:
         lambda: simsimd.cdist(q, codes, metric="sqeuclidean", threads=2, out=out), repeats)
     row["simsimd_2_threads_fresh_output_ms"] = median_ms(
         lambda: simsimd.cdist(q, codes, metric="sqeuclidean", threads=2), repeats)
+    row.update(split_rows(codes, q[0], step, repeats))
     halves = []
     for lo, hi in ((0, n // 2), (n // 2, n)):
         index = faiss.IndexScalarQuantizer(DIM, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2)
@@ -84,6 +87,26 @@ def measure(n: int, repeats: int, skip_numpy: bool) -> dict:
     return row
 
 
+def split_rows(codes: np.ndarray, code: np.ndarray, step: float, repeats: int) -> dict:
+    """What app/core/split_scan.py runs on the same codes: every distance by onnxruntime's integer
+    GEMM (heads and tails), and the head-first search for faces within the default threshold
+    (distance 0.6 plus two rounding radii), which reads tails only for near heads."""
+    h = split_scan.head_dims(DIM)
+    head = np.ascontiguousarray(split_scan.unsigned(codes[:, :h]))
+    tail = np.ascontiguousarray(split_scan.unsigned(codes[:, h:]))
+    head_sq, tail_sq = split_scan.squared_norms(codes[:, :h]), split_scan.squared_norms(codes[:, h:])
+    out = np.empty(len(codes), np.int64)
+    reach_sq = ((0.6 + 2 * int8_scan.rounding_radius(DIM, step)) / step) ** 2
+    found = split_scan.within(head, head_sq, tail, tail_sq, code, reach_sq)[0]
+    return {
+        "gemm_all_distances_2_threads_ms": median_ms(
+            lambda: split_scan.all_distances(head, head_sq, tail, tail_sq, code, out), repeats),
+        "gemm_head_first_within_0.6_2_threads_ms": median_ms(
+            lambda: split_scan.within(head, head_sq, tail, tail_sq, code, reach_sq), repeats),
+        "head_first_faces_found": len(found),
+    }
+
+
 def scan_only(n: int, repeats: int) -> dict:
     """simsimd alone on random codes (no float32 matrix, no faiss): sizes past memory for the others."""
     import simsimd
@@ -94,9 +117,11 @@ def scan_only(n: int, repeats: int) -> dict:
         codes[lo : lo + (1 << 20)] = rng.integers(-60, 60, (min(1 << 20, n - lo), DIM), dtype=np.int8)
     q = codes[123].copy().reshape(1, -1)
     out = np.empty((1, n), np.float32)
+    step = 0.09 / (60 / np.sqrt(3))  # codes uniform in +-60: coordinates of sd 0.09, as in measure()
     return {"bench": "int8_kernels_scan_only", "faces": n, "repeats": repeats,
             "simsimd_2_threads_ms": median_ms(
                 lambda: simsimd.cdist(q, codes, metric="sqeuclidean", threads=2, out=out), repeats),
+            **split_rows(codes, q[0], step, repeats),
             "loadavg": os.getloadavg()}
 
 
