@@ -206,7 +206,7 @@ def main() -> None:
                 "same_answers_as_exact_tier": None if args.no_exact_tier else same,
                 "same_answers_as_hamming_tier": same_old,
                 "compressed_build_s": round(build_s, 2),
-                "compressed_memory_bytes_per_face": DIM + 4 + 8 + 8 + 4,
+                "compressed_memory_bytes_per_face": DIM + 4 + 4 + 4 + 8 + 8 + 4,  # codes, their two part norms, radius, rowid, owner, sqnorm
                 "hamming_tier_memory_bytes_per_face": 16 + 8 + 8 + 4,
             }
             read: list[int] = []  # descriptor rows each search reads from disk or the tail
