@@ -23,6 +23,10 @@ page cache, alone (as the engine does since schema 7 keeps the face count) and w
 `SELECT COUNT(*)` over the collection's faces running beside it (as the engine did before),
 alternating, --repeats rounds of each.
 
+--upgrade-ab, after those: opening with an index file rewritten as format 4 wrote it (whole int8
+codes: split on load and saved again), then the next open, --repeats rounds; then one open with no
+index file (the tier rebuilt from SQLite, as format-4 files were before).
+
 Run: .venv/bin/python bench/bench_open_cold.py /tmp/e7/rekurator-bench-engine-XXXX [--repeats 3]
 """
 
@@ -142,7 +146,10 @@ def main() -> None:
     parser.add_argument("--query", type=int, default=12345, help="the synthetic face whose FaceId is searched")
     parser.add_argument("--count-ab", action="store_true",
                         help="then: loading the index file cold alone vs with a COUNT(*) beside it (before schema 7)")
-    parser.add_argument("--skip-open", action="store_true", help="only the --count-ab rounds")
+    parser.add_argument("--skip-open", action="store_true", help="only the --count-ab / --upgrade-ab rounds")
+    parser.add_argument("--upgrade-ab", action="store_true",
+                        help="then: opening with an index file of format 4 (whole codes, split on load and saved "
+                             "again) vs without one (rebuilt from SQLite, one round)")
     args = parser.parse_args()
     workspace = args.folder / "ws"
     files = workspace_files(workspace)
@@ -158,6 +165,35 @@ def main() -> None:
         open_rounds(workspace, files, index_file, query, args.repeats)
     if args.count_ab:
         count_ab(workspace, files, args.repeats)
+    if args.upgrade_ab:
+        upgrade_ab(workspace, index_file, query, args.repeats)
+
+
+def upgrade_ab(workspace: pathlib.Path, index_file: pathlib.Path, query: str, repeats: int) -> None:
+    """A fresh process opening a workspace whose index file an earlier build wrote in format 4
+    (whole int8 codes), which it splits and saves again, then the next open; against one open with
+    no index file at all (the tier rebuilt from SQLite, which is what format 4 cost before)."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from tests.core.test_split_scan import as_whole_codes_file  # the converter the tests use
+
+    upgrades, afters = [], []
+    for round_ in range(repeats):
+        as_whole_codes_file(index_file)
+        upgrade = bench_engine.run_open_child(workspace, query)
+        after = bench_engine.run_open_child(workspace, query)
+        upgrades.append(upgrade["open_and_first_search_s"])
+        afters.append(after["open_and_first_search_s"])
+        print(json.dumps({"bench": "open_format_4", "round": round_, **upgrade}), flush=True)
+        print(json.dumps({"bench": "open_after_upgrade", "round": round_, **after}), flush=True)
+    for path in (workspace / "index").glob("collection-*"):
+        path.unlink()
+    rebuild = bench_engine.run_open_child(workspace, query)
+    print(json.dumps({"bench": "open_without_index_file", **rebuild}), flush=True)
+    print(json.dumps({"bench": "upgrade_summary", "repeats": repeats,
+                      "open_format_4_s": round(statistics.median(upgrades), 2),
+                      "open_after_upgrade_s": round(statistics.median(afters), 2),
+                      "open_rebuilding_from_sqlite_s": round(rebuild["open_and_first_search_s"], 2),
+                      "loadavg": os.getloadavg()}), flush=True)
 
 
 def open_rounds(workspace: pathlib.Path, files: list[pathlib.Path], index_file: pathlib.Path, query: str,
