@@ -4,9 +4,10 @@ Each face's code (`int8_scan`) is held as two unsigned arrays, the first `head_d
 coordinates and the rest, each shifted by +128 (so 0..255), plus the squared norm of each part's
 signed code. The squared distance between two codes is the head's part plus the tail's, and each
 part is ||c_q||^2 + ||c_x||^2 - 2 <c_q, c_x>: a dot product, which onnxruntime's integer GEMM
-(MatMulInteger, uint8 x int8 into int32) computes at memory bandwidth. simsimd's per-pair kernel
-spends more time per face than reading its 128 bytes takes (85 vs 60 ms at 1e7 on two threads,
-and 69 ms for a 64-byte half: bench/bench_int8_kernels.py).
+(MatMulInteger, uint8 x int8 into int32) computes many faces per call. simsimd's per-pair
+kernel spends more time per face than reading its bytes takes, so it hardly gains from fewer bytes
+(at 1e7 on two threads, `bench/bench_int8_kernels.py`: simsimd over whole codes 103 ms, the GEMM
+over whole codes 96 ms, the head-first search below 46.5 ms; README, "Fifth round").
 
 A search needs only the faces whose code is within some reach of the query's. The head's part
 alone is at most the whole distance, so a scan of the heads (half the bytes) rules out every face
@@ -14,7 +15,8 @@ whose head is already too far; only the faces left have their tails read. The an
 set, with the same integer distances, as a scan of whole codes: exact by construction.
 
 Integer sums stay exact: a dot product is at most dim * 255 * 127 (< 2^31 up to 66,000
-coordinates), and whole distances are returned as int64.
+coordinates; `all_distances` sums twice that in int32: up to 33,000), and distances are returned
+as int64.
 """
 
 from __future__ import annotations
