@@ -121,28 +121,43 @@ def test_the_tier_keeps_its_codes_split_and_answers_from_them():
     assert np.array_equal(comp.code_distances(codes[9]), whole(codes, codes[9]))
 
 
-def as_whole_codes_file(path) -> None:
-    """Rewrite a saved compressed-tier file as format 4 wrote it: whole int8 codes, not split."""
+def rewrite_index_file(path, change) -> None:
+    """Read a saved index file's header and sections, let `change(header, sections)` edit them, write it back."""
     with IndexFile.open(path) as file:
         header = {k: v for k, v in file.header.items()
                   if k not in ("sections", "data_bytes", "crc_table_crc", "crc_block")}
         sections = {name: file.read(name) for name in file.header["sections"]}
-    codes = np.concatenate([split_scan.signed(sections.pop("code_head")),
-                            split_scan.signed(sections.pop("code_tail"))], axis=1)
-    del sections["code_head_sq"], sections["code_tail_sq"]
-    header["format"] = 4
-    write_index_file(path, header, [("codes", codes)] + list(sections.items()), crc_block=MEMORY_CRC_BLOCK)
+    change(header, sections)
+    write_index_file(path, header, list(sections.items()), crc_block=MEMORY_CRC_BLOCK)
+
+
+def as_whole_codes_file(path) -> None:
+    """Rewrite a saved compressed-tier file as format 4 wrote it: whole int8 codes, not split."""
+
+    def whole_codes(header, sections):
+        codes = np.concatenate([split_scan.signed(sections.pop("code_head")),
+                                split_scan.signed(sections.pop("code_tail"))], axis=1)
+        del sections["code_head_sq"], sections["code_tail_sq"]
+        header["format"] = 4
+        sections["codes"] = codes
+
+    rewrite_index_file(path, whole_codes)
+
+
+def saved_index(tmp_path, n: int, seed: int):
+    """(descriptors, index, path): n random faces in a compressed index saved as collection 1's file."""
+    x = np.random.default_rng(seed).standard_normal((n, 128)).astype(np.float32) * 0.09
+    comp = CompressedIndex(128, directory=tmp_path, prefix="collection-1", center=x.mean(axis=0),
+                           step=int8_scan.choose_step(x, x.mean(axis=0)))
+    comp.append(np.arange(1, n + 1), x)
+    comp.save(tmp_path / "collection-1.index", 1)
+    return x, comp, tmp_path / "collection-1.index"
 
 
 def test_an_index_file_of_whole_codes_is_split_on_load(tmp_path):
-    rng = np.random.default_rng(12)
-    x = rng.standard_normal((2000, 128)).astype(np.float32) * 0.09
-    comp = CompressedIndex(128, directory=tmp_path, prefix="collection-1", center=x.mean(axis=0),
-                           step=int8_scan.choose_step(x, x.mean(axis=0)))
-    comp.append(np.arange(1, 2001), x)
-    comp.save(tmp_path / "collection-1.index", 1)
-    as_whole_codes_file(tmp_path / "collection-1.index")
-    again = CompressedIndex.load_file(tmp_path / "collection-1.index", 1, 128)
+    x, comp, path = saved_index(tmp_path, 2000, seed=12)
+    as_whole_codes_file(path)
+    again = CompressedIndex.load_file(path, 1, 128)
     assert again is not None and again.upgraded and not comp.upgraded
     assert np.array_equal(again.codes, comp.codes)
     for name in ("head", "tail", "head_sq", "tail_sq"):
@@ -153,17 +168,7 @@ def test_an_index_file_of_whole_codes_is_split_on_load(tmp_path):
 
 
 def test_a_whole_codes_file_of_the_wrong_shape_is_refused(tmp_path):
-    rng = np.random.default_rng(13)
-    x = rng.standard_normal((300, 128)).astype(np.float32) * 0.09
-    comp = CompressedIndex(128, directory=tmp_path, prefix="collection-1", center=x.mean(axis=0),
-                           step=int8_scan.choose_step(x, x.mean(axis=0)))
-    comp.append(np.arange(1, 301), x)
-    comp.save(tmp_path / "collection-1.index", 1)
-    as_whole_codes_file(tmp_path / "collection-1.index")
-    with IndexFile.open(tmp_path / "collection-1.index") as file:
-        header = {k: v for k, v in file.header.items()
-                  if k not in ("sections", "data_bytes", "crc_table_crc", "crc_block")}
-        sections = {name: file.read(name) for name in file.header["sections"]}
-    sections["codes"] = sections["codes"][:-1]  # one face short
-    write_index_file(tmp_path / "collection-1.index", header, list(sections.items()), crc_block=MEMORY_CRC_BLOCK)
-    assert CompressedIndex.load_file(tmp_path / "collection-1.index", 1, 128) is None
+    _x, _comp, path = saved_index(tmp_path, 300, seed=13)
+    as_whole_codes_file(path)
+    rewrite_index_file(path, lambda header, sections: sections.update(codes=sections["codes"][:-1]))  # a face short
+    assert CompressedIndex.load_file(path, 1, 128) is None
