@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from app.core import engine as engine_module  # noqa: E402
+from app.core import split_scan  # noqa: E402
 from app.core.analysis import AnalyzedFace, ImageAnalysis  # noqa: E402
 from app.core.compressed_index import CompressedIndex  # noqa: E402
 from app.core.engine import Engine  # noqa: E402
@@ -309,6 +310,27 @@ def whole_code_within(index):
     return within
 
 
+def previous_scans(index) -> dict:
+    """name -> (switch on, switch off) of each earlier compressed-tier scan timed against today's on
+    the same queries: simsimd over whole codes (before split_scan), and split_scan with eight faces
+    a GEMM row (its first version, before the group was measured per machine)."""
+    whole = whole_code_within(index)
+
+    def whole_on():
+        index._within = whole
+
+    def whole_off():
+        del index._within
+
+    def eight_on():
+        index.scan_group = 8
+
+    def eight_off():
+        index.scan_group = None
+
+    return {"whole_code_scan": (whole_on, whole_off), "eight_a_row_scan": (eight_on, eight_off)}
+
+
 def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, user_identities: np.ndarray,
                      repeats: int, max_faces: int, rng, skip_floor: bool = False) -> None:
     """SearchFaces and SearchUsers by FaceId at n faces, alternating with the bare mat-vec floor."""
@@ -334,14 +356,14 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
     for _ in range(3):  # warm caches and BLAS threads alike for all three
         matrix @ floor_queries[0]
     index = engine._indexes.get(collection_pk(engine))
-    previous = whole_code_within(index) if getattr(index, "tier", "") == "compressed" else None
-    if previous is not None:
-        current = index._within
-        index._within = previous
+    previous = previous_scans(index) if getattr(index, "tier", "") == "compressed" else {}
+    for on, off in previous.values():
+        on()
         engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[0], MaxFaces=max_faces)
-        index._within = current
+        off()
 
-    floor_s, faces_s, users_s, face_matches, user_matches, previous_s = [], [], [], [], [], []
+    floor_s, faces_s, users_s, face_matches, user_matches = [], [], [], [], []
+    previous_s: dict[str, list[float]] = {name: [] for name in previous}
     face_matches_of: dict[int, list] = {}
     # in blocks of 10 per measurement, the blocks alternating (drift and cache state hit all three
     # alike), with a pause between blocks: a search timed right after a BLAS mat-vec shares the
@@ -361,15 +383,15 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
             face_matches.append(len(rf["FaceMatches"]))
             face_matches_of[r] = rf["FaceMatches"]
         time.sleep(0.05)
-        if previous is not None:  # the same queries through the previous scan
-            index._within = previous
+        for name, (on, off) in previous.items():  # the same queries through each earlier scan
+            on()
             for r in block:
                 t0 = time.perf_counter()
                 rp = engine.search_faces(CollectionId=COLLECTION, FaceId=face_queries[r], MaxFaces=max_faces)
-                previous_s.append(time.perf_counter() - t0)
+                previous_s[name].append(time.perf_counter() - t0)
                 if rp["FaceMatches"] != face_matches_of[r]:
-                    raise AssertionError(f"the previous scan answered {face_queries[r]} differently")
-            del index._within
+                    raise AssertionError(f"the {name} answered {face_queries[r]} differently")
+            off()
             time.sleep(0.05)
         for r in block:
             t0 = time.perf_counter()
@@ -381,10 +403,12 @@ def measure_searches(engine: Engine, faces: SyntheticFaces, n: int, users: int, 
     floor_p50 = max(float(np.median(floor_s)), 1e-9)  # --skip-floor: ratios meaningless
     floor = {"floor_p50_ms": ms(floor_p50), "floor_p99_ms": ms(np.percentile(floor_s, 99))}
     pf, pu = percentiles(faces_s), percentiles(users_s)
-    ab = {}
-    if previous_s:  # the scan before split_scan, same queries, same answers, blocks alternating
-        ab = {"whole_code_scan_p50_ms": ms(np.median(previous_s)),
-              "ratio_to_whole_code_scan_p50": round(float(np.median(faces_s) / np.median(previous_s)), 3)}
+    ab: dict = {}
+    for name, times in previous_s.items():  # earlier scans, same queries, same answers, blocks alternating
+        ab[f"{name}_p50_ms"] = ms(np.median(times))
+        ab[f"ratio_to_{name}_p50"] = round(float(np.median(faces_s) / np.median(times)), 3)
+    if previous:
+        ab["faces_per_gemm_row"] = split_scan.chosen_groups()
     emit(bench="search_faces", faces=n, repeats=repeats, max_faces=max_faces, first_after_write_ms=ms(first_faces),
          cold_load_first_ms=ms(cold_faces), **pf, **ab, **floor,
          ratio_p50=round(float(np.median(faces_s)) / floor_p50, 3),

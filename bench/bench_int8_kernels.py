@@ -4,7 +4,8 @@ One query against N random 128-d int8 codes (the same bytes for every kernel), i
 simsimd's int8 squared-Euclidean `cdist` into a reused buffer (what the tier ran before
 `app/core/split_scan.py`) with one and two threads, and into a fresh array each time; what
 split_scan runs (onnxruntime's uint8 x int8 GEMM over split codes: every distance, and the
-head-first search within the default threshold); faiss's `IndexScalarQuantizer` (8 bit,
+head-first search within the default threshold, with the faces a GEMM row it measured fastest here
+and with each of split_scan.GROUPS); faiss's `IndexScalarQuantizer` (8 bit,
 k = 1,024 nearest, two halves on two threads: it has no full-distance output); the numpy fallback
 (int16 differences, chunked); and the float32 mat-vec over the same faces (the exact tier's floor).
 Medians over --repeats, JSON lines.
@@ -98,11 +99,15 @@ def split_rows(codes: np.ndarray, code: np.ndarray, step: float, repeats: int) -
     out = np.empty(len(codes), np.int64)
     reach_sq = ((0.6 + 2 * int8_scan.rounding_radius(DIM, step)) / step) ** 2
     found = split_scan.within(head, head_sq, tail, tail_sq, code, reach_sq)[0]
+    by_group = {g: median_ms(lambda g=g: split_scan.within(head, head_sq, tail, tail_sq, code, reach_sq, group=g), repeats)
+                for g in split_scan.GROUPS}
     return {
         "gemm_all_distances_2_threads_ms": median_ms(
             lambda: split_scan.all_distances(head, head_sq, tail, tail_sq, code, out), repeats),
         "gemm_head_first_within_0.6_2_threads_ms": median_ms(
             lambda: split_scan.within(head, head_sq, tail, tail_sq, code, reach_sq), repeats),
+        "faces_per_gemm_row_measured": split_scan.group_for(h),
+        "head_first_within_ms_by_faces_per_row": by_group,
         "head_first_faces_found": len(found),
     }
 

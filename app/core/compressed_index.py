@@ -88,6 +88,7 @@ class CompressedIndex(CollectionIndex):
         self._scan_lock = threading.Lock()
         self._scan_buf: np.ndarray | None = None
         self.upgraded = False  # loaded from an older file format: save it again
+        self.scan_group: int | None = None  # faces per GEMM row (split_scan; None: the fastest measured)
 
     # -- codes -----------------------------------------------------------------------------
     def encode(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +115,7 @@ class CompressedIndex(CollectionIndex):
             buf = self._scan_buf = np.empty(max(self.n, len(self.rowids)), np.int64)
         n = self.n
         return split_scan.all_distances(
-            self.head[:n], self.head_sq[:n], self.tail[:n], self.tail_sq[:n], code, buf[:n]
+            self.head[:n], self.head_sq[:n], self.tail[:n], self.tail_sq[:n], code, buf[:n], self.scan_group
         )
 
     def _set_codes(self, s: slice, codes: np.ndarray) -> None:
@@ -281,7 +282,7 @@ class CompressedIndex(CollectionIndex):
         n = self.n
         pos, sq = split_scan.within(
             self.head[:n], self.head_sq[:n], self.tail[:n], self.tail_sq[:n], code,
-            (reach / self.step) ** 2 * (1 + 1e-6),
+            (reach / self.step) ** 2 * (1 + 1e-6), self.scan_group,
         )
         clipped = self._clipped[self._clipped < n]
         extra = clipped[~np.isin(clipped, pos)] if len(clipped) else clipped

@@ -6,8 +6,14 @@ signed code. The squared distance between two codes is the head's part plus the 
 part is ||c_q||^2 + ||c_x||^2 - 2 <c_q, c_x>: a dot product, which onnxruntime's integer GEMM
 (MatMulInteger, uint8 x int8 into int32) computes many faces per call. simsimd's per-pair
 kernel spends more time per face than reading its bytes takes, so it hardly gains from fewer bytes
-(at 1e7 on two threads, `bench/bench_int8_kernels.py`: simsimd over whole codes 103 ms, the GEMM
-over whole codes 96 ms, the head-first search below 46.5 ms; README, "Fifth round").
+(README, "Fifth round" and "Sixth round"; `bench/bench_int8_kernels.py` re-measures).
+
+A GEMM row holds `g` faces side by side (A is (n / g, g * k)), the query sits g times on the block
+diagonal of B (g * k, g). Which g is fastest depends on the CPU: MLAS picks its kernels by
+instruction set; eight faces a row were chosen on an Intel host with AMX, and on an AMD host with
+AVX-512 VNNI eight ran the head scan about 2.5x slower than two (README, "Sixth round"). So
+`group_for` measures each of GROUPS once per process, on random codes, and keeps the fastest;
+every g gives the same integers.
 
 A search needs only the faces whose code is within some reach of the query's. The head's part
 alone is at most the whole distance, so a scan of the heads (half the bytes) rules out every face
@@ -21,8 +27,10 @@ as int64.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,14 +38,16 @@ import numpy as np
 
 from . import int8_scan
 
-GROUP = 8  # faces per GEMM row: A is (n / 8, 8 * k), the query sits on B's block diagonal
-CHUNK = 1 << 17  # faces per GEMM call (a multiple of GROUP): its output stays in cache
+GROUPS = (1, 2, 4, 8)  # faces per GEMM row that `group_for` tries
+CALIBRATION_FACES = 1 << 16  # random heads each of GROUPS is timed on (about 10 ms in all, once)
+CHUNK = 1 << 18  # faces per GEMM call (a multiple of every group): its output stays in cache
 PARALLEL_MIN_FACES = 1 << 18  # from here on two threads scan a half each
 _GATHER_SHARE = 1 / 8  # near heads in a chunk up to which their tails are gathered, not all scanned
 
 _lock = threading.Lock()
 _session_cache: Any = None
 _pool: ThreadPoolExecutor | None = None
+_groups: dict[int, int] = {}  # head or tail width -> the group measured fastest for it
 
 
 def head_dims(dim: int) -> int:
@@ -63,14 +73,14 @@ def squared_norms(codes: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", c.astype(np.int32), c.astype(np.int32)).astype(np.int32)
 
 
-# MatMulInteger(A uint8 [rows, width], B int8 [width, 8]) -> int32 [rows, 8], opset 13, serialized:
+# MatMulInteger(A uint8 [rows, width], B int8 [width, group]) -> int32 [rows, group], opset 13, serialized:
 # what onnx.helper builds (tests/core/test_split_scan.py checks it), kept as bytes so that the first
 # search need not import onnx (0.6 s)
 CODE_DOTS_MODEL = (
-    b"\x08\x08\x12\trekurator:v\n\x18\n\x01A\n\x01B\x12\x01Y\"\rMatMulInteger\x12\tcode_dotsZ\x1c\n\x01A"
-    b"\x12\x17\n\x15\x08\x02\x12\x11\n\x06\x12\x04rows\n\x07\x12\x05widthZ\x18\n\x01B\x12\x13\n\x11\x08\x03"
-    b"\x12\r\n\x07\x12\x05width\n\x02\x08\x08b\x17\n\x01Y\x12\x12\n\x10\x08\x06\x12\x0c\n\x06\x12\x04rows"
-    b"\n\x02\x08\x08B\x04\n\x00\x10\r"
+    b"\x08\x08\x12\trekurator:\x80\x01\n\x18\n\x01A\n\x01B\x12\x01Y\"\rMatMulInteger\x12\tcode_dotsZ"
+    b"\x1c\n\x01A\x12\x17\n\x15\x08\x02\x12\x11\n\x06\x12\x04rows\n\x07\x12\x05widthZ\x1d\n\x01B\x12"
+    b"\x18\n\x16\x08\x03\x12\x12\n\x07\x12\x05width\n\x07\x12\x05groupb\x1c\n\x01Y\x12\x17\n\x15\x08"
+    b"\x06\x12\x11\n\x06\x12\x04rows\n\x07\x12\x05groupB\x04\n\x00\x10\r"
 )
 
 
@@ -97,25 +107,62 @@ def _workers() -> ThreadPoolExecutor:
     return _pool
 
 
-class _Part:
-    """One part (head or tail) of a query's code, ready for the GEMM."""
+def group_for(k: int) -> int:
+    """Faces per GEMM row for parts of `k` coordinates: the fastest of GROUPS on this machine,
+    measured on first use (each timed three times on CALIBRATION_FACES random codes, interleaved,
+    best of three) and kept for the process."""
+    with _lock:
+        known = _groups.get(k)
+    if known is not None:
+        return known
+    chosen = _fastest_group(k) if k else 1
+    with _lock:
+        return _groups.setdefault(k, chosen)
 
-    def __init__(self, code: np.ndarray):
+
+def _fastest_group(k: int) -> int:
+    rng = np.random.default_rng(k)
+    rows = rng.integers(0, 256, (CALIBRATION_FACES, k), dtype=np.uint8)
+    parts = {g: _Part(rng.integers(-127, 128, k, dtype=np.int8), g) for g in GROUPS}
+    best = dict.fromkeys(GROUPS, math.inf)
+    for part in parts.values():
+        part.gemm(rows)  # the session's first call of a shape allocates
+    for _ in range(3):
+        for g, part in parts.items():
+            t0 = time.perf_counter()
+            part.gemm(rows)
+            best[g] = min(best[g], time.perf_counter() - t0)
+    return min(GROUPS, key=best.__getitem__)
+
+
+def chosen_groups() -> dict[int, int]:
+    """The groups measured so far in this process, by part width (for benches and logs)."""
+    with _lock:
+        return dict(_groups)
+
+
+class _Part:
+    """One part (head or tail) of a query's code, ready for the GEMM, `group` faces a row
+    (None: `group_for` its width)."""
+
+    def __init__(self, code: np.ndarray, group: int | None = None):
         self.code = np.ascontiguousarray(code, np.int8)
         k = len(self.code)
         self.k = k
+        self.group = g = group or group_for(k)
         self.sq = int(np.dot(self.code.astype(np.int64), self.code.astype(np.int64)))
         self.shift = 128 * int(self.code.astype(np.int64).sum())  # <u_x, c_q> - <c_x, c_q>
-        self.block = np.zeros((k * GROUP, GROUP), np.int8)
-        for g in range(GROUP):
-            self.block[g * k : (g + 1) * k, g] = self.code
+        self.block = np.zeros((k * g, g), np.int8)
+        for i in range(g):
+            self.block[i * k : (i + 1) * k, i] = self.code
 
     def gemm(self, rows: np.ndarray) -> np.ndarray:
-        """<u_x, c_q> (unsigned code rows) as int32, for the first len(rows) - len(rows) % GROUP rows."""
-        whole = len(rows) - len(rows) % GROUP
+        """<u_x, c_q> (unsigned code rows) as int32, for the first len(rows) - len(rows) % group rows."""
+        g = self.group
+        whole = len(rows) - len(rows) % g
         if not whole or not self.k:
             return np.zeros(whole, np.int32)
-        a = rows[:whole].reshape(whole // GROUP, self.k * GROUP)
+        a = rows[:whole].reshape(whole // g, self.k * g)
         return _session().run(None, {"A": a, "B": self.block})[0].reshape(whole)
 
     def distances(self, rows: np.ndarray, norms: np.ndarray) -> np.ndarray:
@@ -153,7 +200,7 @@ class _Part:
 def _split(n: int) -> list[tuple[int, int]]:
     if n < PARALLEL_MIN_FACES or (os.cpu_count() or 1) < 2:
         return [(0, n)]
-    half = (n // 2) // CHUNK * CHUNK or n // 2
+    half = (n // 2) // GROUPS[-1] * GROUPS[-1] or n // 2  # a multiple of every group: no rows left over
     return [(0, half), (half, n)]
 
 
@@ -175,12 +222,14 @@ def within(
     tail_sq: np.ndarray,
     code: np.ndarray,
     reach_sq: float,
+    group: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(positions, squared code distances) of every face whose code is within sqrt(reach_sq).
 
     `head` and `tail` are the unsigned parts of the first n faces, `head_sq` and `tail_sq` the
     squared norms of their signed parts; `code` the query's signed int8 code. A chunk where more
     than an eighth of the heads are near has its tails scanned whole (GEMM) instead of gathered.
+    `group`: faces per GEMM row (None: the one measured fastest here).
     """
     n = len(head)
     h = head.shape[1]
@@ -188,7 +237,8 @@ def within(
     if not np.isfinite(top) or top >= 1 << 62:
         top = float(1 << 62)
     limit = int(top)
-    head_part, tail_part = _Part(code[:h]), _Part(code[h:])
+    g = group or group_for(h)  # one group for both parts: their GEMM outputs line up
+    head_part, tail_part = _Part(code[:h], g), _Part(code[h:], g)
 
     def scan(span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         found_pos, found_sq = [], []
@@ -220,10 +270,12 @@ def all_distances(
     tail_sq: np.ndarray,
     code: np.ndarray,
     out: np.ndarray,
+    group: int | None = None,
 ) -> np.ndarray:
     """The squared code distance from `code` to every face into `out` (len(head)); returns `out`."""
     h = head.shape[1]
-    head_part, tail_part = _Part(code[:h]), _Part(code[h:])
+    g = group or group_for(h)  # one group for both parts: their GEMM outputs line up
+    head_part, tail_part = _Part(code[:h], g), _Part(code[h:], g)
 
     offset = head_part.sq + tail_part.sq + 2 * (head_part.shift + tail_part.shift)
 

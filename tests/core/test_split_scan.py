@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -35,8 +37,8 @@ def test_the_embedded_model_is_what_onnx_builds():
         [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])],
         "code_dots",
         [helper.make_tensor_value_info("A", TensorProto.UINT8, ["rows", "width"]),
-         helper.make_tensor_value_info("B", TensorProto.INT8, ["width", split_scan.GROUP])],
-        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["rows", split_scan.GROUP])],
+         helper.make_tensor_value_info("B", TensorProto.INT8, ["width", "group"])],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, ["rows", "group"])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="rekurator")
     model.ir_version = 8
@@ -66,9 +68,10 @@ def test_unsigned_codes_round_trip_and_keep_their_order():
     assert np.array_equal(split_scan.signed(u), codes)
 
 
+@pytest.mark.parametrize("group", [None, 1, 2, 8])
 @pytest.mark.parametrize("use_simsimd", [True, False])
 @pytest.mark.parametrize(("n", "dim"), [(1, 128), (7, 128), (5, 3), (9, 1), (1003, 128), (777, 512), (650, 301)])
-def test_within_and_all_distances_equal_a_scan_of_whole_codes(monkeypatch, small_chunks, use_simsimd, n, dim):
+def test_within_and_all_distances_equal_a_scan_of_whole_codes(monkeypatch, small_chunks, use_simsimd, n, dim, group):
     if not use_simsimd:
         monkeypatch.setattr(int8_scan, "_simsimd", False)
     rng = np.random.default_rng(n + dim)
@@ -79,14 +82,34 @@ def test_within_and_all_distances_equal_a_scan_of_whole_codes(monkeypatch, small
     query[: dim // 2] = -127
     parts = split(codes)
     want = whole(codes, query)
-    got = split_scan.all_distances(*parts, query, np.empty(n, np.int64))
+    got = split_scan.all_distances(*parts, query, np.empty(n, np.int64), group=group)
     assert np.array_equal(got, want)
     for reach_sq in (0.0, float(np.quantile(want, 0.05)), float(np.quantile(want, 0.5)),
                      float(want.max()), float(want.max()) + 0.5, np.inf):
-        pos, sq = split_scan.within(*parts, query, reach_sq)
+        pos, sq = split_scan.within(*parts, query, reach_sq, group=group)
         expected = np.flatnonzero(want <= reach_sq)
         assert np.array_equal(pos, expected), reach_sq
         assert np.array_equal(sq, want[expected])
+
+
+def test_the_group_is_the_fastest_measured_once_per_width(monkeypatch):
+    """Each of GROUPS is timed on random codes; the fastest is kept per width, not measured again."""
+    monkeypatch.setattr(split_scan, "_groups", {})
+    monkeypatch.setattr(split_scan, "CALIBRATION_FACES", 64)
+    gemm, timed = split_scan._Part.gemm, []
+
+    def slow_but_four(self, rows):
+        timed.append(self.group)
+        if self.group != 4:
+            time.sleep(0.002)
+        return gemm(self, rows)
+
+    monkeypatch.setattr(split_scan._Part, "gemm", slow_but_four)
+    assert split_scan.group_for(64) == 4
+    assert sorted(set(timed)) == sorted(split_scan.GROUPS) and len(timed) == 4 * len(split_scan.GROUPS)
+    assert split_scan.group_for(64) == 4 and len(timed) == 4 * len(split_scan.GROUPS)  # kept
+    assert split_scan.group_for(0) == 1  # nothing to time: an empty part
+    assert split_scan.chosen_groups() == {64: 4, 0: 1}
 
 
 def test_near_chunks_scan_their_tails_whole_and_far_ones_gather_them(monkeypatch, small_chunks):
