@@ -50,6 +50,20 @@ _pool: ThreadPoolExecutor | None = None
 _groups: dict[int, int] = {}  # head or tail width -> the group measured fastest for it
 
 
+def _forget_after_fork() -> None:
+    """A forked child has none of its parent's threads, so the pool it inherits would never run its
+    work, and onnxruntime's session is not fork-safe: the child makes its own on first use (the
+    measured groups stay: same machine)."""
+    global _lock, _session_cache, _pool
+    _lock = threading.Lock()
+    _session_cache = None
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 def head_dims(dim: int) -> int:
     """How many leading coordinates form the head: half of them."""
     return dim // 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import numpy as np
@@ -110,6 +112,34 @@ def test_the_group_is_the_fastest_measured_once_per_width(monkeypatch):
     assert split_scan.group_for(64) == 4 and len(timed) == 4 * len(split_scan.GROUPS)  # kept
     assert split_scan.group_for(0) == 1  # nothing to time: an empty part
     assert split_scan.chosen_groups() == {64: 4, 0: 1}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_scans_with_threads_of_its_own(small_chunks):
+    """The parent's pool has no threads in a forked child: without the reset the child's scan waits forever."""
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-127, 128, (1000, 128), dtype=np.int8)
+    parts, query = split(codes), codes[7]
+    want = whole(codes, query)
+    reach_sq = float(np.quantile(want, 0.2))
+    expected = np.flatnonzero(want <= reach_sq)
+    assert np.array_equal(split_scan.within(*parts, query, reach_sq)[0], expected)  # the parent's pool runs
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit status only
+        try:
+            os._exit(0 if np.array_equal(split_scan.within(*parts, query, reach_sq)[0], expected) else 1)
+        except BaseException:
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child's scan did not finish in 60 s")
 
 
 def test_near_chunks_scan_their_tails_whole_and_far_ones_gather_them(monkeypatch, small_chunks):
