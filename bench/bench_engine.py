@@ -667,13 +667,18 @@ def main() -> None:
                 engine.create_collection(CollectionId=COLLECTION)
             if existing % FACES_PER_IMAGE or existing > sizes[-1]:
                 parser.error(f"--reuse: the workspace holds {existing:,} faces; give --sizes above that")
-            # the synthetic faces are made a block per size step: only the same steps remake the stored ones
+            # the synthetic faces are made a block per size step: only the same steps remake the stored
+            # ones, which the exactness check and the users' people need (storing alone does not)
             layout = workdir / "sizes.json"
             built = json.loads(layout.read_text()) if layout.exists() else None
-            if existing and built is not None and [n for n in sizes if n <= existing] != built:
-                parser.error(f"--reuse: the workspace was built with --sizes {','.join(map(str, built))}; "
+            same = existing == 0 or [n for n in sizes if n <= existing] == built
+            if not same and not args.store_only:
+                parser.error(f"--reuse: the workspace was built with --sizes {','.join(map(str, built or ['unknown']))}; "
                              "give those first (the bench's copy of the faces must be the stored ones)")
-            layout.write_text(json.dumps(sizes))
+            if same:
+                layout.write_text(json.dumps(sizes))
+            else:  # stored with other steps: no longer any run's copy
+                layout.unlink(missing_ok=True)
             progress(f"workspace {workspace} holds {existing:,} faces")
             for n in sizes:
                 before = faces.count

@@ -70,7 +70,7 @@ def test_unsigned_codes_round_trip_and_keep_their_order():
     assert np.array_equal(split_scan.signed(u), codes)
 
 
-@pytest.mark.parametrize("group", [None, 1, 2, 8])
+@pytest.mark.parametrize("group", [None, *split_scan.GROUPS])
 @pytest.mark.parametrize("use_simsimd", [True, False])
 @pytest.mark.parametrize(("n", "dim"), [(1, 128), (7, 128), (5, 3), (9, 1), (1003, 128), (777, 512), (650, 301)])
 def test_within_and_all_distances_equal_a_scan_of_whole_codes(monkeypatch, small_chunks, use_simsimd, n, dim, group):
