@@ -39,7 +39,7 @@ import numpy as np
 from . import int8_scan
 
 GROUPS = (1, 2, 4, 8)  # faces per GEMM row that `group_for` tries
-CALIBRATION_FACES = 1 << 16  # random heads each of GROUPS is timed on (about 10 ms in all, once)
+CALIBRATION_FACES = 1 << 16  # random heads each of GROUPS is timed on (in all 50-60 ms with the session, once)
 CHUNK = 1 << 18  # faces per GEMM call (a multiple of every group): its output stays in cache
 PARALLEL_MIN_FACES = 1 << 18  # from here on two threads scan a half each
 _GATHER_SHARE = 1 / 8  # near heads in a chunk up to which their tails are gathered, not all scanned
