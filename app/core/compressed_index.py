@@ -119,9 +119,7 @@ class CompressedIndex(CollectionIndex):
         )
 
     def _set_codes(self, s: slice, codes: np.ndarray) -> None:
-        h = self.head.shape[1]
-        self.head[s], self.tail[s] = split_scan.unsigned(codes[:, :h]), split_scan.unsigned(codes[:, h:])
-        self.head_sq[s], self.tail_sq[s] = split_scan.squared_norms(codes[:, :h]), split_scan.squared_norms(codes[:, h:])
+        self.head[s], self.head_sq[s], self.tail[s], self.tail_sq[s] = split_scan.split_codes(codes)
 
     def _split_whole_codes(self, codes: np.ndarray, n: int) -> None:
         """Codes of a format-4 file (whole int8 rows) into heads and tails; the file wants saving again."""

@@ -87,6 +87,14 @@ def squared_norms(codes: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", c.astype(np.int32), c.astype(np.int32)).astype(np.int32)
 
 
+def split_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(head, head_sq, tail, tail_sq) of signed int8 code rows, as `within` and the tier hold them:
+    each part unsigned, with the squared norm of its signed code."""
+    c = np.asarray(codes, np.int8)
+    h = head_dims(c.shape[1])
+    return unsigned(c[:, :h]), squared_norms(c[:, :h]), unsigned(c[:, h:]), squared_norms(c[:, h:])
+
+
 # MatMulInteger(A uint8 [rows, width], B int8 [width, group]) -> int32 [rows, group], opset 13, serialized:
 # what onnx.helper builds (tests/core/test_split_scan.py checks it), kept as bytes so that the first
 # search need not import onnx (0.6 s)

@@ -14,13 +14,6 @@ from app.core.compressed_index import CompressedIndex
 from app.core.index_file import MEMORY_CRC_BLOCK, IndexFile, write_index_file
 
 
-def split(codes: np.ndarray):
-    h = split_scan.head_dims(codes.shape[1])
-    head = np.ascontiguousarray(split_scan.unsigned(codes[:, :h]))
-    tail = np.ascontiguousarray(split_scan.unsigned(codes[:, h:]))
-    return head, split_scan.squared_norms(codes[:, :h]), tail, split_scan.squared_norms(codes[:, h:])
-
-
 def whole(codes: np.ndarray, code: np.ndarray) -> np.ndarray:
     return ((codes.astype(np.int64) - code.astype(np.int64)) ** 2).sum(axis=1)
 
@@ -82,7 +75,7 @@ def test_within_and_all_distances_equal_a_scan_of_whole_codes(monkeypatch, small
     codes[-1] = 127  # the extremes the codes can take
     query = codes[0].copy()
     query[: dim // 2] = -127
-    parts = split(codes)
+    parts = split_scan.split_codes(codes)
     want = whole(codes, query)
     got = split_scan.all_distances(*parts, query, np.empty(n, np.int64), group=group)
     assert np.array_equal(got, want)
@@ -119,7 +112,7 @@ def test_a_forked_child_scans_with_threads_of_its_own(small_chunks):
     """The parent's pool has no threads in a forked child: without the reset the child's scan waits forever."""
     rng = np.random.default_rng(3)
     codes = rng.integers(-127, 128, (1000, 128), dtype=np.int8)
-    parts, query = split(codes), codes[7]
+    parts, query = split_scan.split_codes(codes), codes[7]
     want = whole(codes, query)
     reach_sq = float(np.quantile(want, 0.2))
     expected = np.flatnonzero(want <= reach_sq)
@@ -156,7 +149,7 @@ def test_near_chunks_scan_their_tails_whole_and_far_ones_gather_them(monkeypatch
                         lambda self, rows, norms: scanned.append(len(rows)) or distances(self, rows, norms))
     want = whole(codes, query)
     reach_sq = float(want[300:303].max())
-    pos, sq = split_scan.within(*split(codes), query, reach_sq)
+    pos, sq = split_scan.within(*split_scan.split_codes(codes), query, reach_sq)
     assert np.array_equal(pos, np.flatnonzero(want <= reach_sq)) and np.array_equal(sq, want[pos])
     assert 64 in scanned  # the first chunk's tails, scanned by GEMM
     assert gathered == [3]  # the later chunk gathered its three near rows
