@@ -88,6 +88,69 @@ def test_roc_point_agrees_with_a_brute_force_sweep(bench):
         assert bench.tar_at_far(genuine, impostor, far) == pytest.approx(best)
 
 
+def test_distance_matrix_is_symmetric_with_inf_for_photos_without_a_face(bench):
+    m = bench.distance_matrix([np.array([0.0, 0.0]), None, np.array([3.0, 4.0])])
+    np.testing.assert_allclose(m, [[0, math.inf, 5], [math.inf, math.inf, math.inf], [5, math.inf, 0]])
+
+
+def separated_and_half_accepting(people_count: int = 6):
+    """Ours puts each person's four photos together; theirs splits them into two far-apart pairs."""
+    people, ours, theirs = [], [], []
+    for person in range(people_count):
+        for photo in range(4):
+            at = np.zeros(people_count + 1)
+            at[person] = 10.0
+            people.append(f"p{person}")
+            ours.append(at + 0.01 * photo)
+            theirs.append(at + (5.0 if photo >= 2 else 0.0) * np.eye(people_count + 1)[-1])
+    return people, ours, theirs
+
+
+def test_bootstrap_of_a_pipeline_against_itself_finds_no_difference(bench):
+    people, ours, _ = separated_and_half_accepting()
+    result = bench.paired_bootstrap(people, ours, ours, bench.accept_dlib, bench.accept_dlib, resamples=200)
+    assert result["resamples"] == 200
+    for name in ("tar", "tnr", "tar_at_far_0.001", "tar_at_far_0.01"):
+        assert result[name] == {"a_minus_b": 0.0, "interval_95": [0.0, 0.0], "a_at_least_b": 1.0}
+
+
+def test_bootstrap_of_a_better_pipeline_keeps_its_lead_in_every_resample(bench):
+    people, ours, theirs = separated_and_half_accepting()
+    result = bench.paired_bootstrap(people, ours, theirs, bench.accept_dlib, bench.accept_dlib, resamples=300)
+    # theirs accepts 2 of each person's 6 genuine pairs: (0, 1) and (2, 3)
+    assert result["tar"]["a_minus_b"] == pytest.approx(round(4 / 6, 4))
+    assert result["tar"]["interval_95"][0] > 0.3 and result["tar"]["a_at_least_b"] == 1.0
+    assert result["tnr"]["a_minus_b"] == 0.0
+    # the same seed draws the same photos
+    again = bench.paired_bootstrap(people, ours, theirs, bench.accept_dlib, bench.accept_dlib, resamples=300)
+    assert again == result
+
+
+def test_bootstrap_never_pairs_a_photo_drawn_twice_with_itself(bench):
+    # ours gives every photo its own spot, so a zero distance could only be a photo paired with itself
+    people, ours, _ = separated_and_half_accepting(3)
+    seen = []
+
+    def accept(distances):
+        seen.append(np.asarray(distances))
+        return bench.accept_dlib(distances)
+
+    result = bench.paired_bootstrap(people, ours, ours, accept, bench.accept_dlib, resamples=50)
+    # with 12 photos drawn 12 times, nearly every draw repeats a photo (1 - 12!/12**12)
+    assert len(seen) == 2 * (1 + result["resamples"]) and result["resamples"] == 50
+    assert all(np.all(d > 0) for d in seen)
+
+
+def test_bootstrap_rejects_bad_input(bench):
+    people, ours, theirs = separated_and_half_accepting(2)
+    with pytest.raises(ValueError, match="8 labels for 7 and 8"):
+        bench.paired_bootstrap(people, ours[:-1], theirs, bench.accept_dlib, bench.accept_dlib)
+    with pytest.raises(ValueError, match="resamples must be >= 1"):
+        bench.paired_bootstrap(people, ours, theirs, bench.accept_dlib, bench.accept_dlib, resamples=0)
+    with pytest.raises(ValueError, match="genuine and one impostor"):
+        bench.paired_bootstrap(["a"] * 3, ours[:3], theirs[:3], bench.accept_dlib, bench.accept_dlib)
+
+
 def test_largest_face_and_iou(bench):
     assert bench.largest_face([]) is None
     assert bench.largest_face([(0, 0, 10, 10), (5, 5, 20, 4), (0, 0, 11, 10)]) == 2
