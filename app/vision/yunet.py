@@ -12,11 +12,11 @@ Input to the network is BGR, 0..255 float, unnormalised (the model was trained o
 frames); `detect` takes RGB like the rest of app.vision and swaps the channels itself.
 
 Images whose longer side exceeds `max_side` are downscaled first (INTER_AREA) and the results
-mapped back to the caller's pixels. With `upsample_small` (off by default; measured, not
-adopted: README, "Accuracy against dlib's own pipeline"), an image small enough that twice its size
-still fits `max_side` is detected at twice its size (bilinear), as dlib's face_recognition pipeline
-upsamples every photo once before its HOG detector. Boxes are not clipped to the image (Rekognition
-boxes may extend past the edges either).
+mapped back to the caller's pixels, pixel centre to pixel centre. With `upsample_small` (off
+here; the default analyzer turns it on, see README, "Accuracy against dlib's own pipeline"), an
+image small enough that twice its size still fits `max_side` is detected at twice its size
+(bilinear), as dlib's face_recognition pipeline upsamples every photo once before its HOG
+detector. Boxes are not clipped to the image (Rekognition boxes may extend past the edges either).
 
 Landmark order (checked on tests/data photos, see tests/vision/test_yunet.py):
 right eye, left eye, nose tip, right mouth corner, left mouth corner, where "right" is the
@@ -131,10 +131,13 @@ class YuNetDetector:
         fx, fy = net_w / width, net_h / height
         boxes = boxes[keep].astype(np.float64) / np.array([fx, fy, fx, fy])
         landmarks = landmarks[keep].astype(np.float64) / np.array([fx, fy])
-        if upsampled:
-            # bilinear 2x puts the centre of pixel i at 2i + 0.5: positions move by a quarter pixel
-            boxes[:, :2] -= 0.25
-            landmarks -= 0.25
+        if small is not rgb:
+            # a resize by f puts pixel i's centre at f*i + (f - 1)/2 of the resized image (bilinear
+            # and area alike): back in the caller's pixels a position moves by 0.5/f - 0.5, a quarter
+            # pixel up-left at 2x, half a pixel down-right at 0.5x
+            offset = np.array([0.5 / fx - 0.5, 0.5 / fy - 0.5])
+            boxes[:, :2] += offset
+            landmarks += offset
         scores = scores[keep].astype(np.float64)
 
         order = np.lexsort((boxes[:, 0], boxes[:, 1], -scores))

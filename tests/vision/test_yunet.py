@@ -159,8 +159,12 @@ def test_large_image_is_downscaled_and_mapped_back(detector):
     (big_face,) = detector.detect(rgb)
     (small_face,) = detector.detect(small)
     fx, fy = small.shape[1] / rgb.shape[1], small.shape[0] / rgb.shape[0]
-    np.testing.assert_allclose(big_face.box, np.array(small_face.box) / [fx, fy, fx, fy], rtol=1e-6)
-    np.testing.assert_allclose(big_face.landmarks, small_face.landmarks / [fx, fy], rtol=1e-6)
+    # pixel i of the downscaled image is centred on i / f + (1/f - 1)/2 of the photo's pixels
+    offset = np.array([0.5 / fx - 0.5, 0.5 / fy - 0.5])
+    assert 0.5 < offset[0] < 1.5 and 0.5 < offset[1] < 1.5  # a shift the old mapping-back left out
+    np.testing.assert_allclose(big_face.box, np.array(small_face.box) / [fx, fy, fx, fy] + [*offset, 0, 0],
+                               rtol=1e-6)
+    np.testing.assert_allclose(big_face.landmarks, small_face.landmarks / [fx, fy] + offset, rtol=1e-6)
 
     finer = YuNetDetector(max_side=1280)
     (fine_face,) = finer.detect(rgb)
