@@ -159,9 +159,10 @@ def test_largest_face_and_iou(bench):
     assert bench.inclusive_to_xyxy((1, 2, 10, 20)) == (1.0, 2.0, 11.0, 21.0)
 
 
-# The dlib pipeline's (TAR, TNR) at distance < 0.6 on the labelled dev photos, as
-# bench/bench_accuracy.py measures them; ours must match or beat both at similarity >= 80.
-DLIB_PIPELINE = {"lfw-dev": (0.9889, 0.9963), "web-dev": (0.9474, 1.0)}
+# The dlib pipeline's (TAR, TNR) at distance < 0.6 and TAR at FAR 1e-3 on the labelled dev photos,
+# as bench/bench_accuracy.py measures them; ours must match or beat each (TAR and TNR at
+# similarity >= 80).
+DLIB_PIPELINE = {"lfw-dev": (0.9889, 0.9963, 0.9889), "web-dev": (0.9474, 1.0, 0.9632)}
 
 
 @pytest.fixture(scope="module")
@@ -182,5 +183,5 @@ def test_dev_photos_verify_at_least_as_well_as_dlibs_pipeline(bench, analyzer, n
     photos = [bench.analyze_ours(analyzer, (folder / file).read_bytes(), person) for file, person in labels]
     assert all(p.boxes for p in photos)
     result = bench.verification([person for _, person in labels], photos, bench.accept_ours)
-    tar, tnr = DLIB_PIPELINE[name]
-    assert result["tar"] >= tar and result["tnr"] >= tnr, result
+    tar, tnr, tar_at_far = DLIB_PIPELINE[name]
+    assert result["tar"] >= tar and result["tnr"] >= tnr and result["tar_at_far_0.001"] >= tar_at_far, result

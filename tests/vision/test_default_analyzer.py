@@ -92,6 +92,35 @@ def test_descriptors_match_the_dlib_pipeline(analyzer, name):
     assert max(distances) < 0.1, f"{name}: descriptors {np.round(distances, 3)} from dlib's"
 
 
+def face_on_canvas(face_width: float, side: int) -> np.ndarray:
+    """obama.jpg shrunk until its face is `face_width` px wide, on a grey side x side canvas."""
+    from app.vision.yunet import YuNetDetector
+
+    rgb = cv2.cvtColor(cv2.imread(str(DATA / "obama.jpg")), cv2.COLOR_BGR2RGB)
+    (face,) = YuNetDetector().detect(rgb)
+    scale = face_width / face.box[2]
+    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((side, side, 3), 128, np.uint8)
+    canvas[: small.shape[0], : small.shape[1]] = small[:side, :side]
+    return canvas
+
+
+def test_small_photos_are_detected_at_twice_their_size(analyzer):
+    from app.vision.default_analyzer import DETECTION_MAX_SIDE
+    from app.vision.yunet import YuNetDetector
+
+    as_it_is = YuNetDetector(max_side=DETECTION_MAX_SIDE)
+    # a 12 px face in a 400 px photo: too small for YuNet at 400 px, found at 800 px (as dlib's
+    # pipeline upsamples once), and dlib's 5-point model agrees on its eyes
+    small = face_on_canvas(12, 400)
+    assert as_it_is.detect(small) == []
+    (face,) = analyzer.analyze_rgb(small, thumbnails=False)
+    assert 8 < face.bounding_box["Width"] * 400 < 18
+    # past 480 px (twice the size would not fit DETECTION_MAX_SIDE) a photo is detected as it is
+    large = face_on_canvas(12, 481)
+    assert analyzer.detector.detect(large) == as_it_is.detect(large) == []
+
+
 def test_identities_separate(analyzer):
     d = {n: analyzer.analyze(photo(n)).faces[0].descriptor for n in ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]}
     assert np.linalg.norm(d["obama.jpg"] - d["obama2.jpg"]) < 0.6
