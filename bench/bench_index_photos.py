@@ -6,8 +6,8 @@ same run, rounds interleaved (each pipeline leads a round in turn):
 - dlib's: decode with OpenCV, dlib's HOG detector (upsampled once, as face_recognition does),
   dlib.shape_predictor (5-point) and dlib.face_recognition_model_v1, i.e. what
   face_recognition.face_encodings(model="small") runs;
-- ours without the small-photo upsampling (the default analyzer before it detected photos of up
-  to 480 px at twice their size), which is what the default did before.
+- ours without the small-photo upsampling: the default analyzer as it was before it detected
+  photos of up to 480 px at twice their size.
 Two photo sets: the test photos as they are (all larger than 480 px, so the upsampling never
 applies) and the same photos shrunk to 400 px on the longer side and re-encoded as JPEG (where it
 always applies). Prints JSON lines: photos/s (median over rounds) per pipeline and set, the
@@ -55,7 +55,8 @@ def shrink(data: bytes, side: int = SMALL_SIDE) -> bytes:
     scale = side / max(h, w)
     small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    assert ok
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the shrunk photo as JPEG")
     return encoded.tobytes()
 
 
@@ -113,7 +114,7 @@ def main() -> None:
             rates: dict[str, list[float]] = {name: [] for name in pipelines}
             faces = dict.fromkeys(pipelines, 0)
             for r in range(args.rounds):
-                # each pipeline leads a round in turn: whichever runs first after another is slower
+                # the order rotates each round, so no pipeline always runs right after another's caches
                 order = list(pipelines.items())
                 for name, run in order[r % len(order):] + order[:r % len(order)]:
                     start = time.perf_counter()
